@@ -1,0 +1,56 @@
+"""The ``optlab`` command. Thin: parses, looks names up in the registries, calls the layers below.
+
+Each command group lives in its own module with a ``register(app)`` function. User mistakes
+(:class:`~optlab.errors.OptlabError`, ``ValueError``) become one line on stderr and an exit code:
+0 ok, 1 run failed, 2 bad usage. ``OPTLAB_DEBUG=1`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from optlab.errors import ConfigError, OptlabError
+
+app = typer.Typer(
+    name="optlab",
+    help="optlab: mini-batch optimisation, from the lecture to your own model.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _register_commands() -> None:
+    from optlab.cli import catalog, demo, lecture, measure, sweep, train_cmd
+
+    for module in (train_cmd, lecture, measure, sweep, demo, catalog):
+        module.register(app)
+
+
+def fail(message: str, exit_code: int = 2) -> typer.Exit:
+    """Print one error line and return the ``typer.Exit`` to raise."""
+    print(f"error: {message}", file=sys.stderr)
+    return typer.Exit(exit_code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    _register_commands()
+    try:
+        app(args=argv)
+    except OptlabError as error:
+        if os.environ.get("OPTLAB_DEBUG"):
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    except ValueError as error:  # invalid hyperparameters raise ValueError, as in torch.optim
+        if os.environ.get("OPTLAB_DEBUG"):
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(ConfigError.exit_code)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
