@@ -24,6 +24,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """optlab: mini-batch optimisation, from the lecture to your own model."""
+
+
 def _register_commands() -> None:
     from optlab.cli import catalog, demo, lecture, measure, sweep, train_cmd
 
