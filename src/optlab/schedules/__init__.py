@@ -1,1 +1,61 @@
-"""optlab.schedules."""
+"""optlab.schedules: learning-rate schedules as pure functions ``step -> lr`` (step 0 = the first update).
+
+Build one (``cosine(0.1, total_steps=1000)``, or by name: ``create("cosine", 0.1, 1000, warmup_steps=100)``),
+call it (``schedule(t)``), and drive any torch optimizer with it through ``attach(optimizer, schedule)``,
+a ``torch.optim.lr_scheduler.LRScheduler``. Warm-up wrappers do not shift the schedule they wrap.
+"""
+
+from optlab.schedules.attach import ScheduledLR, attach
+from optlab.schedules.core import (
+    Constant,
+    ConstantWarmup,
+    Cosine,
+    Exponential,
+    InverseTime,
+    LinearWarmup,
+    MultiStep,
+    Schedule,
+    StepDecay,
+    Transformer,
+    constant,
+    constant_warmup,
+    cosine,
+    exponential,
+    inverse_time,
+    linear_warmup,
+    multistep,
+    step_decay,
+    transformer,
+)
+from optlab.schedules.registry import ScheduleInfo, create, info, names
+from optlab.schedules.scaling import linear_scaling, sqrt_scaling
+
+__all__ = [
+    "Constant",
+    "ConstantWarmup",
+    "Cosine",
+    "Exponential",
+    "InverseTime",
+    "LinearWarmup",
+    "MultiStep",
+    "Schedule",
+    "ScheduleInfo",
+    "ScheduledLR",
+    "StepDecay",
+    "Transformer",
+    "attach",
+    "constant",
+    "constant_warmup",
+    "cosine",
+    "create",
+    "exponential",
+    "info",
+    "inverse_time",
+    "linear_scaling",
+    "linear_warmup",
+    "multistep",
+    "names",
+    "sqrt_scaling",
+    "step_decay",
+    "transformer",
+]

@@ -1,0 +1,107 @@
+"""Models by name: ``names()``, ``info(name)``, ``create(name, input_shape, num_classes)``."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from torch import nn
+
+from optlab.errors import ConfigError
+from optlab.models.nets import c1, cnn1d, f1, logreg, mlp, mlp1d
+
+__all__ = ["ModelInfo", "create", "info", "names"]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A registry entry: ``build(input_shape, num_classes) -> nn.Module``, what it is, where it comes from."""
+
+    name: str
+    build: Callable[[tuple[int, ...], int], nn.Module]
+    description: str
+    paper: str
+    inputs: str  # the input shapes it takes, for help texts
+
+
+_REGISTRY: dict[str, ModelInfo] = {
+    entry.name: entry
+    for entry in (
+        ModelInfo(
+            "f1",
+            f1,
+            "fully connected: 5 × [Linear 512, BatchNorm, ReLU] → classes",
+            "Keskar et al. 2017, On large-batch training for deep learning (network F1)",
+            "any (flattened)",
+        ),
+        ModelInfo(
+            "c1",
+            c1,
+            "shallow conv net: 2 × [Conv 64 5×5, BN, ReLU, MaxPool] → 384 → 192 → classes, dropout 0.5",
+            "Keskar et al. 2017, On large-batch training for deep learning (network C1)",
+            "images (channels, height, width)",
+        ),
+        ModelInfo(
+            "mlp1d",
+            mlp1d,
+            "MLP with 2 hidden layers of 100 ReLU units (the second residual)",
+            "Greydanus & Kobak 2020, Scaling down deep learning with MNIST-1D (MLPBase)",
+            "any (flattened)",
+        ),
+        ModelInfo(
+            "cnn1d",
+            cnn1d,
+            "1-D CNN: 3 × [Conv1d 25 channels, stride 2, ReLU] → linear",
+            "Greydanus & Kobak 2020, Scaling down deep learning with MNIST-1D (ConvBase)",
+            "sequences (length,) or (channels, length), length >= 3",
+        ),
+        ModelInfo("logreg", logreg, "logistic regression: flatten → linear", "—", "any (flattened)"),
+        ModelInfo(
+            "mlp",
+            mlp,
+            "flatten → 256 → ReLU → 256 → ReLU → classes, no BatchNorm (works at batch size 1)",
+            "—",
+            "any (flattened)",
+        ),
+    )
+}
+
+
+def names() -> list[str]:
+    """The model names ``create`` accepts."""
+    return list(_REGISTRY)
+
+
+def info(name: str) -> ModelInfo:
+    """The registry entry for ``name``; an unknown name raises ConfigError listing the valid ones."""
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ConfigError(f"unknown model {name!r}; valid: {', '.join(_REGISTRY)}") from None
+
+
+def _check_shape(name: str, input_shape: Sequence[int]) -> tuple[int, ...]:
+    message = (
+        f"model {name!r}: input_shape must be a non-empty tuple of positive integers, got {input_shape!r}"
+    )
+    if isinstance(input_shape, str | bytes) or not isinstance(input_shape, Sequence) or not input_shape:
+        raise ConfigError(message)
+    try:
+        shape = tuple(operator.index(size) for size in input_shape)  # also accepts torch.Size
+    except TypeError:
+        raise ConfigError(message) from None
+    if any(size < 1 for size in shape):
+        raise ConfigError(message)
+    return shape
+
+
+def create(name: str, input_shape: Sequence[int], num_classes: int) -> nn.Module:
+    """Build model ``name`` for examples shaped ``input_shape`` (one example, no batch axis) and
+    ``num_classes`` classes. It maps ``(B, *input_shape)`` to logits ``(B, num_classes)``.
+    """
+    entry = info(name)
+    shape = _check_shape(name, input_shape)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ConfigError(f"model {name!r}: num_classes must be an integer >= 2, got {num_classes!r}")
+    return entry.build(shape, num_classes)

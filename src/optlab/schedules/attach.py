@@ -1,0 +1,134 @@
+"""Drive any ``torch.optim.Optimizer`` with an optlab schedule through torch's own scheduler interface.
+
+``attach(optimizer, schedule)`` returns a :class:`torch.optim.lr_scheduler.LRScheduler`, so it works wherever
+a torch scheduler does (a plain loop, Lightning, Hugging Face): build it, then call ``.step()`` after every
+``optimizer.step()``::
+
+    scheduler = attach(optimizer, cosine(0.1, total_steps=1000))   # lr of update 0 is set here
+    for batch in batches:
+        loss(batch).backward(); optimizer.step(); optimizer.zero_grad()
+        scheduler.step()                                           # now the lr of the next update
+
+``scheduler.last_epoch`` is the index of the update about to be taken (the number of updates done), so
+update t always runs at ``schedule(t)``. ``state_dict()`` holds only numbers and strings (it loads with
+``torch.load(weights_only=True)``) and ``load_state_dict()`` restores that exact step and the groups' lrs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from torch import Tensor
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+
+__all__ = ["ScheduledLR", "attach"]
+
+StepToLr = Callable[[int], float]
+
+_STATE_KEYS = ("last_epoch", "_step_count", "base_lrs")
+
+
+class ScheduledLR(LRScheduler):
+    """Sets each param group's lr from a ``step -> lr`` schedule.
+
+    Modes (``lr_g(t)`` is the lr of group g at update t):
+
+    * default: ``lr_g(t) = schedule(t)`` for every group — the schedule gives absolute learning rates and the
+      lr the optimizer was built with is ignored;
+    * one schedule per group (``schedule`` a list/tuple as long as ``optimizer.param_groups``):
+      ``lr_g(t) = schedule[g](t)``;
+    * ``relative=True``: ``lr_g(t) = schedule(t) · base_lr_g / base_lr_0``, where base_lr is each group's lr
+      when the scheduler was built — group 0 follows the schedule and the other groups keep their ratio to it
+      (e.g. a head trained at 10× the lr of the body).
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        schedule: StepToLr | Sequence[StepToLr],
+        *,
+        relative: bool = False,
+        last_epoch: int = -1,
+    ) -> None:
+        groups = len(optimizer.param_groups)
+        if isinstance(schedule, list | tuple):
+            if relative:
+                raise ValueError("attach: relative=True takes one schedule, not one per param group")
+            if len(schedule) != groups:
+                raise ValueError(
+                    f"attach: got {len(schedule)} schedules for {groups} param groups; "
+                    "pass one, or one per group"
+                )
+            schedules = list(schedule)
+        else:
+            schedules = [schedule] * groups
+        for s in schedules:
+            if not callable(s):
+                raise TypeError(f"attach: a schedule must be callable step -> lr, got {type(s).__name__}")
+        self.schedules: list[StepToLr] = schedules
+        self.relative = bool(relative)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:  # type: ignore[override]
+        step = self.last_epoch
+        lrs = [float(schedule(step)) for schedule in self.schedules]
+        if not self.relative:
+            return lrs
+        reference = float(self.base_lrs[0])
+        if reference <= 0.0:
+            raise ValueError("attach(relative=True) needs param group 0 to start with an lr > 0")
+        # ratio first, so that group 0 gets schedule(t) exactly
+        return [lr * (float(base) / reference) for lr, base in zip(lrs, self.base_lrs, strict=True)]
+
+    # the deprecated `step(epoch)` looks for a closed form; ours is always closed-form
+    _get_closed_form_lr = get_lr
+
+    def state_dict(self) -> dict[str, Any]:
+        """Step counters, base lrs and (for reading only) the schedules' reprs: plain numbers and strings."""
+        return {
+            "last_epoch": int(self.last_epoch),
+            "_step_count": int(self._step_count),
+            "base_lrs": [float(lr) for lr in self.base_lrs],
+            "relative": self.relative,
+            "schedules": [repr(s) for s in self.schedules],
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the step and set every group's lr to the schedule's value at that step."""
+        missing = [key for key in _STATE_KEYS if key not in state_dict]
+        if missing:
+            raise ValueError(f"not a ScheduledLR state_dict: missing {', '.join(missing)}")
+        if len(state_dict["base_lrs"]) != len(self.optimizer.param_groups):
+            raise ValueError(
+                f"ScheduledLR state_dict is for {len(state_dict['base_lrs'])} param groups, "
+                f"the optimizer has {len(self.optimizer.param_groups)}"
+            )
+        self.last_epoch = int(state_dict["last_epoch"])
+        self._step_count = int(state_dict["_step_count"])
+        self.base_lrs = [float(lr) for lr in state_dict["base_lrs"]]
+        # what LRScheduler.step does, without its private helpers (they moved between torch versions)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr(), strict=True):
+            if isinstance(group["lr"], Tensor):
+                group["lr"].fill_(lr)  # a tensor lr (capturable / fused optimizers) is updated in place
+            else:
+                group["lr"] = lr
+        self._last_lr = [
+            g["lr"].clone() if isinstance(g["lr"], Tensor) else g["lr"] for g in self.optimizer.param_groups
+        ]
+
+    def __repr__(self) -> str:
+        shown = self.schedules[0] if len(set(map(id, self.schedules))) == 1 else self.schedules
+        relative = ", relative=True" if self.relative else ""
+        return f"ScheduledLR({shown!r}{relative}, last_epoch={self.last_epoch})"
+
+
+def attach(
+    optimizer: Optimizer, schedule: StepToLr | Sequence[StepToLr], *, relative: bool = False
+) -> ScheduledLR:
+    """A torch ``LRScheduler`` that sets the lr of update t to ``schedule(t)``; see :class:`ScheduledLR`.
+
+    The lr for update 0 is applied here; call ``.step()`` after each ``optimizer.step()``.
+    """
+    return ScheduledLR(optimizer, schedule, relative=relative)

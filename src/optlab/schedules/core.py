@@ -1,0 +1,371 @@
+"""Learning-rate schedules as pure functions ``step -> lr``; ``step = 0`` is the first update.
+
+Every schedule is a small frozen dataclass rather than a closure, so that it is
+
+* callable: ``cosine(0.1, total_steps=1000)(250)`` is the lr of update 250;
+* picklable: the trainer stores it and experiments ship it to subprocesses;
+* comparable and hashable: two schedules built the same way are equal;
+* readable: its repr is the call that builds it, e.g. ``cosine(lr=0.1, total_steps=1000, final_lr=0.0)``.
+
+Arguments are checked when the schedule is built; a bad one raises :class:`optlab.errors.ConfigError` (a
+``ValueError``) whose message names the schedule, the argument, the valid range and the value given.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import itertools
+import math
+import operator
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from optlab.errors import ConfigError
+
+__all__ = [
+    "Schedule",
+    "constant",
+    "constant_warmup",
+    "cosine",
+    "exponential",
+    "inverse_time",
+    "linear_warmup",
+    "multistep",
+    "step_decay",
+    "transformer",
+]
+
+
+# ----------------------------------------------------------------------------------------------------
+# argument checks: one line naming the schedule, the argument, the valid range and the value given
+# ----------------------------------------------------------------------------------------------------
+def _check_int(owner: str, name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = operator.index(value)  # numpy / torch integers are fine, floats are not
+        except TypeError:
+            raise ConfigError(f"{owner}: {name} must be an integer >= {minimum}, got {value!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{owner}: {name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_float(owner: str, name: str, value: Any, *, minimum: float, strict: bool) -> float:
+    """A finite real number > minimum (strict) or >= minimum."""
+    relation = ">" if strict else ">="
+    message = f"{owner}: {name} must be a finite number {relation} {minimum:g}, got {value!r}"
+    if isinstance(value, bool):
+        raise ConfigError(message)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(message) from None
+    if not math.isfinite(number) or number < minimum or (strict and number == minimum):
+        raise ConfigError(message)
+    return number
+
+
+def _check_schedule(owner: str, value: Any) -> Schedule:
+    if not isinstance(value, Schedule):
+        raise ConfigError(
+            f"{owner}: schedule must be an optlab schedule (e.g. cosine(...)), got {type(value).__name__}"
+        )
+    return value
+
+
+def _set(obj: object, name: str, value: Any) -> None:
+    """Store a normalised argument on a frozen dataclass (only ever called from __post_init__)."""
+    object.__setattr__(obj, name, value)
+
+
+# ----------------------------------------------------------------------------------------------------
+# base class
+# ----------------------------------------------------------------------------------------------------
+class Schedule:
+    """A learning-rate schedule: ``schedule(step) -> lr`` for ``step = 0, 1, 2, ...`` (0 = the first update).
+
+    Subclasses are frozen dataclasses that implement :meth:`lr_at` for a validated, non-negative integer step.
+    """
+
+    #: the public function that builds this schedule; its repr reads as that call
+    builder: str = "schedule"
+
+    def __call__(self, step: int) -> float:
+        if isinstance(step, bool):
+            raise TypeError(f"step must be an integer, got {step!r}")
+        step = operator.index(step)
+        if step < 0:
+            raise ValueError(f"step must be >= 0 (0 is the first update), got {step}")
+        return float(self.lr_at(step))
+
+    def lr_at(self, step: int) -> float:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        arguments = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))  # type: ignore[arg-type]
+        return f"{self.builder}({arguments})"
+
+
+# ----------------------------------------------------------------------------------------------------
+# decays
+# ----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, repr=False)
+class Constant(Schedule):
+    """lr_t = lr."""
+
+    lr: float
+    builder = "constant"
+
+    def __post_init__(self) -> None:
+        _set(self, "lr", _check_float(self.builder, "lr", self.lr, minimum=0.0, strict=False))
+
+    def lr_at(self, step: int) -> float:
+        return self.lr
+
+
+@dataclass(frozen=True, repr=False)
+class StepDecay(Schedule):
+    """lr_t = lr · gamma^⌊t / step_size⌋ (torch's ``StepLR``)."""
+
+    lr: float
+    step_size: int
+    gamma: float
+    builder = "step_decay"
+
+    def __post_init__(self) -> None:
+        _set(self, "lr", _check_float(self.builder, "lr", self.lr, minimum=0.0, strict=False))
+        _set(self, "step_size", _check_int(self.builder, "step_size", self.step_size, 1))
+        _set(self, "gamma", _check_float(self.builder, "gamma", self.gamma, minimum=0.0, strict=True))
+
+    def lr_at(self, step: int) -> float:
+        return self.lr * self.gamma ** (step // self.step_size)
+
+
+@dataclass(frozen=True, repr=False)
+class MultiStep(Schedule):
+    """lr_t = lr · gamma^(number of milestones m with m <= t) (torch's ``MultiStepLR``)."""
+
+    lr: float
+    milestones: tuple[int, ...]
+    gamma: float
+    builder = "multistep"
+
+    def __post_init__(self) -> None:
+        _set(self, "lr", _check_float(self.builder, "lr", self.lr, minimum=0.0, strict=False))
+        _set(self, "gamma", _check_float(self.builder, "gamma", self.gamma, minimum=0.0, strict=True))
+        milestones = self.milestones
+        if isinstance(milestones, str):  # "100,200" from a command line or a config file
+            try:
+                milestones = [int(part) for part in milestones.split(",") if part.strip()]
+            except ValueError:
+                raise ConfigError(
+                    f"multistep: milestones must be integers separated by commas, got {self.milestones!r}"
+                ) from None
+        if not isinstance(milestones, Iterable):
+            raise ConfigError(f"multistep: milestones must be a sequence of integers, got {milestones!r}")
+        checked = tuple(_check_int(self.builder, "milestones", m, 1) for m in milestones)
+        if any(b <= a for a, b in itertools.pairwise(checked)):
+            raise ConfigError(f"multistep: milestones must be strictly increasing, got {list(checked)}")
+        _set(self, "milestones", checked)
+
+    def lr_at(self, step: int) -> float:
+        return self.lr * self.gamma ** bisect.bisect_right(self.milestones, step)
+
+
+@dataclass(frozen=True, repr=False)
+class Exponential(Schedule):
+    """lr_t = lr · gamma^t (torch's ``ExponentialLR``); gamma > 1 grows the lr, as in an lr range test."""
+
+    lr: float
+    gamma: float
+    builder = "exponential"
+
+    def __post_init__(self) -> None:
+        _set(self, "lr", _check_float(self.builder, "lr", self.lr, minimum=0.0, strict=False))
+        _set(self, "gamma", _check_float(self.builder, "gamma", self.gamma, minimum=0.0, strict=True))
+
+    def lr_at(self, step: int) -> float:
+        return self.lr * self.gamma**step
+
+
+@dataclass(frozen=True, repr=False)
+class InverseTime(Schedule):
+    """lr_t = lr / (t + 1)^power.
+
+    power = 0.5 is the η/√(t+1) of the convergence proofs for (sub)gradient methods and Adagrad; power = 1 is
+    the Robbins–Monro rate Σ lr_t = ∞, Σ lr_t² < ∞.
+    """
+
+    lr: float
+    power: float = 0.5
+    builder = "inverse_time"
+
+    def __post_init__(self) -> None:
+        _set(self, "lr", _check_float(self.builder, "lr", self.lr, minimum=0.0, strict=False))
+        _set(self, "power", _check_float(self.builder, "power", self.power, minimum=0.0, strict=False))
+
+    def lr_at(self, step: int) -> float:
+        return self.lr / (step + 1) ** self.power
+
+
+@dataclass(frozen=True, repr=False)
+class Cosine(Schedule):
+    """lr_t = final_lr + (lr − final_lr) · (1 + cos(π·t / T)) / 2 for t <= T = total_steps, then final_lr.
+
+    Loshchilov & Hutter 2017 (SGDR) without restarts; equals torch's ``CosineAnnealingLR(T_max=total_steps,
+    eta_min=final_lr)`` for t <= total_steps. Past the end it stays at ``final_lr`` (torch's rises again).
+    """
+
+    lr: float
+    total_steps: int
+    final_lr: float = 0.0
+    builder = "cosine"
+
+    def __post_init__(self) -> None:
+        _set(self, "lr", _check_float(self.builder, "lr", self.lr, minimum=0.0, strict=False))
+        _set(self, "total_steps", _check_int(self.builder, "total_steps", self.total_steps, 1))
+        _set(
+            self, "final_lr", _check_float(self.builder, "final_lr", self.final_lr, minimum=0.0, strict=False)
+        )
+
+    def lr_at(self, step: int) -> float:
+        progress = min(step, self.total_steps) / self.total_steps
+        return self.final_lr + (self.lr - self.final_lr) * (1.0 + math.cos(math.pi * progress)) / 2.0
+
+
+@dataclass(frozen=True, repr=False)
+class Transformer(Schedule):
+    """lr_t = scale · d_model^−0.5 · min(s^−0.5, s · warmup_steps^−1.5) with s = t + 1.
+
+    Vaswani et al. 2017, "Attention is all you need", eq. (3): linear warm-up for ``warmup_steps`` updates,
+    then decay ∝ 1/√s. The peak, at s = warmup_steps, is scale / √(d_model · warmup_steps) (≈ 6.99e-4 for the
+    paper's d_model = 512, warmup_steps = 4000). ``step + 1`` because the paper counts steps from 1.
+    """
+
+    d_model: int
+    warmup_steps: int
+    scale: float = 1.0
+    builder = "transformer"
+
+    def __post_init__(self) -> None:
+        _set(self, "d_model", _check_int(self.builder, "d_model", self.d_model, 1))
+        _set(self, "warmup_steps", _check_int(self.builder, "warmup_steps", self.warmup_steps, 1))
+        _set(self, "scale", _check_float(self.builder, "scale", self.scale, minimum=0.0, strict=True))
+
+    @property
+    def peak_lr(self) -> float:
+        """The largest lr, reached at step ``warmup_steps − 1`` (s = warmup_steps)."""
+        return self.scale / math.sqrt(self.d_model * self.warmup_steps)
+
+    def lr_at(self, step: int) -> float:
+        s = step + 1
+        return self.scale * self.d_model**-0.5 * min(s**-0.5, s * self.warmup_steps**-1.5)
+
+
+# ----------------------------------------------------------------------------------------------------
+# warm-up wrappers. The wrapped schedule is NOT shifted: its clock runs from step 0 as usual and the warm-up
+# replaces its first `warmup_steps` values: `linear_warmup(cosine(lr, T), W)` still reaches final_lr at step
+# T, and the lr is continuous at the join (the warm-up ends exactly at schedule(warmup_steps)).
+# ----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, repr=False)
+class LinearWarmup(Schedule):
+    """lr_t = start_lr + (schedule(W) − start_lr) · t / W for t < W = warmup_steps; schedule(t) for t >= W.
+
+    Goyal et al. 2017 ("gradual warm-up"). The wrapped schedule is not shifted (see the module notes): step W
+    gets schedule(W), exactly where the line ends. With ``start_lr = 0`` the first update (t = 0) has lr 0.
+    """
+
+    schedule: Schedule
+    warmup_steps: int
+    start_lr: float = 0.0
+    builder = "linear_warmup"
+
+    def __post_init__(self) -> None:
+        _set(self, "schedule", _check_schedule(self.builder, self.schedule))
+        _set(self, "warmup_steps", _check_int(self.builder, "warmup_steps", self.warmup_steps, 0))
+        _set(
+            self, "start_lr", _check_float(self.builder, "start_lr", self.start_lr, minimum=0.0, strict=False)
+        )
+
+    def lr_at(self, step: int) -> float:
+        if step >= self.warmup_steps:
+            return self.schedule(step)
+        target = self.schedule(self.warmup_steps)
+        return self.start_lr + (target - self.start_lr) * step / self.warmup_steps
+
+
+@dataclass(frozen=True, repr=False)
+class ConstantWarmup(Schedule):
+    """lr_t = warmup_lr for t < warmup_steps; then schedule(t) (not shifted, like :class:`LinearWarmup`).
+
+    He et al. 2016 (ResNet-110 on CIFAR-10): lr 0.01 "until the training error is below 80% (about 400
+    iterations)", then back to 0.1 and the usual step schedule. The error criterion is approximated by a step
+    count.
+    """
+
+    schedule: Schedule
+    warmup_steps: int
+    warmup_lr: float
+    builder = "constant_warmup"
+
+    def __post_init__(self) -> None:
+        _set(self, "schedule", _check_schedule(self.builder, self.schedule))
+        _set(self, "warmup_steps", _check_int(self.builder, "warmup_steps", self.warmup_steps, 0))
+        _set(
+            self,
+            "warmup_lr",
+            _check_float(self.builder, "warmup_lr", self.warmup_lr, minimum=0.0, strict=False),
+        )
+
+    def lr_at(self, step: int) -> float:
+        return self.warmup_lr if step < self.warmup_steps else self.schedule(step)
+
+
+# ----------------------------------------------------------------------------------------------------
+# the public builders (lower-case, as a user writes them)
+# ----------------------------------------------------------------------------------------------------
+def constant(lr: float) -> Constant:
+    """lr_t = lr."""
+    return Constant(lr)
+
+
+def step_decay(lr: float, step_size: int, gamma: float) -> StepDecay:
+    """lr_t = lr · gamma^⌊t / step_size⌋: multiply by ``gamma`` every ``step_size`` updates."""
+    return StepDecay(lr, step_size, gamma)
+
+
+def multistep(lr: float, milestones: Iterable[int] | str, gamma: float) -> MultiStep:
+    """lr_t = lr · gamma^k, k = the number of ``milestones`` (strictly increasing steps) that are <= t."""
+    return MultiStep(lr, milestones, gamma)  # type: ignore[arg-type]  # normalised to a tuple in __post_init__
+
+
+def exponential(lr: float, gamma: float) -> Exponential:
+    """lr_t = lr · gamma^t."""
+    return Exponential(lr, gamma)
+
+
+def inverse_time(lr: float, power: float = 0.5) -> InverseTime:
+    """lr_t = lr / (t + 1)^power."""
+    return InverseTime(lr, power)
+
+
+def cosine(lr: float, total_steps: int, final_lr: float = 0.0) -> Cosine:
+    """lr_t = final_lr + (lr − final_lr)(1 + cos(π t / total_steps)) / 2, then final_lr past total_steps."""
+    return Cosine(lr, total_steps, final_lr)
+
+
+def linear_warmup(schedule: Schedule, warmup_steps: int, start_lr: float = 0.0) -> LinearWarmup:
+    """Linear from ``start_lr`` (t = 0) to ``schedule(warmup_steps)``, then ``schedule`` (not shifted)."""
+    return LinearWarmup(schedule, warmup_steps, start_lr)
+
+
+def constant_warmup(schedule: Schedule, warmup_steps: int, warmup_lr: float) -> ConstantWarmup:
+    """``warmup_lr`` for the first ``warmup_steps`` updates, then ``schedule`` (not shifted)."""
+    return ConstantWarmup(schedule, warmup_steps, warmup_lr)
+
+
+def transformer(d_model: int, warmup_steps: int, scale: float = 1.0) -> Transformer:
+    """scale · d_model^−0.5 · min(s^−0.5, s · warmup_steps^−1.5), s = step + 1 (Vaswani et al. 2017)."""
+    return Transformer(d_model, warmup_steps, scale)
