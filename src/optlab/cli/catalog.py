@@ -1,9 +1,57 @@
-"""``optlab version``: what is installed (the optimizer and schedule listings join here)."""
+"""``optlab list``: what optlab has, read from the registries (the same ones the CLI and tests use)."""
+
+from __future__ import annotations
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from optlab.errors import ConfigError
+
+KINDS = ("optimizers", "schedules", "models", "datasets")
+
+
+def _rows(kind: str) -> tuple[list[str], list[tuple[str, ...]]]:
+    if kind == "optimizers":
+        from optlab import optim
+
+        header = ["name", "class", "defaults", "description", "paper"]
+        rows = []
+        for name in optim.names():
+            entry = optim.info(name)
+            defaults = ", ".join(f"{key}={value}" for key, value in entry.defaults.items())
+            rows.append((name, entry.cls.__name__, defaults, entry.description, entry.paper))
+        return header, rows
+    if kind == "schedules":
+        from optlab import schedules
+
+        entries = [schedules.info(name) for name in schedules.names()]
+        return ["name", "description", "paper"], [(e.name, e.description, e.paper) for e in entries]
+    if kind == "models":
+        from optlab import models
+
+        entries = [models.info(name) for name in models.names()]
+        return ["name", "description", "inputs", "paper"], [(e.name, e.description, e.inputs, e.paper) for e in entries]
+    from optlab import data
+
+    entries = [data.info(name) for name in data.names()]
+    return ["name", "description"], [(e.name, e.description) for e in entries]
 
 
 def register(app: typer.Typer) -> None:
+    @app.command("list")
+    def list_(
+        kind: str = typer.Argument("optimizers", help=f"What to list: {', '.join(KINDS)}."),
+    ) -> None:
+        """List the optimizers, schedules, models or datasets optlab knows, with their papers."""
+        if kind not in KINDS:
+            raise ConfigError(f"unknown kind {kind!r} for 'optlab list'; valid: {', '.join(KINDS)}")
+        header, rows = _rows(kind)
+        table = Table(*header, title=f"optlab {kind}", show_lines=False)
+        for row in rows:
+            table.add_row(*row)
+        Console().print(table)
+
     @app.command()
     def version() -> None:
         """Print the optlab and torch versions."""

@@ -1,0 +1,93 @@
+"""Shared pieces of the dataset loaders: the in-memory containers, where data lives on disk, atomic writes."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+# Debian's dataset packages (e.g. `dataset-fashion-mnist`) install here. A tuple so tests can monkeypatch it.
+SYSTEM_DATA_DIRS: tuple[Path, ...] = (Path("/usr/share/datasets"),)
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split of a dataset held in memory: inputs `x` (N, ...) and integer labels `y` (N,)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.x.shape[0] != self.y.shape[0]:
+            raise ValueError(f"Split has {self.x.shape[0]} inputs but {self.y.shape[0]} labels")
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def to(self, device: torch.device | str | None) -> Split:
+        return Split(self.x.to(device), self.y.to(device))
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A classification dataset: train/test splits (and an optional validation split carved from train)."""
+
+    name: str
+    train: Split
+    test: Split
+    val: Split | None
+    num_classes: int
+    class_names: tuple[str, ...]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one example, e.g. (1, 28, 28) for Fashion-MNIST or (40,) for MNIST-1D."""
+        return tuple(self.train.x.shape[1:])
+
+    def to(self, device: torch.device | str | None) -> Dataset:
+        """The same dataset with every split moved to `device` (one copy per split, done once)."""
+        return Dataset(
+            self.name,
+            self.train.to(device),
+            self.test.to(device),
+            None if self.val is None else self.val.to(device),
+            self.num_classes,
+            self.class_names,
+        )
+
+
+def cache_root() -> Path:
+    """optlab's cache folder: `$OPTLAB_CACHE` if set (tests point it at a temporary folder), else
+    ~/.cache/optlab."""
+    env = os.environ.get("OPTLAB_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "optlab"
+
+
+def user_data_roots(data_dir: str | os.PathLike[str] | None) -> list[Path]:
+    """The folders the user pointed us at, strongest first: the `data_dir` argument, then `$OPTLAB_DATA`."""
+    roots = []
+    if data_dir is not None:
+        roots.append(Path(data_dir).expanduser())
+    env = os.environ.get("OPTLAB_DATA")
+    if env:
+        roots.append(Path(env).expanduser())
+    return roots
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so no reader ever sees a half-written file (temp file + fsync + os.replace)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a cache or dataset file is ordinary readable data
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
