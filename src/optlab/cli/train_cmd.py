@@ -1,7 +1,284 @@
-"""Placeholder command group; filled in by its owner."""
+"""``optlab train``, ``optlab runs list|show|compare``, ``optlab plot`` and ``optlab data download``.
+
+Thin: parses flags into a :class:`~optlab.train.TrainConfig` (defaults < ``--config`` file < flags), checks
+names against the registries, calls :func:`optlab.train.train`. Learning curves are drawn from ``metrics.csv``
+files only."""
+
+import io
+import json
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
+from optlab.errors import ConfigError
+
+ROOT_OPTION = typer.Option(help="Runs folder holding index.sqlite (default: $OPTLAB_RUNS or ./runs).")
+EXIT_CODES = "Exit codes: 0 ok, 1 the run failed (NaN loss, missing data, corrupt checkpoint), 2 bad usage."
+
+
+def _number_or_full(text: str | None, name: str) -> int | None:
+    if text is None or text.lower() == "full":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"invalid value for {name}: {text!r} (an integer >= 1, or 'full')") from None
+
+
+def _count_or_fraction(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(
+            f"invalid value for --validation: {text!r} (a count >= 1 or a fraction in (0, 1))"
+        ) from None
+
+
+def _epoch_printer() -> Any:
+    class EpochPrinter:
+        def on_epoch(self, state: Any) -> None:
+            row = state.metrics
+            eval_name = "val" if "val_acc" in row else "test"
+            print(
+                f"epoch {row['epoch']:>3}  step {row['step']:>6}  lr {row['lr']:.3g}  "
+                f"train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f}  "
+                f"{eval_name} loss {row[eval_name + '_loss']:.4f} acc {row[eval_name + '_acc']:.4f}  "
+                f"|g| {row['grad_norm']:.3g}  {1e3 * row['time_per_update']:.3g} ms/update",
+                flush=True,
+            )
+
+    return EpochPrinter()
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    @app.command(epilog=EXIT_CODES)
+    def train(
+        dataset: Annotated[str | None, typer.Option(help="Dataset name (optlab.data.names()).")] = None,
+        model: Annotated[str | None, typer.Option(help="Model name (optlab.models.names()).")] = None,
+        optimizer: Annotated[str | None, typer.Option(help="Optimizer name (optlab.optim.names()).")] = None,
+        lr: Annotated[float | None, typer.Option(help="Base learning rate.")] = None,
+        batch_size: Annotated[str | None, typer.Option(help="Batch size, or 'full' for full batch.")] = None,
+        epochs: Annotated[int | None, typer.Option(help="Number of epochs.")] = None,
+        max_steps: Annotated[int | None, typer.Option(help="Stop after this many updates.")] = None,
+        schedule: Annotated[str | None, typer.Option(help="LR schedule (optlab.schedules.names()).")] = None,
+        warmup_steps: Annotated[int | None, typer.Option(help="Linear warm-up updates.")] = None,
+        hp: Annotated[
+            list[str] | None,
+            typer.Option(help="Optimizer hyperparameter key=value (repeatable), e.g. momentum=0.9."),
+        ] = None,
+        schedule_arg: Annotated[
+            list[str] | None, typer.Option(help="Schedule option key=value (repeatable), e.g. gamma=0.5.")
+        ] = None,
+        seed: Annotated[int | None, typer.Option(help="Random seed (init, shuffling, dropout).")] = None,
+        validation: Annotated[
+            str | None, typer.Option(help="Hold out this count or fraction of train for validation.")
+        ] = None,
+        data_dir: Annotated[str | None, typer.Option(help="Folder to look for dataset files first.")] = None,
+        device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or cuda:N.")] = None,
+        checkpoint_every: Annotated[
+            int | None, typer.Option(help="Also checkpoint every N updates (0: per epoch only).")
+        ] = None,
+        log_steps: Annotated[
+            bool | None, typer.Option("--log-steps", help="Write steps.csv (per update).")
+        ] = None,
+        description: Annotated[
+            str | None, typer.Option(help="Short description (names the run folder).")
+        ] = None,
+        config: Annotated[Path | None, typer.Option(help="TOML file with any of these settings.")] = None,
+        run_dir: Annotated[
+            Path | None, typer.Option(help="Run folder (default: a new one under runs/).")
+        ] = None,
+        resume: Annotated[
+            Path | None, typer.Option(help="Continue the run in this folder with its saved config.")
+        ] = None,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or epoch lines.")] = False,
+    ) -> None:
+        """Train a model and record the run (config.toml, metrics.csv, summary.json, checkpoints,
+        final.pt)."""
+        from optlab.train import TrainConfig, parse_hparam
+        from optlab.train import train as run_training
+
+        callbacks = () if quiet else (_epoch_printer(),)
+        if resume is not None:
+            result = run_training(None, resume, resume=True, quiet=quiet, callbacks=callbacks)
+        else:
+            base = TrainConfig.load(config).to_dict() if config is not None else {}
+            flags = {
+                "dataset": dataset,
+                "model": model,
+                "optimizer": optimizer,
+                "lr": lr,
+                "epochs": epochs,
+                "max_steps": max_steps,
+                "schedule": schedule,
+                "warmup_steps": warmup_steps,
+                "seed": seed,
+                "data_dir": data_dir,
+                "device": device,
+                "checkpoint_every": checkpoint_every,
+                "log_steps": log_steps,
+                "description": description,
+            }
+            base.update({key: value for key, value in flags.items() if value is not None})
+            if batch_size is not None:
+                base["batch_size"] = _number_or_full(batch_size, "--batch-size")
+            if validation is not None:
+                base["validation"] = _count_or_fraction(validation)
+            if hp:
+                base["hparams"] = {**base.get("hparams", {}), **dict(parse_hparam(item) for item in hp)}
+            if schedule_arg:
+                pairs = dict(parse_hparam(item) for item in schedule_arg)
+                base["schedule_kwargs"] = {**base.get("schedule_kwargs", {}), **pairs}
+            train_config = TrainConfig.from_dict(base)
+            result = run_training(train_config, run_dir, quiet=quiet, callbacks=callbacks)
+        summary = result.summary
+        final = summary.get("final", {})
+        eval_name = "val" if "val_acc" in final else "test"
+        print(
+            f"done: {result.run_dir}  {summary['steps']} updates in {summary['wall_time']:.1f} s, "
+            f"{eval_name} accuracy {final.get(eval_name + '_acc', float('nan')):.4f}"
+        )
+
+    runs_app = typer.Typer(
+        help="List, show and compare recorded runs (from runs/index.sqlite).", no_args_is_help=True
+    )
+    app.add_typer(runs_app, name="runs")
+
+    def _index(root: Path | None) -> Any:
+        from optlab.train.runs import INDEX_NAME, RunIndex
+
+        return RunIndex(root / INDEX_NAME if root is not None else None)
+
+    @runs_app.command("list")
+    def runs_list(root: Annotated[Path | None, ROOT_OPTION] = None) -> None:
+        """One line per recorded run: id, status, settings, final accuracy."""
+        from optlab.train.runs import table
+
+        rows = [_flat(row) for row in _index(root).list()]
+        if not rows:
+            print("no runs recorded yet")
+            return
+        columns = ["id", "status", "name", "dataset", "model", "optimizer", "lr", "batch_size", "epochs"]
+        print(table(rows, [*columns, "steps", "final_acc", "wall_time"]))
+
+    @runs_app.command("show")
+    def runs_show(
+        run: Annotated[str, typer.Argument(help="Run id, folder name or path.")],
+        root: Annotated[Path | None, ROOT_OPTION] = None,
+    ) -> None:
+        """Everything recorded about one run: folder, status, config, summary."""
+        row = _index(root).get(run)
+        print(json.dumps(row, indent=2, sort_keys=True, default=str))
+
+    @runs_app.command("compare")
+    def runs_compare(
+        runs: Annotated[list[str], typer.Argument(help="Two or more run ids, names or paths.")],
+        root: Annotated[Path | None, ROOT_OPTION] = None,
+    ) -> None:
+        """Side by side: the settings that differ between the runs and their final metrics."""
+        from optlab.train.runs import table
+
+        if len(runs) < 2:
+            raise ConfigError("runs compare needs at least two runs")
+        index = _index(root)
+        rows = [index.get(key) for key in runs]
+        keys = sorted({k for row in rows for k in row["config"]})
+        differing = [k for k in keys if len({json.dumps(row["config"].get(k)) for row in rows}) > 1]
+        flat = [{**_flat(row), **{k: row["config"].get(k) for k in differing}} for row in rows]
+        print(table(flat, ["id", "name", "status", *differing, "steps", "final_acc", "wall_time"]))
+
+    @app.command(epilog=EXIT_CODES)
+    def plot(
+        run_dirs: Annotated[list[Path], typer.Argument(help="Run folders (their metrics.csv are overlaid).")],
+        out: Annotated[
+            Path | None, typer.Option(help="PNG to write (default: RUN_DIR/curves.png or curves.png).")
+        ] = None,
+        x: Annotated[str, typer.Option(help="Horizontal axis: epoch or step (updates).")] = "epoch",
+    ) -> None:
+        """Learning curves (loss, accuracy, lr, gradient norm per epoch) of one or more runs, to a PNG."""
+        if out is None:
+            out = run_dirs[0] / "curves.png" if len(run_dirs) == 1 else Path("curves.png")
+        plot_runs(run_dirs, out, x_axis=x)
+        print(f"wrote {out}")
+
+    data_app = typer.Typer(
+        help="Datasets: fetch the official files on a machine that is online.", no_args_is_help=True
+    )
+    app.add_typer(data_app, name="data")
+
+    @data_app.command("download")
+    def data_download(
+        name: Annotated[str, typer.Argument(help="fashion-mnist or mnist.")],
+        dest: Annotated[Path | None, typer.Option(help="Folder (default: ~/.cache/optlab/NAME).")] = None,
+    ) -> None:
+        """Fetch the official IDX files over HTTPS and check their checksums (needs network)."""
+        from optlab.data import download
+
+        print(f"{name}: files in {download(name, dest)}")
+
+
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    final = row.get("summary", {}).get("final", {}) or {}
+    return {
+        **{k: v for k, v in row.items() if k not in ("config", "summary")},
+        "steps": row.get("summary", {}).get("steps"),
+        "final_acc": final.get("val_acc", final.get("test_acc")),
+        "wall_time": row.get("summary", {}).get("wall_time"),
+    }
+
+
+def plot_runs(run_dirs: list[Path], out: Path, x_axis: str = "epoch") -> None:
+    """Draw the runs' curves from their ``metrics.csv`` files (nothing else is read) and write ``out``
+    atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from optlab.train._atomic import atomic_write_bytes
+    from optlab.train.runs import read_csv
+
+    if x_axis not in ("epoch", "step"):
+        raise ConfigError(f"invalid value for --x: {x_axis!r} (epoch or step)")
+    histories = []
+    for run_dir in run_dirs:
+        path = Path(run_dir) / "metrics.csv"
+        if not path.is_file():
+            raise ConfigError(f"no metrics.csv in {run_dir} (is it a run folder?)")
+        histories.append((Path(run_dir).name, read_csv(path)))
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    panels = [("loss", axes[0, 0], True), ("acc", axes[0, 1], False)]
+    for i, (label, rows) in enumerate(histories):
+        color = f"C{i % 10}"
+        epochs = [row[x_axis] for row in rows]
+        for metric, ax, log in panels:
+            for split, style in (("train", "-"), ("val", "--"), ("test", ":")):
+                values = [row.get(f"{split}_{metric}") for row in rows]
+                if any(v is not None for v in values):
+                    ax.plot(epochs, values, style, color=color, label=f"{label} {split}")
+            ax.set_yscale("log" if log else "linear")
+        axes[1, 0].plot(epochs, [row.get("lr") for row in rows], color=color, label=label)
+        axes[1, 1].plot(epochs, [row.get("grad_norm") for row in rows], color=color, label=label)
+    titles = [
+        "loss (cross-entropy)",
+        "accuracy",
+        "learning rate (last update of the epoch)",
+        "mean gradient norm",
+    ]
+    for ax, title in zip(axes.flat, titles, strict=True):
+        ax.set_title(title)
+        ax.set_xlabel("epoch" if x_axis == "epoch" else "update")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[1, 1].set_yscale("log")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(out, buffer.getvalue())

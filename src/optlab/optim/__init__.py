@@ -1,1 +1,32 @@
-"""optlab.optim."""
+"""optlab.optim: the lecture's optimizers as ``torch.optim.Optimizer`` drop-ins, exact to their papers.
+
+``SGD, Adagrad, RMSProp, Adam, AdamW, RAdam`` give the same numbers as the torch.optim class of the same name
+with the same arguments; ``LARS`` and ``LAMB`` follow You et al.'s algorithm boxes. The default step makes one
+pass over memory (two for LARS/LAMB); ``fused=False`` selects the readable reference step. The registry
+(``names, info, create``) maps the names ``sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, radam,
+lars, lamb`` to them.
+"""
+
+from optlab.optim.adagrad import Adagrad
+from optlab.optim.adam import Adam, AdamW
+from optlab.optim.lamb import LAMB
+from optlab.optim.lars import LARS
+from optlab.optim.radam import RAdam
+from optlab.optim.registry import OptimizerInfo, create, info, names
+from optlab.optim.rmsprop import RMSProp
+from optlab.optim.sgd import SGD
+
+__all__ = [
+    "LAMB",
+    "LARS",
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "OptimizerInfo",
+    "RAdam",
+    "RMSProp",
+    "create",
+    "info",
+    "names",
+]

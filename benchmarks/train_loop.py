@@ -1,0 +1,176 @@
+"""Time per update of optlab's trainer against a bare loop and the idiomatic DataLoader loop, side by side.
+
+    python benchmarks/train_loop.py [--models logreg mlp] [--batch-sizes 1 10 100 1000 10000] [--seconds 1.0]
+
+(a) ``optlab.train.train`` (Adam from the registry, quiet, in a temporary run folder): the time of its update
+    loop as it records it per epoch (``time_per_update`` in metrics.csv: batcher, schedule, forward, backward,
+    gradient norm, step, on-device statistics, the periodic NaN check); the per-epoch evaluation, checkpoint
+    and CSV writes are printed separately ("a+epoch": whole ``train()`` wall time per update, setup excluded).
+(b) a bare hand-written loop: slices of a ``randperm``, forward, cross-entropy, backward, fused Adam step.
+(c) the idiomatic loop: ``DataLoader(TensorDataset(x, y), batch_size, shuffle=True)`` and
+``torch.optim.Adam``.
+
+All three train the same model from the same initial weights on the same in-memory data (Fashion-MNIST when it
+is installed, else random tensors of its shape: the time of an update does not depend on the values). Each is
+warmed up first, then timed over about ``--seconds`` of updates; the best of ``--repeats`` is kept (the
+machine is shared). Bar: (a) <= 1.10 x (b) and (a) < (c) at every batch size."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from optlab import data, models
+from optlab.data import Dataset, Split
+from optlab.errors import DataError
+from optlab.train import TrainConfig, loop, read_csv, train
+
+CLOCK = time.perf_counter
+
+
+def load_data() -> tuple[Dataset, str]:
+    try:
+        return data.load("fashion-mnist"), "Fashion-MNIST"
+    except DataError:
+        generator = torch.Generator().manual_seed(0)
+        x = torch.rand(60000, 1, 28, 28, generator=generator)
+        y = torch.randint(0, 10, (60000,), generator=generator)
+        split = Split(x, y)
+        names = tuple(str(i) for i in range(10))
+        test = Split(x[:10000], y[:10000])
+        return Dataset("random", split, test, None, 10, names), "random tensors (Fashion-MNIST shape)"
+
+
+def bare_loop(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int, steps: int) -> float:
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+    generator = torch.Generator().manual_seed(0)
+    n = len(y)
+    per_epoch = -(-n // batch)
+    start = CLOCK()
+    for step in range(steps):
+        i = step % per_epoch
+        if i == 0:
+            perm = torch.randperm(n, generator=generator)
+        idx = perm[i * batch : (i + 1) * batch]
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    loss.item()  # wait for the last update (a no-op on the CPU, a sync on CUDA)
+    return (CLOCK() - start) / steps
+
+
+def dataloader_loop(
+    model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int, steps: int
+) -> float:
+    """The idiomatic loop: DataLoader over a TensorDataset (shuffle=True), torch.optim.Adam (foreach)."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loader = DataLoader(TensorDataset(x, y), batch_size=batch, shuffle=True)
+    done = 0
+    start = CLOCK()
+    while done < steps:
+        for xb, yb in loader:
+            loss = F.cross_entropy(model(xb), yb)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            done += 1
+            if done == steps:
+                break
+    loss.item()
+    return (CLOCK() - start) / steps
+
+
+def optlab_loop(
+    model_name: str, dataset: Dataset, batch: int, steps: int, root: Path, seed: int
+) -> tuple[float, float]:
+    """(update-loop time per update as the trainer records it, whole-call time per update minus setup)."""
+    config = TrainConfig(
+        dataset=dataset.name,
+        model=model_name,
+        optimizer="adam",
+        lr=1e-3,
+        batch_size=batch,
+        epochs=10**6,
+        max_steps=steps,
+        seed=seed,
+        device="cpu",
+    )
+    run_dir = root / f"{model_name}-{batch}-{steps}-{time.perf_counter_ns()}"
+    start = CLOCK()
+    train(config, run_dir, dataset=dataset, quiet=True, index=False)
+    wall = CLOCK() - start
+    rows = read_csv(run_dir / "metrics.csv")
+    loop_time = sum(row["epoch_time"] for row in rows)
+    return loop_time / steps, wall / steps
+
+
+def measure(model_name: str, dataset: Dataset, batch: int, seconds: float, repeats: int, root: Path) -> dict:
+    x, y = dataset.train.x, dataset.train.y
+    torch.manual_seed(0)
+    base = models.create(model_name, dataset.input_shape, dataset.num_classes)
+    # warm-up + a step count that fills about `seconds` for the bare loop
+    probe = bare_loop(copy.deepcopy(base), x, y, batch, 5)
+    steps = max(20, min(20000, int(seconds / max(probe, 1e-6))))
+    optlab_loop(model_name, dataset, batch, min(steps, 50), root, seed=0)  # warm-up of the trainer
+    dataloader_loop(copy.deepcopy(base), x, y, batch, 5)
+    best = {"a": float("inf"), "a+epoch": float("inf"), "b": float("inf"), "c": float("inf")}
+    for _ in range(repeats):
+        a, a_all = optlab_loop(model_name, dataset, batch, steps, root, seed=0)
+        b = bare_loop(copy.deepcopy(base), x, y, batch, steps)
+        c = dataloader_loop(copy.deepcopy(base), x, y, batch, steps)
+        best = {k: min(best[k], v) for k, v in {"a": a, "a+epoch": a_all, "b": b, "c": c}.items()}
+    return {"steps": steps, **best}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["logreg", "mlp"])
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 10, 100, 1000, 10000])
+    parser.add_argument("--seconds", type=float, default=1.0, help="time budget per loop and measurement")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall", help="wall or process CPU time")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.clock == "cpu":  # CPU time of this process: robust to other jobs on a shared machine (1 thread)
+        global CLOCK
+        CLOCK = loop.clock = time.process_time
+    dataset, source = load_data()
+    threads = torch.get_num_threads()
+    print(f"data: {source}, train {len(dataset.train)}; torch {torch.__version__}, {threads} threads")
+    header = (
+        f"{'model':<7} {'batch':>6} {'updates':>7}  {'(a) optlab':>11} {'(b) bare':>10}"
+        f" {'(c) DataLoader':>14}"
+        f"  {'a/b':>5} {'a/c':>5} {'c/b':>5}  {'a+epoch':>9}  bar"
+    )
+    print(f"time per update in ms ({args.clock} clock); best of {args.repeats}")
+    print(header)
+    print("-" * len(header))
+    failures = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for model_name in args.models:
+            for batch in args.batch_sizes:
+                r = measure(model_name, dataset, batch, args.seconds, args.repeats, Path(tmp))
+                ok = r["a"] <= 1.10 * r["b"] and r["a"] < r["c"]
+                failures += not ok
+                print(
+                    f"{model_name:<7} {batch:>6} {r['steps']:>7}  {1e3 * r['a']:>11.4f} {1e3 * r['b']:>10.4f}"
+                    f" {1e3 * r['c']:>14.4f}  {r['a'] / r['b']:>5.2f} {r['a'] / r['c']:>5.2f}"
+                    f" {r['c'] / r['b']:>5.2f}  {1e3 * r['a+epoch']:>9.4f}  {'ok' if ok else 'MISSED'}",
+                    flush=True,
+                )
+    verdict = "held everywhere" if not failures else f"missed {failures}x"
+    print("bar: (a) <= 1.10 x (b) and (a) < (c):", verdict)
+
+
+if __name__ == "__main__":
+    main()

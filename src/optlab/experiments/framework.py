@@ -1,0 +1,176 @@
+"""The experiment contract: claims, measurements, computed verdicts.
+
+An experiment is a module with
+
+* ``ID``, ``TITLE``, ``SECTION`` (one of :data:`SECTIONS`), ``SEEDED`` (whether seeds change the outcome),
+  ``INTRO`` (a paragraph for the report: which setting and why);
+* ``CLAIMS``: a tuple of :class:`Claim`;
+* ``run(profile, out_dir, seed) -> dict``: runs the experiment, writes its data (JSON/CSV) and figures (PNG)
+  into ``out_dir`` and returns the measurements (JSON-serialisable). ``measurements["figures"]`` lists the
+  figures as ``{"file", "caption", "claims"}``;
+* ``verdict(runs) -> list[ClaimResult]``: decides each claim from the numbers alone. ``runs`` holds one
+  measurements dict per seed, as read back from disk.
+
+Verdicts are computed: a criterion is a sentence the report prints plus the code that checks it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+__all__ = [
+    "INCONCLUSIVE",
+    "NOT_REPRODUCED",
+    "OUTCOMES",
+    "PROFILES",
+    "REPRODUCED",
+    "SECTIONS",
+    "Claim",
+    "ClaimResult",
+    "ExperimentModule",
+    "Profile",
+    "check_profile",
+    "mean_std",
+    "outcome",
+    "write_json",
+    "write_text",
+]
+
+Profile = Literal["smoke", "quick", "full"]
+PROFILES: tuple[str, ...] = ("smoke", "quick", "full")
+
+REPRODUCED = "reproduced"
+NOT_REPRODUCED = "not reproduced"
+INCONCLUSIVE = "inconclusive"
+OUTCOMES: tuple[str, ...] = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
+
+# The lecture's order; the report groups claims by these, in this order.
+SECTIONS: tuple[str, ...] = (
+    "Batch size",
+    "Momentum",
+    "Adaptive learning rate",
+    "Learning-rate schedules",
+    "Large batch",
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One sentence of the lecture that an experiment tests.
+
+    ``formulas`` are the update rules of the methods involved (printed next to the result), ``differs`` says
+    in plain words where our setting differs from the lecture's.
+    """
+
+    id: str
+    section: str
+    sentence: str
+    formulas: tuple[str, ...] = ()
+    differs: str = ""
+    title: str = ""  # a short heading; the experiment's title when empty
+
+    def __post_init__(self) -> None:
+        if self.section not in SECTIONS:
+            raise ValueError(
+                f"claim {self.id}: unknown section {self.section!r}; valid: {', '.join(SECTIONS)}"
+            )
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """The computed decision on one claim: the criterion as printed, the numbers it used, n, the outcome."""
+
+    claim_id: str
+    criterion: str
+    numbers: dict[str, Any]
+    n: int
+    outcome: str
+    note: str = ""
+    checks: dict[str, bool] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "checks", {name: bool(ok) for name, ok in self.checks.items()})
+        if self.outcome not in OUTCOMES:
+            raise ValueError(
+                f"claim {self.claim_id}: outcome must be one of {OUTCOMES}, got {self.outcome!r}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ExperimentModule(Protocol):
+    """What the runner expects of an experiment module (see the module docstring)."""
+
+    ID: str
+    TITLE: str
+    SECTION: str
+    SEEDED: bool
+    INTRO: str
+    CLAIMS: tuple[Claim, ...]
+
+    def run(self, profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]: ...
+
+    def verdict(self, runs: Sequence[dict[str, Any]]) -> list[ClaimResult]: ...
+
+
+def check_profile(profile: str) -> Profile:
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
+    return profile  # type: ignore[return-value]
+
+
+def outcome(checks: dict[str, bool], *, enough: bool = True) -> str:
+    """reproduced if every check holds, not reproduced if one fails, inconclusive if the run was too small."""
+    if not enough:
+        return INCONCLUSIVE
+    return REPRODUCED if all(checks.values()) else NOT_REPRODUCED
+
+
+def mean_std(values: Sequence[float]) -> dict[str, Any]:
+    """{"mean", "std", "n", "values"} with the sample standard deviation (n − 1); std is 0 for n = 1."""
+    vals = [float(v) for v in values]
+    if not vals:
+        raise ValueError("mean_std: no values")
+    mean = sum(vals) / len(vals)
+    std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
+    return {"mean": mean, "std": std, "n": len(vals), "values": vals}
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN/inf: write them as strings so the file stays standard JSON. NumPy scalars become "
+    "Python's.
+    """
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write atomically: a temporary file in the same folder, then os.replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_text(path, json.dumps(_finite(data), indent=2, allow_nan=False) + "\n")

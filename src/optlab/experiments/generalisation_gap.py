@@ -1,0 +1,473 @@
+"""B4 — "noisy updates generalise better": the large-batch generalisation gap and sharp minima (Keskar et
+al. 2017).
+
+Keskar, Mudigere, Nocedal, Smelyanskiy & Tang, "On Large-Batch Training for Deep Learning: Generalization
+Gap and Sharp Minima", ICLR 2017 (arXiv:1609.04836). Their protocol, which we follow: Adam (default
+hyperparameters) with a small batch (SB, 256) and a large batch (LB, 10 % of the training set), both trained
+until the training loss stops improving; then the train/test accuracy (their Table 2), the ε-sharpness of
+both solutions, Metric 2.1, in the full space and in a random 100-dimensional subspace (Tables 3 and 4, ε =
+1e-3 and 5e-4), and the loss along the line x(α) = (1 − α)·x_SB + α·x_LB (their Figure 3).
+
+Within one seed, SB and LB start from the same initial weights, so the two solutions differ only by the
+batch size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from optlab import data, models, optim, schedules
+from optlab.errors import DataError
+from optlab.experiments import _fit
+from optlab.experiments.framework import (
+    Claim,
+    ClaimResult,
+    Profile,
+    mean_std,
+    outcome,
+    write_json,
+    write_text,
+)
+from optlab.measure import interpolation_1d, sharpness
+
+ID = "B4"
+TITLE = "Noisy updates generalise better (large-batch generalisation gap, Keskar et al.)"
+SECTION = "Batch size"
+SEEDED = True
+SEEDS = {"smoke": 1, "quick": 3, "full": 5}
+COST = {"smoke": 5, "quick": 35, "full": 43000}  # rough seconds of one run() (one seed) on the 2-core CPU
+EPSILONS = (1e-3, 5e-4)
+SUBSPACE_DIM = 100  # the paper's random manifold: A is n × 100
+LEARNING_RATE = 1e-3  # Adam's default, as in the paper
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One network of the comparison. ``max_epochs_*`` cap a run that has not plateaued (the paper: none)."""
+
+    dataset: str
+    model: str
+    small_batch: int
+    large_batch: int
+    max_epochs_small: int
+    max_epochs_large: int
+    patience: int = 5
+    train_size: int | None = None  # a fixed random subset of the training set (None: all of it)
+    test_size: int | None = None
+    sharpness_examples: int | None = None  # the first N training examples for Metric 2.1 (None: all)
+    subspace: bool = True  # also the random-subspace sharpness (needs an n × 100 matrix in memory)
+    sharpness_iterations: int = 10  # L-BFGS-B iterations of Metric 2.1 (10 in the paper)
+
+    @property
+    def key(self) -> str:
+        return f"{self.dataset}/{self.model}"
+
+
+# MNIST-1D has 4 000 training examples: 10 % is 400, hardly larger than the paper's 256, so there the
+# small batch
+# is 32 (LB/SB = 12.5; the paper's F1 has 6 000/256 ≈ 23).
+SETTINGS: dict[str, tuple[Setting, ...]] = {
+    "smoke": (
+        Setting(
+            "mnist1d",
+            "mlp1d",
+            32,
+            100,
+            2,
+            4,
+            patience=2,
+            train_size=500,
+            test_size=300,
+            sharpness_iterations=2,
+        ),
+    ),
+    "quick": (Setting("mnist1d", "mlp1d", 32, 400, 120, 300, patience=5),),
+    "full": (
+        Setting("fashion-mnist", "f1", 256, 6000, 100, 400, sharpness_examples=10000),
+        Setting("fashion-mnist", "c1", 256, 6000, 100, 400, sharpness_examples=10000, subspace=False),
+        Setting("mnist1d", "mlp1d", 32, 400, 300, 1000),
+    ),
+}
+
+# Keskar et al. 2017, Table 2 (train / test accuracy, %, mean ± std over 5 runs) and Tables 3–4 (sharpness).
+# F1 is their MNIST MLP, C1 their shallow CIFAR-10 convnet; we train the same architectures on Fashion-MNIST.
+PAPER = {
+    "f1": {
+        "dataset": "MNIST",
+        "train SB": "99.66 ± 0.05",
+        "train LB": "99.92 ± 0.01",
+        "test SB": "98.03 ± 0.07",
+        "test LB": "97.81 ± 0.07",
+        "full ε=1e-3 SB / LB": "1.23 ± 0.83 / 205.14 ± 69.52",
+        "full ε=5e-4 SB / LB": "0.61 ± 0.27 / 42.90 ± 17.14",
+        "subspace ε=1e-3 SB / LB": "0.11 ± 0.00 / 9.22 ± 0.56",
+        "subspace ε=5e-4 SB / LB": "0.05 ± 0.00 / 9.17 ± 0.14",
+    },
+    "c1": {
+        "dataset": "CIFAR-10",
+        "train SB": "99.89 ± 0.02",
+        "train LB": "99.66 ± 0.2",
+        "test SB": "80.04 ± 0.12",
+        "test LB": "77.26 ± 0.42",
+        "full ε=1e-3 SB / LB": "28.58 ± 3.13 / 707.23 ± 43.04",
+        "full ε=5e-4 SB / LB": "7.08 ± 0.88 / 227.31 ± 23.23",
+        "subspace ε=1e-3 SB / LB": "2.18 ± 0.23 / 137.25 ± 21.60",
+        "subspace ε=5e-4 SB / LB": "0.71 ± 0.15 / 29.50 ± 7.48",
+    },
+}
+# Greydanus & Kobak (MNIST-1D, 2024), Table 1: test accuracy of their MLP ≈ 68 %, CNN ≈ 94 % (default split).
+MNIST1D_PUBLISHED = "MNIST-1D paper: MLP ≈ 68 %, CNN ≈ 94 % test accuracy"
+
+INTRO = (
+    "Keskar et al. train the same network with Adam at a small batch (256) and a large batch (10 % of the "
+    "training set) until the training loss stops improving, and find: similar training accuracy, lower test "
+    "accuracy for the large batch, and a large-batch solution that is much sharper — the loss rises far more"
+    " in a small box around it (their Metric 2.1). We repeat this with Adam (lr 1e-3) on MNIST-1D with the "
+    "MNIST-1D MLP in the quick profile (Fashion-MNIST is not needed there), and with the paper's F1 and C1 "
+    "on Fashion-MNIST in the full profile. Within a seed both runs start from the same weights; a run stops "
+    "when its training loss has not fallen 1 % below its best for 5 epochs, or at an epoch cap (quick: 120 "
+    "epochs for SB, 300 for LB). " + MNIST1D_PUBLISHED + "."
+)
+
+GAP_CRITERION = (
+    "For every network, over the seeds: (1) mean test accuracy SB > LB (direction), (2) the gap exceeds the "
+    "spread: mean_SB − std_SB > mean_LB + std_LB (the ±1 std intervals do not overlap), (3) both reach "
+    "≥ 95 % training accuracy (the gap is in generalisation, not in optimisation). Needs ≥ 3 seeds."
+)
+SHARPNESS_CRITERION = (
+    "For every network and ε ∈ {1e-3, 5e-4} in the full space: (1) mean φ_LB > mean φ_SB, (2) the ±1 std "
+    "intervals over seeds do not overlap. Needs ≥ 3 seeds."
+)
+MIN_SEEDS = 3
+
+CLAIMS = (
+    Claim(
+        id="B4",
+        section=SECTION,
+        sentence=(
+            "Noisy (small-batch) updates generalise better: trained to the same training accuracy, the large"
+            " batch reaches a lower test accuracy than the small batch (the generalisation gap)."
+        ),
+        formulas=("Adam, lr 1e-3, β = (0.9, 0.999); SB = 256 (MNIST-1D: 32), LB = 10 % of the training set",),
+        differs=(
+            "The paper trains F1 on MNIST and C1 on CIFAR-10 on GPUs; the quick profile uses MNIST-1D (4 000"
+            " training examples, SB 32 vs LB 400) with an epoch cap, the full profile F1 and C1 on "
+            "Fashion-MNIST."
+        ),
+    ),
+    Claim(
+        id="B4-sharp",
+        section=SECTION,
+        sentence=(
+            "Large-batch methods converge to sharp minimisers, small-batch methods to flat ones (Keskar's "
+            "ε-sharpness is far larger for the large-batch solution)."
+        ),
+        formulas=(
+            "φ(ε, A) = (max_{y ∈ C_ε} f(x + A·y) − f(x)) / (1 + f(x)) × 100,  "
+            "C_ε = {|z_i| ≤ ε(|(A⁺x)_i| + 1)}  (Keskar et al., eq. 3–4)",
+        ),
+        differs=(
+            "Same sharpness metric (L-BFGS-B, 10 iterations, random start in the box); in the full profile "
+            "it is measured on the first 10 000 training examples of Fashion-MNIST to keep it affordable, "
+            "and the random-subspace variant is skipped for C1 (its n × 100 matrix would not fit "
+            "comfortably)."
+        ),
+    ),
+)
+
+
+def expected_seconds(profile: Profile) -> float:
+    """Rough wall time of one ``run`` (one seed) on the 2-core CPU (full: a GPU is strongly advised)."""
+    return float(COST[profile])
+
+
+def _load(setting: Setting, device: torch.device) -> data.Dataset:
+    dataset = data.load(setting.dataset)
+    return _fit.subset(dataset, setting.train_size, setting.test_size).to(device)
+
+
+def _train(
+    setting: Setting, dataset: data.Dataset, init: dict, batch_size: int, seed: int
+) -> tuple[Any, Any]:
+    model = models.create(setting.model, dataset.input_shape, dataset.num_classes).to(dataset.train.x.device)
+    model.load_state_dict(init)
+    optimizer = optim.create("adam", model.parameters(), lr=LEARNING_RATE)
+    epochs = setting.max_epochs_small if batch_size == setting.small_batch else setting.max_epochs_large
+    result = _fit.fit(
+        model,
+        dataset,
+        optimizer,
+        schedules.constant(LEARNING_RATE),
+        batch_size,
+        epochs,
+        seed=seed,
+        patience=setting.patience,
+    )
+    return model, result
+
+
+def _sharpness(model, dataset: data.Dataset, setting: Setting, basis, seed: int) -> dict[str, float]:
+    n = setting.sharpness_examples or len(dataset.train.y)
+    x, y = dataset.train.x[:n], dataset.train.y[:n]
+    out = {}
+    for eps in EPSILONS:
+        common = {"epsilon": eps, "iterations": setting.sharpness_iterations, "seed": seed}
+        out[f"full {eps:g}"] = sharpness(model, F.cross_entropy, x, y, **common).value
+        if basis is not None:
+            out[f"subspace {eps:g}"] = sharpness(model, F.cross_entropy, x, y, basis=basis, **common).value
+    return out
+
+
+def _summary(model, result: _fit.FitResult, dataset: data.Dataset, sharp: dict[str, float]) -> dict[str, Any]:
+    train_loss, train_acc = _fit.evaluate(model, dataset.train)
+    test_loss, test_acc = _fit.evaluate(model, dataset.test)
+    return {
+        "train_acc": train_acc,
+        "test_acc": test_acc,
+        "train_loss": train_loss,
+        "test_loss": test_loss,
+        "epochs": len(result.history),
+        "updates": result.updates,
+        "stopped": result.stopped,
+        "train_time": result.final.get("train_time", 0.0),
+        "sharpness": sharp,
+        "curve": [{k: row[k] for k in ("epoch", "train_loss", "test_acc")} for row in result.history],
+    }
+
+
+def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
+    """Per network: SB and LB from the same initial weights, their accuracies, sharpness and the 1-D line."""
+    device = _fit.device()
+    results, skipped, figures = [], [], []
+    for setting in SETTINGS[profile]:
+        try:
+            dataset = _load(setting, device)
+        except DataError as error:
+            skipped.append({"setting": setting.key, "reason": str(error).splitlines()[0]})
+            continue
+        torch.manual_seed(seed)
+        template = models.create(setting.model, dataset.input_shape, dataset.num_classes).to(device)
+        init = {k: v.clone() for k, v in template.state_dict().items()}
+        n_params = sum(p.numel() for p in template.parameters())
+        basis = None
+        if setting.subspace:
+            generator = torch.Generator().manual_seed(10_000 + seed)  # one A for both solutions
+            basis = torch.randn(n_params, SUBSPACE_DIM, generator=generator, dtype=torch.float64)
+        entry: dict[str, Any] = {**asdict(setting), "key": setting.key, "parameters": n_params}
+        states = {}
+        for label, batch in (("small", setting.small_batch), ("large", setting.large_batch)):
+            model, result = _train(setting, dataset, init, batch, seed)
+            sharp = _sharpness(model, dataset, setting, basis, seed)
+            entry[label] = _summary(model, result, dataset, sharp)
+            states[label] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        line = interpolation_1d(
+            template,
+            states["small"],
+            states["large"],
+            F.cross_entropy,
+            dataset.train,
+            dataset.test,
+            alphas=np.linspace(-1.0, 2.0, 25),
+            max_examples=setting.sharpness_examples,
+        )
+        entry["interpolation"] = {k: line[k] for k in line if k != "bn"}
+        name = f"b4_line_{setting.dataset}_{setting.model}_seed{seed}.png"
+        _plot_line(entry, out_dir / name, seed)
+        figures.append(
+            {
+                "file": name,
+                "claims": ["B4", "B4-sharp"],
+                "caption": (
+                    f"{setting.key}, seed {seed}: loss and accuracy on x(α) = (1 − α)·x_SB + α·x_LB (α = 0: "
+                    f"SB solution, batch {setting.small_batch}; α = 1: LB, batch {setting.large_batch}); the"
+                    " paper's Figure 3."
+                ),
+            }
+        )
+        results.append(entry)
+    measurements = {
+        "profile": profile,
+        "seed": seed,
+        "device": _fit.describe_device(device),
+        "learning_rate": LEARNING_RATE,
+        "settings": results,
+        "skipped": skipped,
+        "figures": figures,
+    }
+    write_json(out_dir / f"b4_measurements_seed{seed}.json", measurements)
+    write_text(out_dir / f"b4_table_seed{seed}.csv", _csv(results))
+    return measurements
+
+
+def _csv(results: list[dict[str, Any]]) -> str:
+    lines = ["network,batch,train_acc,test_acc,train_loss,epochs,updates,stopped," + ",".join(
+        f"sharpness {k}" for k in (results[0]["small"]["sharpness"] if results else {})
+    )]  # fmt: skip
+    for entry in results:
+        for label in ("small", "large"):
+            s = entry[label]
+            batch = entry["small_batch" if label == "small" else "large_batch"]
+            sharp = ",".join(f"{v:.6g}" for v in s["sharpness"].values())
+            lines.append(
+                f"{entry['key']},{batch},{s['train_acc']:.6f},{s['test_acc']:.6f},{s['train_loss']:.6g},{s['epochs']},{s['updates']},{s['stopped']},{sharp}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _plot_line(entry: dict[str, Any], path: Path, seed: int) -> None:
+    from optlab.experiments._plotting import plt, save_figure
+
+    line = entry["interpolation"]
+    fig, loss_ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
+    acc_ax = loss_ax.twinx()
+    loss_ax.semilogy(line["alpha"], line["train_loss"], "-", color="#1f77b4", label="train loss")
+    loss_ax.semilogy(line["alpha"], line["test_loss"], "--", color="#1f77b4", label="test loss")
+    acc_ax.plot(
+        line["alpha"], [100 * a for a in line["train_accuracy"]], "-", color="#d62728", label="train acc"
+    )
+    acc_ax.plot(
+        line["alpha"], [100 * a for a in line["test_accuracy"]], "--", color="#d62728", label="test acc"
+    )
+    loss_ax.set_xlabel("α   (0: small-batch solution, 1: large-batch solution)")
+    loss_ax.set_ylabel("cross-entropy", color="#1f77b4")
+    acc_ax.set_ylabel("accuracy (%)", color="#d62728")
+    for alpha in (0.0, 1.0):
+        loss_ax.axvline(alpha, color="0.6", lw=0.8)
+    handles = loss_ax.get_legend_handles_labels()[0] + acc_ax.get_legend_handles_labels()[0]
+    loss_ax.legend(handles, [h.get_label() for h in handles], loc="upper center", fontsize=8, ncol=2)
+    loss_ax.set_title(
+        f"B4: {entry['key']}, SB {entry['small_batch']} vs LB {entry['large_batch']} (seed {seed})"
+    )
+    save_figure(fig, path)
+
+
+# ------------------------------------------------------------------------------------------------ verdict
+def _pm(stats: dict[str, Any], scale: float = 1.0, digits: int = 2) -> str:
+    return f"{stats['mean'] * scale:.{digits}f} ± {stats['std'] * scale:.{digits}f}"
+
+
+def _separated(high: dict[str, Any], low: dict[str, Any]) -> bool:
+    """high's mean − std lies above low's mean + std: the difference exceeds the spread over seeds."""
+    return high["mean"] - high["std"] > low["mean"] + low["std"]
+
+
+def _by_setting(runs: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for run_ in runs:
+        for entry in run_.get("settings", []):
+            grouped.setdefault(entry["key"], []).append(entry)
+    return grouped
+
+
+def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
+    grouped = _by_setting(runs)
+    skipped = sorted({s["setting"] for run_ in runs for s in run_.get("skipped", [])})
+    gap_checks: dict[str, bool] = {}
+    sharp_checks: dict[str, bool] = {}
+    gap_numbers: dict[str, Any] = {}
+    sharp_numbers: dict[str, Any] = {}
+    n = min((len(entries) for entries in grouped.values()), default=0)
+    for key, entries in grouped.items():
+        model = entries[0]["model"]
+        sb, lb = entries[0]["small_batch"], entries[0]["large_batch"]
+        stats = {
+            (label, metric): mean_std([e[label][metric] for e in entries])
+            for label in ("small", "large")
+            for metric in ("train_acc", "test_acc")
+        }
+        test_sb, test_lb = stats["small", "test_acc"], stats["large", "test_acc"]
+        gap = test_sb["mean"] - test_lb["mean"]
+        gap_checks[f"{key}: test SB > LB"] = gap > 0
+        gap_checks[f"{key}: gap > spread"] = _separated(test_sb, test_lb)
+        gap_checks[f"{key}: train acc ≥ 95 %"] = (
+            min(stats["small", "train_acc"]["mean"], stats["large", "train_acc"]["mean"]) >= 0.95
+        )
+        gap_numbers[f"{key} (SB {sb} / LB {lb}): train acc SB / LB, %"] = (
+            f"{_pm(stats['small', 'train_acc'], 100)} / {_pm(stats['large', 'train_acc'], 100)}"
+        )
+        gap_numbers[f"{key}: test acc SB / LB, %"] = f"{_pm(test_sb, 100)} / {_pm(test_lb, 100)}"
+        gap_numbers[f"{key}: test gap SB − LB, points"] = round(100 * gap, 3)
+        stops = {
+            label: ", ".join(sorted({e[label]["stopped"] for e in entries})) for label in ("small", "large")
+        }
+        epochs = {
+            label: mean_std([e[label]["epochs"] for e in entries])["mean"] for label in ("small", "large")
+        }
+        gap_numbers[f"{key}: epochs SB / LB (why stopped)"] = (
+            f"{epochs['small']:.0f} ({stops['small']}) / {epochs['large']:.0f} ({stops['large']})"
+        )
+        if model in PAPER:
+            paper = PAPER[model]
+            gap_numbers[f"paper {model.upper()} ({paper['dataset']}): train SB / LB, %"] = (
+                f"{paper['train SB']} / {paper['train LB']}"
+            )
+            gap_numbers[f"paper {model.upper()} ({paper['dataset']}): test SB / LB, %"] = (
+                f"{paper['test SB']} / {paper['test LB']}"
+            )
+        for space in ("full", "subspace"):
+            for eps in EPSILONS:
+                name = f"{space} {eps:g}"
+                if name not in entries[0]["small"]["sharpness"]:
+                    continue
+                phi_sb = mean_std([e["small"]["sharpness"][name] for e in entries])
+                phi_lb = mean_std([e["large"]["sharpness"][name] for e in entries])
+                sharp_numbers[f"{key}: φ {space} ε={eps:g}, SB / LB"] = (
+                    f"{_pm(phi_sb, digits=3)} / {_pm(phi_lb, digits=3)}"
+                )
+                if space == "full":
+                    sharp_checks[f"{key} ε={eps:g}: φ_LB > φ_SB"] = phi_lb["mean"] > phi_sb["mean"]
+                    sharp_checks[f"{key} ε={eps:g}: gap > spread"] = _separated(phi_lb, phi_sb)
+        if model in PAPER:
+            paper = PAPER[model]
+            for space in ("full", "subspace"):
+                for eps in ("1e-3", "5e-4"):
+                    sharp_numbers[f"paper {model.upper()}: φ {space} ε={eps}, SB / LB"] = paper[
+                        f"{space} ε={eps} SB / LB"
+                    ]
+    enough = bool(grouped) and n >= MIN_SEEDS
+    note = _note(n, skipped)
+    return [
+        ClaimResult(
+            "B4", GAP_CRITERION, gap_numbers, n, outcome(gap_checks, enough=enough), note, gap_checks
+        ),
+        ClaimResult(
+            "B4-sharp",
+            SHARPNESS_CRITERION,
+            sharp_numbers,
+            n,
+            outcome(sharp_checks, enough=enough),
+            note,
+            sharp_checks,
+        ),
+    ]
+
+
+def _note(n: int, skipped: list[str]) -> str:
+    parts = []
+    if n < MIN_SEEDS:
+        parts.append(f"only {n} seed(s): at least {MIN_SEEDS} are needed to compare the gap with the spread")
+    if skipped:
+        parts.append(f"skipped (data not available): {', '.join(skipped)}")
+    return "; ".join(parts)
+
+
+__all__ = [
+    "CLAIMS",
+    "ID",
+    "INTRO",
+    "SECTION",
+    "SEEDED",
+    "SEEDS",
+    "SETTINGS",
+    "TITLE",
+    "expected_seconds",
+    "run",
+    "verdict",
+]

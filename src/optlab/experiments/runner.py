@@ -1,0 +1,258 @@
+"""Run experiments (independent ones in parallel processes) and write ``results.json`` from their files.
+
+Layout of an output folder::
+
+    DIR/results.json                 every claim: id, sentence, criterion, numbers, n, verdict, figures
+    DIR/<ID>/seed-<k>/measurements.json   what run() returned, plus wall time, profile and seed
+    DIR/<ID>/seed-<k>/*.png, *.csv   the experiment's figures and data
+
+The verdicts are computed from the measurements *as read back from disk*, so results.json follows from the
+files alone; the report then reads only results.json.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import optlab
+from optlab.experiments import registry
+from optlab.experiments.framework import INCONCLUSIVE, check_profile, write_json
+
+__all__ = ["DEFAULT_SEEDS", "JobResult", "collect", "run_lecture"]
+
+DEFAULT_SEEDS = {"smoke": 1, "quick": 3, "full": 5}
+ProgressFn = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class JobResult:
+    experiment_id: str
+    seed: int
+    wall_time_s: float
+    error: str | None = None
+
+
+def _seed_dir(out_dir: Path, experiment_id: str, seed: int) -> Path:
+    return out_dir / experiment_id / f"seed-{seed}"
+
+
+def run_job(experiment_id: str, profile: str, seed: int, out_dir: str) -> JobResult:
+    """Run one experiment for one seed and write its measurements.json (runs in a worker process)."""
+    import torch
+
+    # Workers run side by side: one thread each avoids oversubscribing the cores.
+    torch.set_num_threads(1)
+    torch.manual_seed(seed)
+    start = time.perf_counter()
+    try:
+        module = registry.load(experiment_id)
+        seed_dir = _seed_dir(Path(out_dir), experiment_id, seed)
+        seed_dir.mkdir(parents=True, exist_ok=True)
+        measurements = module.run(profile, seed_dir, seed)
+        wall = time.perf_counter() - start
+        record = {
+            "experiment": experiment_id,
+            "profile": profile,
+            "seed": seed,
+            "wall_time_s": wall,
+            "measurements": measurements,
+        }
+        write_json(seed_dir / "measurements.json", record)
+        return JobResult(experiment_id, seed, wall)
+    except Exception as error:  # one failed experiment must not take the others down; reported per claim
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        if os.environ.get("OPTLAB_DEBUG"):
+            detail += "\n" + traceback.format_exc()
+        return JobResult(experiment_id, seed, time.perf_counter() - start, detail)
+
+
+def _finished(out_dir: Path, experiment_id: str, profile: str, seed: int) -> JobResult | None:
+    """A job already done by an earlier run with the same profile (for ``resume``)."""
+    path = _seed_dir(out_dir, experiment_id, seed) / "measurements.json"
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if record.get("profile") != profile or record.get("seed") != seed:
+        return None
+    return JobResult(experiment_id, seed, float(record.get("wall_time_s", 0.0)))
+
+
+def run_lecture(
+    profile: str,
+    out_dir: Path,
+    *,
+    only: str | None = None,
+    seeds: int | None = None,
+    workers: int | None = None,
+    resume: bool = False,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Run the selected experiments and write ``out_dir/results.json``; return its content.
+
+    ``seeds`` applies to experiments whose outcome depends on the seed (default per profile: smoke 1, quick 3,
+    full 5); deterministic ones run once. ``workers`` processes run jobs side by side (default: 1 for smoke,
+    else the CPU count, at most 4); 1 runs everything in this process.
+    """
+    profile = check_profile(profile)
+    ids = registry.resolve(only)
+    n_seeds = DEFAULT_SEEDS[profile] if seeds is None else seeds
+    if n_seeds < 1:
+        raise ValueError(f"--seeds must be ≥ 1, got {n_seeds}")
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers must be ≥ 1, got {workers}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs: list[tuple[str, int]] = []
+    for experiment_id in ids:
+        module = registry.load(experiment_id)
+        for seed in range(n_seeds if module.SEEDED else 1):
+            jobs.append((experiment_id, seed))
+    # Longest first, so the slowest experiment is not the one left running alone at the end.
+    jobs.sort(key=lambda job: -float(getattr(registry.load(job[0]), "COST", {}).get(profile, 1.0)))
+
+    started = time.perf_counter()
+    results: list[JobResult] = []
+    pending = []
+    for experiment_id, seed in jobs:
+        done = _finished(out_dir, experiment_id, profile, seed) if resume else None
+        if done is not None:
+            results.append(done)
+        else:
+            pending.append((experiment_id, seed))
+    total = len(jobs)
+    if progress:
+        progress(len(results), total, "starting")
+    # smoke runs are seconds of work: starting a process (and importing torch in it) would cost more
+    default_workers = 1 if profile == "smoke" else min(os.cpu_count() or 1, 4)
+    n_workers = min(workers or default_workers, max(len(pending), 1))
+    if n_workers == 1:
+        for experiment_id, seed in pending:
+            if progress:
+                progress(len(results), total, f"{experiment_id} seed {seed}")
+            results.append(run_job(experiment_id, profile, seed, str(out_dir)))
+            if progress:
+                progress(len(results), total, f"{experiment_id} seed {seed} done")
+    else:
+        context = multiprocessing.get_context("spawn")  # fork after torch has threads can deadlock
+        with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
+            futures: dict[Future[JobResult], tuple[str, int]] = {
+                pool.submit(run_job, experiment_id, profile, seed, str(out_dir)): (experiment_id, seed)
+                for experiment_id, seed in pending
+            }
+            remaining = set(futures)
+            while remaining:
+                finished, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    experiment_id, seed = futures[future]
+                    try:
+                        results.append(future.result())
+                    except Exception as error:  # the worker process itself died
+                        results.append(JobResult(experiment_id, seed, 0.0, f"worker failed: {error!r}"))
+                    if progress:
+                        running = ", ".join(sorted({futures[f][0] for f in remaining}))
+                        progress(len(results), total, f"{experiment_id} done; running {running or '-'}")
+    wall = time.perf_counter() - started
+    return collect(out_dir, profile, ids, results, wall_time_s=wall, seeds=n_seeds)
+
+
+def collect(
+    out_dir: Path,
+    profile: str,
+    ids: list[str],
+    jobs: list[JobResult],
+    *,
+    wall_time_s: float,
+    seeds: int,
+) -> dict[str, Any]:
+    """Read every measurements.json back, compute the verdicts and write results.json."""
+    experiments: list[dict[str, Any]] = []
+    claims: list[dict[str, Any]] = []
+    for experiment_id in ids:
+        module = registry.load(experiment_id)
+        own = sorted((j for j in jobs if j.experiment_id == experiment_id), key=lambda j: j.seed)
+        errors = [f"seed {j.seed}: {j.error}" for j in own if j.error]
+        runs: list[dict[str, Any]] = []
+        for job in own:
+            if job.error is None:
+                path = _seed_dir(out_dir, experiment_id, job.seed) / "measurements.json"
+                runs.append(json.loads(path.read_text())["measurements"])
+        experiments.append(
+            {
+                "id": experiment_id,
+                "title": module.TITLE,
+                "section": module.SECTION,
+                "intro": module.INTRO,
+                "seeded": bool(module.SEEDED),
+                "seeds": [j.seed for j in own],
+                "wall_time_s": sum(j.wall_time_s for j in own),
+                "errors": errors,
+                "module": module.__name__,
+            }
+        )
+        verdicts = {}
+        if runs and not errors:
+            try:
+                verdicts = {r.claim_id: r for r in module.verdict(runs)}
+            except Exception as error:
+                errors.append(f"verdict failed: {error!r}")
+        first_seed = own[0].seed if own else 0
+        figures_by_claim: dict[str, list[dict[str, str]]] = {}
+        for figure in runs[0].get("figures", []) if runs else []:
+            for claim_id in figure.get("claims", []):
+                rel = f"{experiment_id}/seed-{first_seed}/{figure['file']}"
+                figures_by_claim.setdefault(claim_id, []).append(
+                    {"path": rel, "caption": figure.get("caption", "")}
+                )
+        for claim in module.CLAIMS:
+            result = verdicts.get(claim.id)
+            entry: dict[str, Any] = {
+                "id": claim.id,
+                "experiment": experiment_id,
+                "section": claim.section,
+                "title": claim.title or module.TITLE,
+                "sentence": claim.sentence,
+                "formulas": list(claim.formulas),
+                "differs": claim.differs,
+                "figures": figures_by_claim.get(claim.id, []),
+            }
+            if result is None:
+                reason = "; ".join(errors) or "the experiment produced no verdict for this claim"
+                entry.update(
+                    criterion="",
+                    numbers={},
+                    n=len(runs),
+                    verdict=INCONCLUSIVE,
+                    checks={},
+                    note=f"not decided: {reason}",
+                )
+            else:
+                entry.update(
+                    criterion=result.criterion,
+                    numbers=result.numbers,
+                    n=result.n,
+                    verdict=result.outcome,
+                    checks=result.checks,
+                    note=result.note,
+                )
+            claims.append(entry)
+    results = {
+        "optlab_version": optlab.__version__,
+        "profile": profile,
+        "seeds": seeds,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "wall_time_s": wall_time_s,
+        "experiments": experiments,
+        "claims": claims,
+    }
+    write_json(out_dir / "results.json", results)
+    return results

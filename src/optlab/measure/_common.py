@@ -1,0 +1,220 @@
+"""Helpers shared by the measurement tools: data as tensors, eval mode, chunked losses and gradients, files.
+
+Every measurement here is a function of the *parameters* of a model on a fixed set of examples. We evaluate
+the model in eval mode (BatchNorm uses its running statistics, dropout is off): then the loss is a
+deterministic function of the parameters, and per-example gradients are independent of which other examples
+share the batch, which the noise-scale estimator and the Hessian's symmetry both assume. The training/eval
+flags are restored afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from optlab.errors import ConfigError
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+def as_tensors(data: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(X, Y)`` from an ``(X, Y)`` pair, an optlab ``Split`` or ``Dataset`` (its train split)."""
+    if isinstance(data, tuple | list) and len(data) == 2:
+        x, y = data
+    elif hasattr(data, "train") and hasattr(data.train, "x"):
+        x, y = data.train.x, data.train.y
+    elif hasattr(data, "x") and hasattr(data, "y"):
+        x, y = data.x, data.y
+    else:
+        raise ConfigError(f"expected an (X, Y) pair, an optlab Split or Dataset, got {type(data).__name__}")
+    if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)):
+        raise ConfigError("X and Y must be torch tensors")
+    if len(x) != len(y) or len(x) == 0:
+        raise ConfigError(
+            f"X and Y must hold the same, non-zero number of examples (got {len(x)} and {len(y)})"
+        )
+    return x, y
+
+
+def model_device(model: nn.Module) -> torch.device:
+    for tensor in model.parameters():
+        return tensor.device
+    return torch.device("cpu")
+
+
+def trainable(model: nn.Module) -> list[nn.Parameter]:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ConfigError("the model has no trainable parameters")
+    return params
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put every module in eval mode for the block and restore each module's own flag afterwards."""
+    flags = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, flag in flags:
+            module.training = flag
+
+
+def chunks(n: int, chunk_size: int | None) -> list[slice]:
+    size = n if not chunk_size else max(1, int(chunk_size))
+    return [slice(start, min(start + size, n)) for start in range(0, n, size)]
+
+
+def mean_loss(
+    model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, chunk_size: int | None = None
+) -> float:
+    """The mean loss over all examples, in chunks (``loss_fn`` is mean-reduced: chunks weighted by size)."""
+    device = model_device(model)
+    total = 0.0
+    with torch.no_grad():
+        for part in chunks(len(x), chunk_size):
+            xb, yb = x[part].to(device), y[part].to(device)
+            total += float(loss_fn(model(xb), yb)) * len(xb)
+    return total / len(x)
+
+
+def loss_and_grad(
+    model: nn.Module,
+    loss_fn: LossFn,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    params: Sequence[torch.Tensor],
+    chunk_size: int | None = None,
+) -> tuple[float, list[torch.Tensor]]:
+    """The mean loss over ``x`` and its gradient w.r.t. ``params``, accumulated chunk by chunk."""
+    device = model_device(model)
+    grads = [torch.zeros_like(p) for p in params]
+    total = 0.0
+    for part in chunks(len(x), chunk_size):
+        xb, yb = x[part].to(device), y[part].to(device)
+        weight = len(xb) / len(x)
+        loss = loss_fn(model(xb), yb)
+        parts = torch.autograd.grad(loss, params, allow_unused=True)
+        for g, p in zip(grads, parts, strict=True):
+            if p is not None:
+                g.add_(p, alpha=weight)
+        total += float(loss.detach()) * weight
+    return total, grads
+
+
+def flatten(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
+    return torch.cat([t.reshape(-1) for t in tensors])
+
+
+def unflatten(vector: torch.Tensor, like: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    out, start = [], 0
+    for t in like:
+        out.append(vector[start : start + t.numel()].view_as(t))
+        start += t.numel()
+    return out
+
+
+def accuracy_of(output: torch.Tensor, target: torch.Tensor) -> float | None:
+    """Fraction of argmax hits for class-index targets; ``None`` where accuracy does not apply
+    (regression)."""
+    if output.dim() != 2 or target.dim() != 1 or target.dtype.is_floating_point:
+        return None
+    return float((output.argmax(dim=1) == target).float().mean())
+
+
+def loss_and_accuracy(
+    model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, chunk_size: int | None = 2048
+) -> tuple[float, float]:
+    """Mean loss and accuracy (NaN when it does not apply) over all of ``x``."""
+    device = model_device(model)
+    total_loss, hits, applicable = 0.0, 0.0, True
+    with torch.no_grad():
+        for part in chunks(len(x), chunk_size):
+            xb, yb = x[part].to(device), y[part].to(device)
+            out = model(xb)
+            total_loss += float(loss_fn(out, yb)) * len(xb)
+            acc = accuracy_of(out, yb)
+            if acc is None:
+                applicable = False
+            else:
+                hits += acc * len(xb)
+    return total_loss / len(x), (hits / len(x) if applicable else math.nan)
+
+
+# -- files ---------------------------------------------------------------------------------------------------
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write a temp file in the same folder, then ``os.replace`` it over ``path``: no reader sees a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN/inf
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        return _json_ready(value.tolist())
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        return _json_ready(value.item())
+    if hasattr(value, "tolist"):
+        return _json_ready(value.tolist())
+    return value
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(_json_ready(data), indent=2) + "\n").encode())
+
+
+def write_csv(path: str | Path, rows: Sequence[dict[str, Any]]) -> None:
+    import csv
+
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
+    atomic_write_bytes(path, buffer.getvalue().encode())
+
+
+def save_figure(figure: Any, path: str | Path) -> None:
+    """Save a matplotlib figure atomically (PNG, 150 dpi) and close it."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png", dpi=150, bbox_inches="tight")
+    plt.close(figure)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def new_figure(*args: Any, **kwargs: Any) -> Any:
+    """``plt.subplots`` on the non-interactive Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(*args, **kwargs)

@@ -1,0 +1,369 @@
+"""``optlab advise``: batch size, learning rate and warm-up from two measurements on *your* model and
+hardware.
+
+1. The time per update t(B) against batch size (:mod:`optlab.measure.timing`).
+2. The gradient noise scale B_noise ≈ B_simple (:mod:`optlab.measure.noise_scale`), measured after a short
+   training run (at initialisation it is smaller and less telling: it grows as the loss falls, McCandlish et
+   al. 2018 §3).
+
+McCandlish et al.'s model (eq. 2.11, with B_crit ≈ B_noise) predicts the steps and examples needed to reach a
+given loss at batch size B:  S(B) = S_min·(1 + B_noise/B)  and  E(B) = E_min·(1 + B/B_noise).  On this
+hardware the wall-clock time to that loss is then  T(B) ∝ (1 + B_noise/B)·t(B).  Below B_noise, a bigger batch
+cuts the steps almost ∝ 1/B; above it, the steps hardly fall while examples (epochs) grow; above the timing
+knee each step also costs more. While t(B) is flat, T alone always favours the largest batch, however many
+extra epochs that costs, so we weigh time against examples as McCandlish et al. do (B_crit balances S/S_min
+against E/E_min) and minimise
+
+    J(B) = (1 + B_noise/B)·(1 + B/B_noise)·t(B)      (time overhead × example overhead)
+
+which is smallest at B = B_noise while t(B) is flat and is pulled below the timing knee where t(B) grows. We
+recommend the measured batch size with the smallest J and the range of batch sizes within ``tolerance``
+(default 25 %) of it (with flat timing: 0.38–2.6 × B_noise).
+
+Learning rate for the recommended batch size, from a reference (lr_ref at B_ref): linear rule lr =
+lr_ref·B/B_ref for SGD-type optimizers (Goyal et al. 2017), square-root rule lr = lr_ref·√(B/B_ref) for
+adaptive ones (Adam family, RMSProp, Adagrad, LAMB; Krizhevsky 2014, Hoffer et al. 2017, You et al. 2020).
+Warm-up: Goyal et al. warm up over 5 epochs when the lr is scaled by k = 32; our heuristic (stated as such)
+warms up over min(5, log₂ k) epochs, one per doubling of the batch size over the reference, and not at all for
+k ≤ 1.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from optlab.errors import ConfigError
+from optlab.measure._common import new_figure, save_figure
+from optlab.measure.noise_scale import NoiseScale, noise_scale
+from optlab.measure.timing import FLAT_FACTOR, NOISY_SPREAD, Timing, time_per_update, timing_spread
+
+LINEAR_RULE = ("sgd", "momentum", "nesterov", "lars")
+SQRT_RULE = ("adagrad", "rmsprop", "adam", "adamw", "radam", "lamb")
+DEFAULT_TOLERANCE = 0.25
+MAX_WARMUP_EPOCHS = 5.0  # Goyal et al. 2017, §2.2
+
+
+def scaling_rule(optimizer: str) -> str:
+    """The lr scaling rule: ``linear`` for SGD-type optimizers, ``sqrt`` for adaptive ones."""
+    if optimizer in LINEAR_RULE:
+        return "linear"
+    if optimizer in SQRT_RULE:
+        return "sqrt"
+    raise ConfigError(f"unknown optimizer {optimizer!r}; choose one of: {', '.join(LINEAR_RULE + SQRT_RULE)}")
+
+
+def scaled_lr(optimizer: str, reference_lr: float, reference_batch: int, batch_size: int) -> float:
+    from optlab.schedules.scaling import linear_scaling, sqrt_scaling
+
+    rule = linear_scaling if scaling_rule(optimizer) == "linear" else sqrt_scaling
+    return rule(reference_lr, batch_size, reference_batch)
+
+
+def warmup_steps(batch_size: int, reference_batch: int, examples: int) -> int:
+    """Linear warm-up in updates: min(5, log₂(B/B_ref)) epochs for B > B_ref, else none (a heuristic)."""
+    k = batch_size / reference_batch
+    if k <= 1:
+        return 0
+    epochs = min(MAX_WARMUP_EPOCHS, math.log2(k))
+    return math.ceil(epochs * math.ceil(examples / batch_size))
+
+
+@dataclass(frozen=True)
+class Option:
+    """One measured batch size, with the model's predictions relative to the best option."""
+
+    batch_size: int
+    update_s: float
+    epoch_s: float
+    steps_factor: float  # S(B)/S_min = 1 + B_noise/B
+    examples_factor: float  # E(B)/E_min = 1 + B/B_noise
+    relative_time: float  # T(B)/min T, the predicted wall-clock time to the target
+    relative_cost: float  # J(B)/min J, time overhead × example overhead (the criterion)
+    lr: float
+    warmup_steps: int
+
+
+@dataclass
+class Advice:
+    model: str
+    dataset: str
+    optimizer: str
+    device: str
+    b_noise: float
+    rule: str
+    reference_lr: float
+    reference_batch: int
+    recommended_batch: int
+    batch_range: tuple[int, int]
+    recommended_lr: float
+    recommended_warmup_steps: int
+    flat_up_to: int
+    knee_batch_size: int | None
+    options: list[Option]
+    reasoning: list[str]
+    noise: dict[str, Any] = field(default_factory=dict)
+    noise_at_init: dict[str, Any] = field(default_factory=dict)
+    timing: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def recommend(
+    timing: Timing,
+    b_noise: float,
+    optimizer: str,
+    reference_lr: float,
+    reference_batch: int,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    model: str = "",
+    dataset: str = "",
+) -> Advice:
+    """The pure decision: timing curve and B_noise → batch size, range, lr and warm-up (see the module)."""
+    if not (isinstance(b_noise, int | float) and b_noise > 0 and not math.isnan(b_noise)):
+        raise ConfigError(f"the noise scale must be a positive number, got {b_noise!r}")
+    rule = scaling_rule(optimizer)
+    rows = sorted(timing.rows, key=lambda r: r.batch_size)
+    raw_time = [(1 + b_noise / r.batch_size) * r.update_s for r in rows]  # ∝ S(B)·t(B)
+    raw_cost = [t * (1 + r.batch_size / b_noise) for r, t in zip(rows, raw_time, strict=True)]  # × E(B)/E_min
+    best_time, best_cost = min(raw_time), min(raw_cost)
+    best_index = int(np.argmin(raw_cost))
+    options = [
+        Option(
+            batch_size=r.batch_size,
+            update_s=r.update_s,
+            epoch_s=r.epoch_s,
+            steps_factor=1 + b_noise / r.batch_size,
+            examples_factor=1 + r.batch_size / b_noise,
+            relative_time=t / best_time,
+            relative_cost=c / best_cost,
+            lr=scaled_lr(optimizer, reference_lr, reference_batch, r.batch_size),
+            warmup_steps=warmup_steps(r.batch_size, reference_batch, timing.examples),
+        )
+        for r, t, c in zip(rows, raw_time, raw_cost, strict=True)
+    ]
+    low = high = best_index  # the contiguous range around the best within the tolerance
+    while low > 0 and options[low - 1].relative_cost <= 1 + tolerance:
+        low -= 1
+    while high < len(options) - 1 and options[high + 1].relative_cost <= 1 + tolerance:
+        high += 1
+    best = options[best_index]
+    lo_b, hi_b = options[low].batch_size, options[high].batch_size
+    knee = timing.knee_batch_size
+    reasoning = [
+        f"Gradient noise scale B_noise ≈ {b_noise:.3g}: below it, doubling the batch nearly halves the steps "
+        "needed; "
+        f"above it, the steps hardly fall and the examples (epochs) needed grow (McCandlish et al. 2018).",
+        (
+            f"On {timing.device}, the time per update stays within {FLAT_FACTOR:g}× the smallest batch's "
+            "up to "
+            f"B = {timing.flat_up_to}"
+            + (
+                f" and exceeds it from B = {knee}"
+                if knee is not None
+                else " (no knee among the sizes measured)"
+            )
+            + ": up to there a bigger batch is almost free per step."
+        ),
+        f"Weighing predicted time to a fixed loss, (1 + B_noise/B)·t(B), against the examples it needs, "
+        f"(1 + B/B_noise), the best batch size is B = {best.batch_size} (time {best.relative_time:.2f}× the "
+        f"fastest measured, {best.examples_factor:.2g}× the minimum examples); "
+        + (
+            f"every B from {lo_b} to {hi_b} is within {tolerance:.0%} of it."
+            if lo_b != hi_b
+            else f"no neighbouring batch size measured is within {tolerance:.0%} of it."
+        ),
+        (
+            f"Learning rate: {'linear' if rule == 'linear' else 'square-root'} rule for {optimizer} from "
+            f"lr = {reference_lr:g} at B = {reference_batch}: lr = {best.lr:.3g} at B = {best.batch_size}."
+        ),
+        (
+            f"Warm-up: {best.warmup_steps} updates (min(5, log₂ k) epochs for a batch k = "
+            f"{best.batch_size / reference_batch:.3g}× the reference; a heuristic after Goyal et al. 2017)."
+            if best.warmup_steps
+            else "Warm-up: none needed (the batch is not larger than the reference)."
+        ),
+    ]
+    spread = timing_spread(timing)
+    if spread > NOISY_SPREAD:
+        reasoning.append(
+            f"Caution: the timings are noisy (update times vary {spread:.2g}× between the quartiles, typical "
+            "of a machine busy with other work); the timing side of this advice is uncertain. Re-run on an "
+            "idle machine (on CPU, --threads 1 helps)."
+        )
+    return Advice(
+        model=model,
+        dataset=dataset,
+        optimizer=optimizer,
+        device=timing.device,
+        b_noise=float(b_noise),
+        rule=rule,
+        reference_lr=float(reference_lr),
+        reference_batch=int(reference_batch),
+        recommended_batch=best.batch_size,
+        batch_range=(lo_b, hi_b),
+        recommended_lr=best.lr,
+        recommended_warmup_steps=best.warmup_steps,
+        flat_up_to=timing.flat_up_to,
+        knee_batch_size=knee,
+        options=options,
+        reasoning=reasoning,
+        timing=timing.to_dict(),
+    )
+
+
+def default_batch_sizes(examples: int, largest: int = 4096) -> list[int]:
+    """Powers of two from 1 up to min(N, ``largest``)."""
+    top = max(1, min(examples, largest))
+    return [2**i for i in range(int(math.log2(top)) + 1)]
+
+
+def advise(
+    model: str,
+    dataset: str,
+    optimizer: str = "sgd",
+    *,
+    reference_lr: float | None = None,
+    reference_batch: int = 128,
+    batch_sizes: Sequence[int] | None = None,
+    device: str = "cpu",
+    threads: int | None = None,
+    statistic: str = "median",
+    run_dir: str | Path | None = None,
+    warm_epochs: int = 1,
+    small_batch: int = 8,
+    big_batch: int = 1024,
+    n_pairs: int = 20,
+    tolerance: float = DEFAULT_TOLERANCE,
+    data_dir: str | None = None,
+    seed: int = 0,
+    progress: Any = None,
+) -> Advice:
+    """Measure timing and noise scale for ``model`` on ``dataset`` and :func:`recommend`.
+
+    The noise scale is measured at the weights of ``run_dir`` (its ``final.pt``) if given, else after training
+    ``warm_epochs`` epochs at the reference setting (a throw-away run in a temporary folder). ``reference_lr``
+    defaults to the optimizer registry's default lr. ``progress(task, done, total)`` reports the phases.
+    """
+    from optlab import data, models, optim
+    from optlab.train import TrainConfig, train
+
+    scaling_rule(optimizer)  # fail early on an unknown name
+    if reference_lr is None:
+        reference_lr = float(optim.info(optimizer).defaults["lr"])
+    ds = data.load(dataset, data_dir=data_dir)
+    models.info(model)
+
+    def model_fn() -> nn.Module:
+        return models.create(model, ds.input_shape, ds.num_classes)
+
+    def report(task: str):
+        return None if progress is None else (lambda done, total: progress(task, done, total))
+
+    sizes = list(batch_sizes) if batch_sizes else default_batch_sizes(len(ds.train))
+    timing = time_per_update(
+        model_fn,
+        ds,
+        sizes,
+        optimizer,
+        device,
+        lr=reference_lr,
+        threads=threads,
+        statistic=statistic,
+        progress=report("timing"),
+    )
+
+    loss_fn = nn.CrossEntropyLoss()
+    big = min(big_batch, len(ds.train))
+    small = min(small_batch, big // 2)
+    init_model = model_fn()
+    at_init = noise_scale(
+        init_model, loss_fn, ds, small, big, n_pairs, seed, progress=report("noise scale (init)")
+    )
+    if run_dir is not None:
+        from optlab.measure.runs import load_run
+
+        trained = load_run(run_dir, dataset=ds).model
+    else:
+        config = TrainConfig(
+            dataset=dataset,
+            model=model,
+            optimizer=optimizer,
+            lr=reference_lr,
+            batch_size=reference_batch,
+            epochs=warm_epochs,
+            seed=seed,
+            device=device,
+        )
+        with tempfile.TemporaryDirectory(prefix="optlab-advise-") as tmp:
+            trained = train(config, Path(tmp) / "warm-up", dataset=ds, quiet=True, index=False).model
+    trained = trained.to("cpu")
+    measured = noise_scale(
+        trained, loss_fn, ds, small, big, n_pairs, seed, progress=report("noise scale (trained)")
+    )
+    b_noise = (
+        measured.b_simple if math.isfinite(measured.b_simple) and measured.b_simple > 0 else at_init.b_simple
+    )
+    advice = recommend(
+        timing,
+        b_noise,
+        optimizer,
+        reference_lr,
+        reference_batch,
+        tolerance=tolerance,
+        model=model,
+        dataset=dataset,
+    )
+    advice.noise = measured.to_dict()
+    advice.noise_at_init = at_init.to_dict()
+    where = f"the weights of {run_dir}" if run_dir is not None else f"{warm_epochs} epoch(s) of training"
+    advice.reasoning.insert(
+        1,
+        f"B_noise was measured after {where} (loss {measured.loss:.3g}); at initialisation it was "
+        f"{at_init.b_simple:.3g}. It grows as the loss falls, so late in training larger batches pay off "
+        "more.",
+    )
+    return advice
+
+
+def describe_noise(noise: NoiseScale) -> str:
+    return f"B_simple = {noise.b_simple:.3g} ± {noise.b_simple_stderr:.2g}"
+
+
+def plot_advice(advice: Advice, path: str | Path) -> None:
+    """Left: time per update and per epoch (log-log). Right: predicted time and examples to target."""
+    figure, (left, right) = new_figure(1, 2, figsize=(11, 4.5))
+    b = np.array([o.batch_size for o in advice.options])
+    left.loglog(b, [o.update_s for o in advice.options], "o-", label="time per update")
+    left.loglog(b, [o.epoch_s for o in advice.options], "s-", label="time per epoch")
+    if advice.knee_batch_size is not None:
+        left.axvline(
+            advice.knee_batch_size, color="gray", ls="--", lw=0.8, label=f"knee B = {advice.knee_batch_size}"
+        )
+    left.set_xlabel("batch size B")
+    left.set_ylabel("seconds")
+    left.set_title(f"{advice.model} on {advice.dataset} ({advice.device})")
+    left.legend(fontsize=8)
+    options = advice.options
+    right.loglog(b, [o.relative_time for o in options], "o-", color="C2", label="time to target (relative)")
+    right.loglog(b, [o.relative_cost for o in options], "s-", color="C4", label="time × examples (criterion)")
+    right.loglog(b, [o.steps_factor for o in options], ":", color="C0", label="steps S/S_min = 1 + B_noise/B")
+    right.loglog(
+        b, [o.examples_factor for o in options], ":", color="C1", label="examples E/E_min = 1 + B/B_noise"
+    )
+    right.axvline(advice.b_noise, color="C3", lw=0.8, label=f"B_noise ≈ {advice.b_noise:.3g}")
+    low, high = advice.batch_range
+    right.axvspan(low / 2**0.5, high * 2**0.5, color="C2", alpha=0.15, label=f"recommended {low}–{high}")
+    right.set_xlabel("batch size B")
+    right.set_title(f"recommended B = {advice.recommended_batch}, lr = {advice.recommended_lr:.3g}")
+    right.legend(fontsize=8)
+    save_figure(figure, path)

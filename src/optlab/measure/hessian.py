@@ -1,0 +1,331 @@
+"""Curvature of the loss: the Hessian's top eigenvalues (Lanczos) and its trace (Hutchinson), from
+Hessian-vector products.
+
+The Hessian H = ∇²f(θ) of the mean loss f over a fixed set of examples is never formed; we only need products
+Hv, computed by double backward (Pearlmutter 1994): Hv = ∇_θ (∇_θ f(θ) · v). One product costs about two
+backward passes.
+
+* :func:`hessian_eigenvalues` — the k largest (algebraic) eigenvalues by the Lanczos method with full
+  re-orthogonalisation (Golub & Van Loan, *Matrix Computations*, §10.1): after m products the Ritz values of
+  the m×m tridiagonal matrix T_m approximate H's extreme eigenvalues; the residual of Ritz pair (θ_i, Qs_i) is
+  |β_m · s_i[m]|, and we stop when it is below ``tol``·|θ_i| for the top k (or when the Krylov space is all
+  of ℝⁿ). The top eigenvalue λ_max is the sharpness that gradient descent with learning rate η keeps below 2/η
+  (Cohen et al. 2021, "edge of stability").
+* :func:`hessian_trace` — Hutchinson's estimator tr H = E[vᵀHv] for Rademacher v (Hutchinson 1990; used by
+  PyHessian, Yao et al. 2020). Its variance per sample is 2·Σ_{i≠j} H_ij², so the standard error falls as
+  1/√samples.
+
+BatchNorm and dropout: the model is evaluated in eval mode (running statistics, no dropout), so f is a
+deterministic function of θ and H is symmetric. Flags are restored afterwards; parameters are never changed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from optlab.errors import ConfigError
+from optlab.measure._common import (
+    LossFn,
+    Progress,
+    as_tensors,
+    chunks,
+    eval_mode,
+    flatten,
+    model_device,
+    trainable,
+    unflatten,
+)
+
+HVP = Callable[[torch.Tensor], torch.Tensor]
+
+
+def hvp_operator(
+    model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, chunk_size: int | None = None
+) -> tuple[HVP, int]:
+    """A function v ↦ Hv (flat vectors) for the mean loss over ``(x, y)``, and the number of parameters n.
+
+    The caller must hold the model in eval mode while using it. With one chunk the gradient graph is built
+    once and reused for every product; with several, each product redoes forward and backward per chunk
+    (less memory).
+    """
+    params = trainable(model)
+    device = model_device(model)
+    n = sum(p.numel() for p in params)
+    parts = chunks(len(x), chunk_size)
+
+    def grad_graph(part: slice) -> list[torch.Tensor]:
+        xb, yb = x[part].to(device), y[part].to(device)
+        loss = loss_fn(model(xb), yb)
+        grads = torch.autograd.grad(loss, params, create_graph=True, allow_unused=True)
+        return [g if g is not None else torch.zeros_like(p) for g, p in zip(grads, params, strict=True)]
+
+    cached = grad_graph(parts[0]) if len(parts) == 1 else None
+
+    def hvp(vector: torch.Tensor) -> torch.Tensor:
+        pieces = unflatten(vector, params)
+        total = torch.zeros(n, device=device, dtype=vector.dtype)
+        for part in parts:
+            grads = cached if cached is not None else grad_graph(part)
+            weight = (part.stop - part.start) / len(x)  # loss_fn is mean-reduced: chunk means are weighted
+            dot = sum((g * v).sum() for g, v in zip(grads, pieces, strict=True) if g.requires_grad)
+            if not isinstance(dot, torch.Tensor) or not dot.requires_grad:
+                continue  # the loss is linear in θ on this chunk: zero curvature
+            products = torch.autograd.grad(dot, params, retain_graph=cached is not None, allow_unused=True)
+            filled = [
+                h if h is not None else torch.zeros_like(p) for h, p in zip(products, params, strict=True)
+            ]
+            total.add_(flatten(filled).to(vector.dtype), alpha=weight)
+        return total
+
+    return hvp, n
+
+
+@dataclass(frozen=True)
+class LanczosResult:
+    eigenvalues: list[float]  # k largest, descending
+    eigenvectors: torch.Tensor  # (k, n), unit norm
+    residuals: list[float]  # ‖Hv − λv‖ bounds |β_m s_i[m]|
+    iterations: int  # Hessian-vector products used
+    converged: bool
+
+
+def lanczos(
+    matvec: HVP,
+    n: int,
+    k: int = 1,
+    max_iterations: int = 100,
+    tol: float = 1e-5,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    progress: Progress | None = None,
+) -> LanczosResult:
+    """The k largest eigenpairs of the symmetric operator ``matvec`` on ℝⁿ by Lanczos with full
+    re-orthogonalisation.
+
+    Re-orthogonalising every new vector against all previous ones (twice — "twice is enough", Parlett) keeps
+    the basis orthonormal in floating point, so no spurious copies of converged eigenvalues appear. If the
+    Krylov space becomes invariant early (β ≈ 0) we continue from a fresh random vector orthogonal to the
+    basis, so eigenvalues the start vector missed are still found.
+    """
+    if not (isinstance(k, int) and 1 <= k <= n):
+        raise ConfigError(
+            f"invalid k: {k!r} (must be an integer between 1 and the number of parameters, {n})"
+        )
+    generator = torch.Generator().manual_seed(seed)
+    steps = min(n, max(int(max_iterations), k + 1))
+
+    def random_unit(basis: list[torch.Tensor]) -> torch.Tensor:
+        q = torch.randn(n, generator=generator, dtype=torch.float64).to(device=device, dtype=dtype)
+        for _ in range(2):
+            for b in basis:
+                q -= torch.dot(b, q) * b
+        return q / q.norm()
+
+    basis: list[torch.Tensor] = []
+    alphas: list[float] = []
+    betas: list[float] = []  # betas[j] couples basis j and j+1
+    q = random_unit(basis)
+    converged = False
+    theta = np.zeros(0)
+    ritz = np.zeros((0, 0))
+    beta = 0.0
+    scale = 0.0
+    for j in range(steps):
+        basis.append(q)
+        w = matvec(q)
+        alpha = float(torch.dot(w, q))
+        w = w - alpha * q
+        if j > 0:
+            w = w - betas[-1] * basis[-2]
+        for _ in range(2):  # full re-orthogonalisation
+            coefficients = torch.stack(basis) @ w
+            w = w - coefficients @ torch.stack(basis)
+        beta = float(w.norm())
+        alphas.append(alpha)
+        tri = np.diag(alphas) + np.diag(betas, 1) + np.diag(betas, -1)
+        theta, ritz = np.linalg.eigh(tri)
+        scale = max(scale, float(np.abs(theta).max()), abs(alpha))
+        if progress is not None:
+            progress(j + 1, steps)
+        top = np.arange(len(theta) - 1, max(len(theta) - 1 - k, -1), -1)
+        residual = np.abs(beta * ritz[-1, top])
+        invariant = beta <= 1e-10 * max(scale, 1e-30)
+        # An invariant Krylov space holds one vector per distinct eigenvalue, so a repeated eigenvalue's
+        # second copy is not in it: we only accept convergence while the space is still growing.
+        if (
+            len(top) == k
+            and not invariant
+            and np.all(residual <= tol * np.maximum(np.abs(theta[top]), 1e-12 * scale + 1e-30))
+        ):
+            converged = True
+            break
+        if j + 1 == steps:
+            break
+        if invariant:  # restart orthogonally to the basis (T splits into blocks)
+            betas.append(0.0)
+            q = random_unit(basis)
+        else:
+            betas.append(beta)
+            q = w / beta
+    if len(basis) == n:
+        converged = True  # the Krylov space is all of ℝⁿ: Ritz values are eigenvalues
+    order = np.argsort(theta)[::-1][:k]
+    stacked = torch.stack(basis)  # (m, n)
+    vectors = (
+        torch.from_numpy(np.ascontiguousarray(ritz[:, order].T)).to(device=device, dtype=dtype) @ stacked
+    )
+    residuals = [float(abs(beta * ritz[-1, i])) for i in order]
+    return LanczosResult(
+        eigenvalues=[float(theta[i]) for i in order],
+        eigenvectors=vectors,
+        residuals=residuals,
+        iterations=len(basis),
+        converged=converged,
+    )
+
+
+def hessian_eigenvalues(
+    model: nn.Module,
+    loss_fn: LossFn,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    k: int = 1,
+    *,
+    max_iterations: int = 100,
+    tol: float = 1e-5,
+    chunk_size: int | None = 4096,
+    seed: int = 0,
+    progress: Progress | None = None,
+    return_eigenvectors: bool = False,
+) -> list[float] | tuple[list[float], torch.Tensor]:
+    """The ``k`` largest eigenvalues (descending) of the Hessian of the mean loss over ``(X, Y)`` at the
+    current θ.
+
+    Args:
+        model, loss_fn: ``loss_fn(model(X), Y)`` is the mean loss (a torch loss with ``reduction="mean"``).
+        X, Y: the examples (any device; moved chunk by chunk to the model's device).
+        k: how many of the largest (algebraic, not absolute) eigenvalues.
+        max_iterations: cap on Lanczos steps = Hessian-vector products (memory: this many vectors of size n).
+        tol: stop when every top-k Ritz pair's residual ‖Hv − λv‖ ≤ tol·|λ| (eigenvalue error: smaller).
+        chunk_size: examples per forward/backward (``None``: all at once, and the gradient graph is reused).
+        return_eigenvectors: also return a (k, n) tensor of unit eigenvectors in the flat parameter order.
+
+    Example:
+        >>> top = hessian_eigenvalues(model, nn.CrossEntropyLoss(), x, y, k=3)   # doctest: +SKIP
+    """
+    X, Y = as_tensors((X, Y))
+    with eval_mode(model):
+        hvp, n = hvp_operator(model, loss_fn, X, Y, chunk_size)
+        dtype = trainable(model)[0].dtype
+        result = lanczos(
+            hvp, n, k, max_iterations, tol, seed, device=model_device(model), dtype=dtype, progress=progress
+        )
+    if return_eigenvectors:
+        return result.eigenvalues, result.eigenvectors
+    return result.eigenvalues
+
+
+@dataclass(frozen=True)
+class TraceEstimate:
+    """Hutchinson's estimate of tr H with its standard error (sample std / √samples)."""
+
+    value: float
+    standard_error: float
+    samples: int
+
+    def __float__(self) -> float:
+        return self.value
+
+
+def hessian_trace(
+    model: nn.Module,
+    loss_fn: LossFn,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    *,
+    samples: int = 100,
+    chunk_size: int | None = 4096,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> TraceEstimate:
+    """Hutchinson's estimator tr H ≈ (1/m) Σ_k v_kᵀ H v_k with Rademacher v_k (entries ±1 with probability ½).
+
+    Unbiased because E[v vᵀ] = I; among all i.i.d. choices of v, Rademacher has the smallest variance,
+    Var(vᵀHv) = 2 Σ_{i≠j} H_ij² (Hutchinson 1990), so the error shrinks as 1/√samples.
+    """
+    if not (isinstance(samples, int) and samples >= 2):
+        raise ConfigError(f"invalid samples: {samples!r} (must be an integer >= 2)")
+    X, Y = as_tensors((X, Y))
+    generator = torch.Generator().manual_seed(seed)
+    values = []
+    with eval_mode(model):
+        hvp, n = hvp_operator(model, loss_fn, X, Y, chunk_size)
+        params = trainable(model)
+        for i in range(samples):
+            signs = torch.randint(0, 2, (n,), generator=generator).to(
+                device=model_device(model), dtype=params[0].dtype
+            )
+            v = 2 * signs - 1
+            values.append(float(torch.dot(v, hvp(v))))
+            if progress is not None:
+                progress(i + 1, samples)
+    array = np.asarray(values)
+    return TraceEstimate(
+        value=float(array.mean()),
+        standard_error=float(array.std(ddof=1) / math.sqrt(samples)),
+        samples=samples,
+    )
+
+
+class HessianTracker:
+    """Trainer callback: the top Hessian eigenvalue every ``every`` updates, next to the stability line 2/η.
+
+    Gradient descent on a quadratic with curvature λ diverges when λ > 2/η; full-batch training drives λ_max
+    up to about 2/η and hovers there ("edge of stability", Cohen et al. 2021). We measure on a fixed set of
+    examples (``data``, default the first ``examples`` of the run's training split) so that the values are
+    comparable over time. ``history``: one dict per measurement with step, lr, lambda_max, two_over_lr.
+    """
+
+    def __init__(
+        self,
+        every: int = 100,
+        examples: int = 1024,
+        loss_fn: LossFn | None = None,
+        data: tuple[torch.Tensor, torch.Tensor] | None = None,
+        max_iterations: int = 30,
+        tol: float = 1e-3,
+        seed: int = 0,
+    ):
+        if not (isinstance(every, int) and every >= 1):
+            raise ConfigError(f"invalid every: {every!r} (must be an integer >= 1)")
+        self.every, self.examples, self.loss_fn = every, examples, loss_fn or nn.CrossEntropyLoss()
+        self.data, self.max_iterations, self.tol, self.seed = data, max_iterations, tol, seed
+        self.history: list[dict[str, float]] = []
+
+    def on_step(self, state: object) -> None:
+        step = int(state.step)  # type: ignore[attr-defined]
+        if step % self.every != 0:
+            return
+        if self.data is None:
+            x, y = as_tensors(state.dataset)  # type: ignore[attr-defined]
+            self.data = (x[: self.examples], y[: self.examples])
+        top = hessian_eigenvalues(
+            state.model,  # type: ignore[attr-defined]
+            self.loss_fn,
+            *self.data,
+            k=1,
+            max_iterations=self.max_iterations,
+            tol=self.tol,
+            seed=self.seed,
+        )
+        lr = float(state.lr)  # type: ignore[attr-defined]
+        self.history.append(
+            {"step": step, "lr": lr, "lambda_max": top[0], "two_over_lr": 2 / lr if lr > 0 else math.inf}
+        )

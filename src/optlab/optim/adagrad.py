@@ -1,0 +1,124 @@
+"""Adagrad: Duchi, Hazan & Singer 2011, "Adaptive Subgradient Methods for Online Learning and Stochastic
+Optimization" (JMLR 12), diagonal version; with the lecture's root-mean-square form as an option."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from optlab.optim import _fused
+from optlab.optim._base import (
+    OptlabOptimizer,
+    ParamsT,
+    check_fused,
+    check_lr,
+    check_non_negative,
+    group_by_device_and_dtype,
+)
+
+
+class Adagrad(OptlabOptimizer):
+    r"""Adagrad, numerically the same as ``torch.optim.Adagrad`` with the same arguments.
+
+    Update rule (t = 1, 2, …; g_t = ∇f(θ_{t−1}) + wd·θ_{t−1}; s_0 = initial_accumulator_value)::
+
+        η_t = η / (1 + (t − 1)·lr_decay)
+        s_t = s_{t−1} + g_t²
+        θ_t = θ_{t−1} − η_t · g_t / (√s_t + ε)
+
+    With ``average=True`` the lecture's form: σ is the root *mean* square of all gradients so far,
+    σ_t = √(s_t / t), and θ_t = θ_{t−1} − η_t · g_t / (σ_t + ε). With a constant η its steps do not shrink;
+    with η_t = η/√t (the lecture's t + 1 when counting from 0) and ε = 0 it is exactly classic Adagrad.
+
+    Args:
+        params: parameters or parameter groups.
+        lr: η.  lr_decay: η_t's decay.  weight_decay: L2 penalty added to the gradient.
+        initial_accumulator_value: s_0.  eps: ε, added to the square root (outside it, as in torch).
+        average: the lecture's root-mean-square form.
+        fused: None = fast step where it pays, True = always, False = the reference step.
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+        *,
+        average: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        check_lr(lr)
+        check_non_negative("lr_decay", lr_decay)
+        check_non_negative("weight_decay", weight_decay)
+        check_non_negative("initial_accumulator_value", initial_accumulator_value)
+        check_non_negative("epsilon", eps)
+        check_fused(fused)
+        defaults = dict(
+            lr=lr,
+            lr_decay=lr_decay,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=eps,
+            average=average,
+            fused=fused,
+        )
+        super().__init__(params, defaults)
+
+    def _init_state(self, group: dict[str, Any], p: Tensor, state: dict[str, Any]) -> None:
+        state["step"] = self._new_step_counter(p)
+        state["sum"] = torch.full_like(
+            p, group["initial_accumulator_value"], memory_format=torch.preserve_format
+        )
+
+    def _reference_step(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
+        for theta, t in zip(params, self._steps_after_increment(params), strict=True):
+            s = self.state[theta]["sum"]
+            g = theta.grad
+            if wd != 0:
+                g = g + wd * theta  # L2 penalty
+            lr_t = lr / (1 + (t - 1) * group["lr_decay"])  # η_t
+            s.addcmul_(g, g)  # s_t = s_{t−1} + g_t²
+            # σ_t = √(s_t / t), the root mean square, in the lecture's form; √s_t in the paper's
+            sigma = (s / t).sqrt() if group["average"] else s.sqrt()
+            theta.sub_(lr_t * (g / (sigma + eps)))  # θ_t = θ_{t−1} − η_t·g_t/(σ_t + ε)
+
+    def _native_fused_available(self, group: dict[str, Any], params: list[Tensor]) -> bool:
+        # torch 2.13 has a fused Adagrad for the CPU only.
+        return not group["average"] and all(p.device.type == "cpu" for p in params)
+
+    def _fast_step(self, group: dict[str, Any], params: list[Tensor]) -> bool:
+        if not self._native_fused_available(group, params):
+            hp = self._hyperparameters(params, group["weight_decay"], group["eps"])
+            t = self._counted_steps(params)
+            lr_t = group["lr"] / (1 + (t - 1) * group["lr_decay"])
+            scalars = torch.stack([lr_t, t], dim=1).to(hp.dtype)  # (η_t, t) per parameter
+            sums = [self.state[p]["sum"] for p in params]
+            grads = [p.grad for p in params]
+            decay = group["weight_decay"] != 0
+            if _fused.run(_fused.adagrad_kernel, params, grads, sums, scalars, hp, decay, group["average"]):
+                return True
+            self._uncount_steps(params)
+            return False
+        for same_kind in group_by_device_and_dtype(params).values():
+            steps = [self.state[p]["step"] for p in same_kind]
+            torch._foreach_add_(steps, 1)
+            torch._fused_adagrad_(
+                same_kind,
+                [p.grad for p in same_kind],
+                [self.state[p]["sum"] for p in same_kind],
+                steps,
+                lr=group["lr"],
+                lr_decay=group["lr_decay"],
+                weight_decay=group["weight_decay"],
+                eps=group["eps"],
+                maximize=False,
+                grad_scale=None,
+                found_inf=None,
+            )
+        return True

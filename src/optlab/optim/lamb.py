@@ -1,0 +1,104 @@
+"""LAMB: You et al. 2020, "Large Batch Optimization for Deep Learning: Training BERT in 76 minutes" (ICLR),
+Algorithm 2, with Adam's bias correction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from optlab.optim import _fused
+from optlab.optim._base import (
+    OptlabOptimizer,
+    ParamsT,
+    check_betas,
+    check_fused,
+    check_lr,
+    check_non_negative,
+)
+from optlab.optim._trust_ratio import trust_ratio
+
+
+class LAMB(OptlabOptimizer):
+    r"""Layer-wise Adaptive Moments for Batch training, per parameter tensor (a "layer").
+
+    You et al., Algorithm 2 with bias correction (t = 1, 2, …; λ = weight_decay; φ = identity; m_0 = v_0 =
+    0)::
+
+        m_t = β1·m_{t−1} + (1 − β1)·g_t
+        v_t = β2·v_{t−1} + (1 − β2)·g_t²
+        m̂_t = m_t / (1 − β1^t)
+        v̂_t = v_t / (1 − β2^t)
+        r_t = m̂_t / (√v̂_t + ε)
+        u_t = r_t + λ·w_{t−1}
+        w_t = w_{t−1} − η_t · (‖w_{t−1}‖ / ‖u_t‖) · u_t       (trust ratio = 1 where either norm is 0)
+
+    No torch counterpart. The fast step makes two passes: moments and norms first, then the update.
+
+    Args:
+        params: parameters or parameter groups.
+        lr: η.  betas: (β1, β2).  eps: ε.  weight_decay: λ.
+        fused: None = fast step where it pays, True = always, False = the reference step.
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-6,
+        weight_decay: float = 0.0,
+        *,
+        fused: bool | None = None,
+    ) -> None:
+        check_lr(lr)
+        check_non_negative("epsilon", eps)
+        check_betas(betas)
+        check_non_negative("weight_decay", weight_decay)
+        check_fused(fused)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, fused=fused)
+        super().__init__(params, defaults)
+
+    def _init_state(self, group: dict[str, Any], p: Tensor, state: dict[str, Any]) -> None:
+        state["step"] = self._new_step_counter(p)
+        state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+
+    def _reference_step(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        eta, (beta1, beta2), eps, lam = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        for w, t in zip(params, self._steps_after_increment(params), strict=True):
+            state = self.state[w]
+            m, v = state["exp_avg"], state["exp_avg_sq"]
+            g = w.grad
+            m.mul_(beta1).add_(g, alpha=1 - beta1)  # m_t = β1·m_{t−1} + (1 − β1)·g_t
+            v.mul_(beta2).addcmul_(g, g, value=1 - beta2)  # v_t = β2·v_{t−1} + (1 − β2)·g_t²
+            m_hat = m / (1 - beta1**t)  # m̂_t
+            v_hat = v / (1 - beta2**t)  # v̂_t
+            r = m_hat / (v_hat.sqrt() + eps)  # r_t = m̂_t/(√v̂_t + ε)
+            u = r + lam * w  # u_t = r_t + λ·w_{t−1}
+            w_norm = torch.linalg.vector_norm(w)
+            u_norm = torch.linalg.vector_norm(u)
+            ratio = trust_ratio(w_norm, u_norm, w_norm, u_norm)  # ‖w_{t−1}‖/‖u_t‖, or 1
+            w.sub_(eta * ratio * u)  # w_t = w_{t−1} − η·ratio·u_t
+
+    def _fast_step(self, group: dict[str, Any], params: list[Tensor]) -> bool:
+        beta1, beta2 = group["betas"]
+        hp = self._hyperparameters(
+            params, group["lr"], beta1, 1 - beta1, beta2, 1 - beta2, group["eps"], group["weight_decay"]
+        )
+        t = self._counted_steps(params)
+        scalars = torch.stack([1 - beta1**t, 1 - beta2**t], dim=1).to(hp.dtype)  # bias corrections
+        states = [self.state[p] for p in params]
+        ok = _fused.run(
+            _fused.lamb_kernel,
+            params,
+            [p.grad for p in params],
+            [s["exp_avg"] for s in states],
+            [s["exp_avg_sq"] for s in states],
+            scalars,
+            hp,
+        )
+        if not ok:
+            self._uncount_steps(params)
+        return ok

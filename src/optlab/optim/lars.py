@@ -1,0 +1,108 @@
+"""LARS: You, Gitman & Ginsburg 2017, "Large Batch Training of Convolutional Networks" (arXiv:1708.03888),
+Algorithm 1."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from optlab.optim import _fused
+from optlab.optim._base import OptlabOptimizer, ParamsT, check_fused, check_lr, check_non_negative
+from optlab.optim._trust_ratio import trust_ratio
+
+
+class LARS(OptlabOptimizer):
+    r"""Layer-wise Adaptive Rate Scaling, per parameter tensor (a "layer").
+
+    You et al. 2017, Algorithm 1 (γ = lr, η = trust_coefficient, β = weight_decay, m = momentum, v_0 = 0)::
+
+        λ = η·‖w‖ / (‖∇L(w)‖ + β·‖w‖ + ε)          (local lr; λ = 1 where ‖w‖ = 0 or ‖∇L(w)‖ = 0)
+        v ← m·v + γ·λ·(∇L(w) + β·w)
+        w ← w − v
+
+    With ``exclude_1d`` (default) 1-D tensors – biases, norm scales – get neither the trust ratio nor weight
+    decay (v ← m·v + γ·∇L(w)), as is common practice since Goyal et al. / You et al.'s ImageNet runs. No torch
+    counterpart. The fast step makes two passes: the norms first, then the update.
+
+    Args:
+        params: parameters or parameter groups.
+        lr: γ (required).  momentum: m.  weight_decay: β.  trust_coefficient: η.  eps: ε.
+        exclude_1d: leave 1-D tensors unscaled and undecayed.
+        fused: None = fast step where it pays, True = always, False = the reference step.
+    """
+
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        trust_coefficient: float = 1e-3,
+        eps: float = 0.0,
+        exclude_1d: bool = True,
+        *,
+        fused: bool | None = None,
+    ) -> None:
+        check_lr(lr)
+        check_non_negative("momentum", momentum)
+        check_non_negative("weight_decay", weight_decay)
+        check_non_negative("trust_coefficient", trust_coefficient)
+        check_non_negative("epsilon", eps)
+        check_fused(fused)
+        defaults = dict(
+            lr=lr,
+            momentum=momentum,
+            weight_decay=weight_decay,
+            trust_coefficient=trust_coefficient,
+            eps=eps,
+            exclude_1d=exclude_1d,
+            fused=fused,
+        )
+        super().__init__(params, defaults)
+
+    def _init_state(self, group: dict[str, Any], p: Tensor, state: dict[str, Any]) -> None:
+        state["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+
+    @staticmethod
+    def _excluded(group: dict[str, Any], p: Tensor) -> bool:
+        return group["exclude_1d"] and p.ndim <= 1
+
+    def _reference_step(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        gamma, m, beta, eta, eps = (
+            group["lr"],
+            group["momentum"],
+            group["weight_decay"],
+            group["trust_coefficient"],
+            group["eps"],
+        )
+        for w in params:
+            v = self.state[w]["momentum_buffer"]
+            grad = w.grad
+            if self._excluded(group, w):
+                v.mul_(m).add_(gamma * grad)  # v ← m·v + γ·∇L(w)
+            else:
+                w_norm = torch.linalg.vector_norm(w)
+                g_norm = torch.linalg.vector_norm(grad)
+                local_lr = trust_ratio(eta * w_norm, g_norm + beta * w_norm + eps, w_norm, g_norm)  # λ
+                v.mul_(m).add_(gamma * local_lr * (grad + beta * w))  # v ← m·v + γ·λ·(∇L(w) + β·w)
+            w.sub_(v)  # w ← w − v
+
+    def _fast_step(self, group: dict[str, Any], params: list[Tensor]) -> bool:
+        hp = self._hyperparameters(
+            params,
+            group["lr"],
+            group["momentum"],
+            group["weight_decay"],
+            group["trust_coefficient"],
+            group["eps"],
+        )
+        return _fused.run(
+            _fused.lars_kernel,
+            params,
+            [p.grad for p in params],
+            [self.state[p]["momentum_buffer"] for p in params],
+            hp,
+            tuple(self._excluded(group, p) for p in params),
+        )

@@ -1,0 +1,229 @@
+"""The training run's configuration: one dataclass, every field with a default, a TOML round-trip.
+
+``config.toml`` in a run folder is the fully resolved :class:`TrainConfig` (``device="auto"`` resolved to the
+device actually used), so ``--resume`` and ``--config`` reproduce the run from that file alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from optlab.errors import ConfigError
+
+# Flag names of the fields, so a bad value names what the user typed (``--batch-size``, not ``batch_size``).
+FLAGS: dict[str, str] = {
+    "batch_size": "--batch-size",
+    "max_steps": "--max-steps",
+    "warmup_steps": "--warmup-steps",
+    "checkpoint_every": "--checkpoint-every",
+    "data_dir": "--data-dir",
+    "log_steps": "--log-steps",
+    "hparams": "--hp",
+    "eval_batch_size": "--eval-batch-size",
+}
+
+
+def flag(name: str) -> str:
+    """The command-line flag that sets field ``name``."""
+    return FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run (given the seed, two runs with equal configs are equal on
+    CPU).
+
+    ``batch_size=None`` trains full batch; ``max_steps`` caps the number of updates (the schedule's horizon is
+    ``min(epochs * batches_per_epoch, max_steps)``); ``hparams`` are the optimizer's hyperparameters beyond
+    ``lr`` (e.g. ``{"momentum": 0.9}`` or ``{"betas": (0.9, 0.99)}``); ``validation`` is a count or fraction
+    of the training set held out (0: evaluate on the test split); ``checkpoint_every`` writes a checkpoint
+    every N updates in addition to one per epoch (0: per epoch only); ``log_steps`` writes ``steps.csv``
+    (loss, lr per update)."""
+
+    dataset: str = "mnist1d"
+    model: str = "mlp"
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    batch_size: int | None = 128
+    epochs: int = 10
+    max_steps: int | None = None
+    schedule: str = "constant"
+    warmup_steps: int = 0
+    schedule_kwargs: dict[str, Any] = field(default_factory=dict)
+    hparams: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    validation: float = 0
+    data_dir: str | None = None
+    device: str = "auto"
+    checkpoint_every: int = 0
+    log_steps: bool = False
+    shuffle: bool | str = True
+    drop_last: bool = False
+    eval_batch_size: int = 2048
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` naming the flag of the first invalid value."""
+
+        def bad(name: str, why: str) -> ConfigError:
+            return ConfigError(f"invalid value for {flag(name)}: {getattr(self, name)!r} ({why})")
+
+        if not (isinstance(self.lr, int | float) and self.lr > 0):
+            raise bad("lr", "must be a number > 0")
+        if self.batch_size is not None and not (isinstance(self.batch_size, int) and self.batch_size >= 1):
+            raise bad("batch_size", "must be an integer >= 1, or omitted for full batch")
+        if not (isinstance(self.epochs, int) and self.epochs >= 1):
+            raise bad("epochs", "must be an integer >= 1")
+        if self.max_steps is not None and not (isinstance(self.max_steps, int) and self.max_steps >= 1):
+            raise bad("max_steps", "must be an integer >= 1")
+        for name in ("warmup_steps", "checkpoint_every", "seed"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+                raise bad(name, "must be an integer >= 0")
+        if not (isinstance(self.validation, int | float) and self.validation >= 0):
+            raise bad("validation", "must be a count >= 1 or a fraction between 0 and 1")
+        if self.shuffle not in (True, False, "once"):
+            raise bad("shuffle", "must be true, false or 'once'")
+        if not (isinstance(self.eval_batch_size, int) and self.eval_batch_size >= 1):
+            raise bad("eval_batch_size", "must be an integer >= 1")
+        for name in ("dataset", "model", "optimizer", "schedule", "device"):
+            if not (isinstance(getattr(self, name), str) and getattr(self, name)):
+                raise bad(name, "must be a non-empty name")
+
+    # -- dict / TOML -----------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict for TOML, which has no null: ``None`` values are left out (``batch_size=None``, full
+        batch,
+        is written ``"full"``) and ``from_dict`` restores them."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "batch_size" and value is None:
+                value = "full"
+            if value is None:
+                continue
+            if isinstance(value, dict):
+                value = {k: _plain(v) for k, v in value.items() if v is not None}
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown config key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(known))}"
+            )
+        data = dict(data)
+        if data.get("batch_size") == "full":
+            data["batch_size"] = None
+        for key in ("hparams", "schedule_kwargs"):
+            if key in data:
+                if not isinstance(data[key], dict):
+                    raise ConfigError(f"config key {key} must be a table, got {data[key]!r}")
+                # TOML has arrays, optimizers take tuples (betas=(0.9, 0.999)).
+                data[key] = {k: tuple(v) if isinstance(v, list) else v for k, v in data[key].items()}
+        if isinstance(data.get("lr"), int) and not isinstance(data.get("lr"), bool):
+            data["lr"] = float(data["lr"])
+        return cls(**data)
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(self.to_dict())
+
+    @classmethod
+    def from_toml(cls, text: str) -> TrainConfig:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"config is not valid TOML: {error}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        """Read a config file (``--config run.toml``); a missing or unreadable file is a
+        :class:`ConfigError`."""
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as error:
+            raise ConfigError(f"cannot read config file {path}: {error.strerror or error}") from None
+        try:
+            return cls.from_toml(text)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def _plain(value: Any) -> Any:
+    """TOML-friendly value: tuples become lists."""
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def parse_hparam(text: str) -> tuple[str, Any]:
+    """Parse ``--hp key=value``: ``momentum=0.9`` → 0.9, ``betas=0.9,0.99`` → (0.9, 0.99), ``nesterov=true`` →
+    True."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or not raw.strip():
+        raise ConfigError(f"invalid value for --hp: {text!r} (expected key=value, e.g. momentum=0.9)")
+    if "," in raw:
+        return key, tuple(_scalar(part) for part in raw.split(","))
+    return key, _scalar(raw)
+
+
+def _scalar(raw: str) -> Any:
+    raw = raw.strip()
+    lowered = raw.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        pass
+    try:
+        return float(raw)
+    except ValueError:
+        return raw
+
+
+def check_registries(config: TrainConfig, check_dataset: bool = True) -> None:
+    """Look the config's names up in the registries and build its optimizer once on a dummy parameter, so an
+    unknown name or a bad ``--hp`` fails with one line naming the flag before any folder is made or data read.
+    """
+    import torch
+
+    from optlab import data, models, optim, schedules
+
+    registries = [
+        ("model", config.model, models.names()),
+        ("optimizer", config.optimizer, optim.names()),
+        ("schedule", config.schedule, schedules.names()),
+    ]
+    if check_dataset:
+        registries.insert(0, ("dataset", config.dataset, data.names()))
+    for name, value, valid in registries:
+        if value not in valid:
+            raise ConfigError(
+                f"invalid value for {flag(name)}: unknown name {value!r}; choose one of: {', '.join(valid)}"
+            )
+    try:
+        optim.create(config.optimizer, [torch.nn.Parameter(torch.zeros(1))], lr=config.lr, **config.hparams)
+    except (TypeError, ValueError) as error:
+        hparams = ", ".join(f"{k}={v!r}" for k, v in config.hparams.items()) or "none"
+        raise ConfigError(f"invalid value for --hp ({hparams}) of {config.optimizer}: {error}") from None

@@ -1,0 +1,291 @@
+"""Runs as data: the run folder's files and the SQLite index ``runs/index.sqlite``.
+
+A run folder holds ``config.toml`` (fully resolved), ``metrics.csv`` (one row per epoch), ``summary.json``,
+``checkpoints/last.pt`` and ``final.pt``. Every file is written whole and atomically (temp file +
+``os.replace``), so a reader sees either the previous version or the complete new one.
+
+The index has one row per run folder, with a ``status`` column (``running`` → ``completed`` | ``failed``); the
+summary is written before the row is marked completed, so a row is never complete before its files are. The
+index lives in the runs root (``$OPTLAB_RUNS`` or ``./runs``), so ``optlab runs list/show/compare`` never scan
+folders. A row still ``running`` whose process is gone is shown as ``interrupted`` (resume it with
+``--resume``).
+
+``metrics.csv`` columns, one row per epoch (a run cut short by ``max_steps`` ends with a partial epoch):
+``epoch``, ``step`` (updates so far), ``lr`` (of the epoch's last update), ``train_loss`` (mean minibatch loss
+over the epoch's updates, train mode), ``train_acc`` (fraction of the epoch's training examples classified
+correctly when their batch was used), ``val_loss``/``val_acc`` with a validation split, else
+``test_loss``/``test_acc`` (after the epoch, eval mode), ``grad_norm`` (mean L2 norm of the whole gradient,
+see :mod:`optlab.train.stats`), ``updates`` (in this epoch), ``time_per_update`` and ``epoch_time`` (seconds
+in the update loop, evaluation excluded), ``eval_time``. ``--log-steps`` adds ``steps.csv``: ``step, lr,
+loss`` per update."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+from optlab.errors import ConfigError, OptlabError
+from optlab.train._atomic import atomic_write_text
+
+INDEX_NAME = "index.sqlite"
+STATUSES = ("running", "completed", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('running', 'completed', 'failed')),
+    pid INTEGER,
+    dataset TEXT, model TEXT, optimizer TEXT, lr REAL, batch_size INTEGER, epochs INTEGER, seed INTEGER,
+    description TEXT,
+    config_json TEXT NOT NULL,
+    summary_json TEXT
+)
+"""
+
+
+def runs_root() -> Path:
+    """Where default run folders and the index live: ``$OPTLAB_RUNS`` or ``./runs``."""
+    return Path(os.environ.get("OPTLAB_RUNS") or "runs")
+
+
+def default_run_dir(config: Any, root: Path | None = None) -> Path:
+    """A new folder name under the runs root: UTC timestamp + a short description of the run."""
+    root = root or runs_root()
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    words = config.description or f"{config.dataset}-{config.model}-{config.optimizer}"
+    slug = re.sub(r"[^A-Za-z0-9.]+", "-", words).strip("-")[:48] or "run"
+    path = root / f"{stamp}-{slug}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = root / f"{stamp}-{slug}-{n}"
+    return path
+
+
+def prepare_run_dir(run_dir: Path) -> None:
+    """Create ``run_dir`` and ``run_dir/checkpoints`` and prove they are writable — before any training
+    starts."""
+    try:
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+        probe = run_dir / "checkpoints" / ".write-test"
+        atomic_write_text(probe, "ok")
+        probe.unlink()
+    except OSError as error:
+        raise OptlabError(f"cannot write to run directory {run_dir}: {error.strerror or error}") from None
+
+
+# -- metrics.csv ---------------------------------------------------------------------------------------------
+def write_csv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> None:
+    """Write all ``rows`` to ``path`` atomically; columns are the union of the rows' keys in first-seen
+    order."""
+    if columns is None:
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _csv_value(row.get(key)) for key in columns})
+    atomic_write_text(path, buffer.getvalue())
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)  # shortest round-trip representation
+    return value
+
+
+def read_csv(path: str | Path) -> list[dict[str, Any]]:
+    """Read a metrics CSV back; numbers become int/float, empty cells ``None``."""
+    try:
+        with open(path, newline="") as handle:
+            return [
+                {key: _parse_number(value) for key, value in row.items()} for row in csv.DictReader(handle)
+            ]
+    except OSError as error:
+        raise OptlabError(f"cannot read {path}: {error.strerror or error}") from None
+
+
+def _parse_number(text: str | None) -> Any:
+    if text is None or text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    atomic_write_text(path, json.dumps(_finite(data), indent=2, sort_keys=True) + "\n")
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN/inf; write them as strings so the file stays valid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+# -- the SQLite index ----------------------------------------------------------------------------------------
+class RunIndex:
+    """The runs index: one row per run folder. Every write is one transaction."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path) if path is not None else runs_root() / INDEX_NAME
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=30)
+            connection.row_factory = sqlite3.Row
+            with connection:
+                connection.execute(_SCHEMA)
+        except (OSError, sqlite3.Error) as error:
+            raise OptlabError(f"cannot open the runs index {self.path}: {error}") from None
+        return connection
+
+    def start(self, run_dir: Path, config: Any) -> int:
+        """Insert (or, on resume, reset to ``running``) the row of ``run_dir``; returns the run's id."""
+        path = str(Path(run_dir).resolve())
+        now = _now()
+        values = {
+            "path": path,
+            "name": Path(run_dir).name,
+            "created": now,
+            "updated": now,
+            "status": "running",
+            "pid": os.getpid(),
+            "dataset": config.dataset,
+            "model": config.model,
+            "optimizer": config.optimizer,
+            "lr": config.lr,
+            "batch_size": config.batch_size,
+            "epochs": config.epochs,
+            "seed": config.seed,
+            "description": config.description,
+            "config_json": json.dumps(config.to_dict(), sort_keys=True),
+        }
+        columns = ", ".join(values)
+        marks = ", ".join(f":{key}" for key in values)
+        updates = ", ".join(f"{key}=excluded.{key}" for key in values if key not in ("path", "created"))
+        with closing(self._connect()) as connection, connection:
+            connection.execute(
+                f"INSERT INTO runs ({columns}) VALUES ({marks}) "
+                f"ON CONFLICT(path) DO UPDATE SET {updates}, summary_json=NULL",
+                values,
+            )
+            row = connection.execute("SELECT id FROM runs WHERE path = ?", (path,)).fetchone()
+        return int(row["id"])
+
+    def finish(self, run_id: int, status: str, summary: dict[str, Any]) -> None:
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+        with closing(self._connect()) as connection, connection:
+            connection.execute(
+                "UPDATE runs SET status = ?, updated = ?, summary_json = ? WHERE id = ?",
+                (status, _now(), json.dumps(_finite(summary), sort_keys=True), run_id),
+            )
+
+    def list(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        with closing(self._connect()) as connection:
+            rows = connection.execute("SELECT * FROM runs ORDER BY id").fetchall()
+        return [_row(row) for row in rows]
+
+    def get(self, key: str | int) -> dict[str, Any]:
+        """A run by id, folder name or path; an unknown key is a :class:`ConfigError`."""
+        if self.path.exists():
+            text = str(key)
+            with closing(self._connect()) as connection:
+                row = None
+                if text.isdigit():
+                    row = connection.execute("SELECT * FROM runs WHERE id = ?", (int(text),)).fetchone()
+                if row is None:
+                    row = connection.execute(
+                        "SELECT * FROM runs WHERE path = ? OR name = ? ORDER BY id DESC",
+                        (str(Path(text).resolve()), text),
+                    ).fetchone()
+            if row is not None:
+                return _row(row)
+        raise ConfigError(f"no run {str(key)!r} in {self.path} (see `optlab runs list`)")
+
+
+def _row(row: sqlite3.Row) -> dict[str, Any]:
+    out = dict(row)
+    out["config"] = json.loads(out.pop("config_json"))
+    summary = out.pop("summary_json")
+    out["summary"] = json.loads(summary) if summary else {}
+    if out["status"] == "running" and out.get("pid") and not _alive(out["pid"]):
+        out["status"] = "interrupted"  # the process is gone without finishing (killed); resumable
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def table(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> str:
+    """A plain fixed-width text table (used by the CLI's ``runs`` commands)."""
+    rows = [[_fmt(row.get(col)) for col in columns] for row in rows]
+    widths = [max([len(col)] + [len(r[i]) for r in rows]) for i, col in enumerate(columns)]
+    lines = ["  ".join(col.ljust(w) for col, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+# -- steps.csv (--log-steps) -------------------------------------------------------------------------
+def append_steps(path: Path, losses: list[float], step: int, schedule: Any) -> None:
+    """Append the per-update losses of updates ``step - len(losses) + 1 .. step`` with their learning rates
+    (``schedule(update - 1)``: update 1 is step 0 of the schedule)."""
+    first = step - len(losses) + 1
+    existing = path.read_text() if path.exists() else "step,lr,loss\n"
+    lines = "".join(f"{s},{schedule(s - 1)!r},{loss!r}\n" for s, loss in enumerate(losses, start=first))
+    atomic_write_text(path, existing + lines)
+
+
+def truncate_steps(path: Path, step: int) -> None:
+    """On resume, drop per-update rows logged after the checkpoint (they will be logged again)."""
+    rows = read_csv(path) if path.exists() else []
+    write_csv(path, [r for r in rows if r["step"] <= step], columns=["step", "lr", "loss"])

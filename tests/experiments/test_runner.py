@@ -1,0 +1,104 @@
+"""The smoke profile end to end (in this process), and the ``optlab lecture`` command as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from optlab.experiments import registry
+from optlab.experiments.framework import NOT_REPRODUCED, OUTCOMES
+from optlab.experiments.runner import run_lecture
+from optlab.report import render
+
+# The error-surface experiments (part 1); the data experiments have their own tests.
+SURFACE_IDS = ["S4", "S1", "S2", "S3", "S5", "S6"]
+SURFACE_CLAIMS = ["S4", "S1", "S2", "S3", "S5", "S6a", "S6b"]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("lecture")
+    results = run_lecture("smoke", out, only=",".join(SURFACE_IDS), workers=1)
+    return out, results
+
+
+def test_smoke_writes_every_claim_with_a_computed_verdict(smoke):
+    out, results = smoke
+    on_disk = json.loads((out / "results.json").read_text())
+    assert on_disk["claims"] == results["claims"]
+    assert [c["id"] for c in on_disk["claims"]] == SURFACE_CLAIMS
+    assert set(SURFACE_CLAIMS) <= set(registry.claim_ids())
+    for claim in on_disk["claims"]:
+        assert claim["verdict"] in OUTCOMES
+        # smoke runs are short: a claim may be inconclusive there, but the surfaces must never contradict it
+        assert claim["verdict"] != NOT_REPRODUCED, (claim["id"], claim["checks"], claim["numbers"])
+        for key in ("sentence", "criterion", "numbers", "n", "formulas", "differs"):
+            assert claim[key] not in (None, "", {}), (claim["id"], key)
+        assert claim["figures"], claim["id"]
+        for figure in claim["figures"]:
+            assert (out / figure["path"]).stat().st_size > 10_000
+    for experiment in on_disk["experiments"]:
+        assert experiment["errors"] == []
+        assert (out / experiment["id"] / "seed-0" / "measurements.json").exists()
+
+
+def test_results_follow_from_the_files(smoke, tmp_path):
+    """The report reads results.json only: a copy of the folder renders the same page."""
+    out, _ = smoke
+    page = render(out).read_text()
+    assert page.count('class="claim"') == len(SURFACE_CLAIMS)
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "results.json").write_bytes((out / "results.json").read_bytes())
+    assert render(copy).read_text() == page
+
+
+def test_resume_keeps_finished_experiments(smoke):
+    out, results = smoke
+    before = (out / "S1" / "seed-0" / "measurements.json").stat().st_mtime_ns
+    again = run_lecture("smoke", out, only="S1", workers=1, resume=True)
+    assert (out / "S1" / "seed-0" / "measurements.json").stat().st_mtime_ns == before
+    assert [c["verdict"] for c in again["claims"]] == [
+        c["verdict"] for c in results["claims"] if c["id"] == "S1"
+    ]
+
+
+def optlab(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "optlab", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+
+
+def test_cli_unknown_only_id_is_one_line_and_exit_2(tmp_path):
+    done = optlab("lecture", "--only", "S1,S99", "--out", str(tmp_path / "r"))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "S99" in lines[0] and "S1" in lines[0] and "S6b" in lines[0]
+    assert not (tmp_path / "r").exists()
+
+
+def test_cli_bad_profile_exit_2(tmp_path):
+    done = optlab("lecture", "--profile", "huge", "--out", str(tmp_path / "r"))
+    assert done.returncode == 2
+    assert "huge" in done.stderr and "smoke" in done.stderr
+
+
+def test_cli_runs_smoke_and_writes_the_report(tmp_path, capsys):
+    """In this process (the subprocess tests above cover exit codes; this one the work)."""
+    from optlab.cli import main
+
+    out = tmp_path / "report"
+    with pytest.raises(SystemExit) as exited:
+        main(
+            ["lecture", "--profile", "smoke", "--only", "S1", "--out", str(out), "--quiet", "--workers", "1"]
+        )
+    assert exited.value.code in (0, None)
+    stdout = capsys.readouterr().out
+    assert "S1" in stdout and "reproduced" in stdout and "index.html" in stdout
+    results = json.loads((out / "results.json").read_text())
+    assert [c["id"] for c in results["claims"]] == ["S1"]
+    assert (out / "index.html").read_text().startswith("<!DOCTYPE html>")

@@ -1,0 +1,117 @@
+"""The advice's decision rule on synthetic timing curves, the lr rules, warm-up, and run loading errors."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from optlab.errors import ConfigError, OptlabError
+from optlab.measure.advise import plot_advice, recommend, scaled_lr, warmup_steps
+from optlab.measure.runs import fit_state, load_state
+from optlab.measure.timing import Timing, TimingRow, find_knee
+
+
+def synthetic_timing(seconds: dict[int, float], examples: int = 4096) -> Timing:
+    rows = [
+        TimingRow(b, t, t, t, t, math.ceil(examples / b), t * math.ceil(examples / b), b / t, 10)
+        for b, t in sorted(seconds.items())
+    ]
+    knee, flat = find_knee(rows)
+    return Timing(rows, "cpu", "sgd", examples, knee, flat)
+
+
+# A typical curve: flat up to 64, then ∝ B.
+CURVE = {1: 1.0, 2: 1.0, 4: 1.0, 8: 1.0, 16: 1.05, 32: 1.1, 64: 1.3, 128: 2.6, 256: 5.2, 512: 10.4}
+
+
+def test_recommendation_minimises_time_times_examples_overhead():
+    b_noise = 100.0
+    advice = recommend(synthetic_timing(CURVE), b_noise, "sgd", reference_lr=0.1, reference_batch=32)
+    # J(B) = S(B)/S_min · E(B)/E_min · t(B), McCandlish et al.'s two overheads weighted by time per step.
+    cost = {b: (1 + b_noise / b) * (1 + b / b_noise) * t for b, t in CURVE.items()}
+    best = min(cost, key=cost.get)
+    assert advice.recommended_batch == best == 64  # near B_noise, and the last flat size before the knee
+    within = [b for b, v in cost.items() if v <= 1.25 * cost[best]]
+    assert advice.batch_range == (min(within), max(within))
+    assert advice.knee_batch_size == 128 and advice.flat_up_to == 64
+    option = {o.batch_size: o for o in advice.options}[64]
+    assert option.steps_factor == pytest.approx(1 + 100 / 64)
+    assert option.examples_factor == pytest.approx(1 + 64 / 100)
+    time = {b: (1 + b_noise / b) * t for b, t in CURVE.items()}
+    assert option.relative_time == pytest.approx(time[64] / min(time.values()))
+
+
+def test_with_flat_timing_the_optimum_is_the_noise_scale():
+    flat = {2**i: 1.0 for i in range(11)}
+    advice = recommend(synthetic_timing(flat), 64.0, "sgd", reference_lr=0.1, reference_batch=32)
+    assert advice.recommended_batch == 64  # B_crit ≈ B_noise balances S/S_min = E/E_min = 2
+    low, high = advice.batch_range  # (2 + r + 1/r)/4 ≤ 1.25  ⇔  0.38 ≤ r = B/B_noise ≤ 2.6
+    assert (low, high) == (32, 128)
+
+
+def test_small_noise_scale_recommends_small_batches():
+    advice = recommend(synthetic_timing(CURVE), 2.0, "sgd", reference_lr=0.1, reference_batch=32)
+    assert advice.recommended_batch == 2
+
+
+def test_slow_hardware_pulls_the_recommendation_below_the_noise_scale():
+    steep = {b: float(b) for b in (1, 2, 4, 8, 16, 32, 64, 128)}  # no flat region at all: t ∝ B
+    advice = recommend(synthetic_timing(steep), 64.0, "adam", reference_lr=1e-3, reference_batch=32)
+    assert advice.recommended_batch < 64
+
+
+def test_learning_rate_rules():
+    assert scaled_lr("sgd", 0.1, 128, 512) == pytest.approx(0.4)  # linear (Goyal et al.)
+    assert scaled_lr("momentum", 0.1, 128, 32) == pytest.approx(0.025)
+    assert scaled_lr("adam", 1e-3, 128, 512) == pytest.approx(2e-3)  # square root
+    assert scaled_lr("lamb", 1e-3, 100, 25) == pytest.approx(5e-4)
+    with pytest.raises(ConfigError, match="unknown optimizer"):
+        scaled_lr("adadelta", 0.1, 128, 256)
+
+
+def test_warmup_grows_with_batch_size_and_is_capped():
+    assert warmup_steps(128, 128, 4096) == 0
+    assert warmup_steps(64, 128, 4096) == 0
+    assert warmup_steps(256, 128, 4096) == 16  # 1 epoch of 16 updates
+    assert warmup_steps(1024, 128, 4096) == 3 * 4  # log2(8) = 3 epochs of 4 updates
+    assert warmup_steps(128 * 64, 128, 2**20) == 5 * 128  # capped at Goyal et al.'s 5 epochs
+
+
+def test_advice_figure_and_reasoning(tmp_path):
+    advice = recommend(synthetic_timing(CURVE), 100.0, "sgd", reference_lr=0.1, reference_batch=32)
+    assert any("B_noise ≈ 100" in line for line in advice.reasoning)
+    assert any("lr = 0.2 at B = 64" in line for line in advice.reasoning)
+    plot_advice(advice, tmp_path / "advice.png")
+    assert (tmp_path / "advice.png").stat().st_size > 1000
+
+
+def test_recommend_rejects_a_nonpositive_noise_scale():
+    with pytest.raises(ConfigError, match="noise scale"):
+        recommend(synthetic_timing(CURVE), -3.0, "sgd", 0.1, 32)
+
+
+def test_weights_that_do_not_fit_give_one_line_errors(tmp_path):
+    model = nn.Sequential(nn.Linear(4, 3))
+    torch.save({"0.weight": torch.zeros(3, 5), "0.bias": torch.zeros(3)}, tmp_path / "wrong.pt")
+    with pytest.raises(OptlabError, match=r"0.weight has shape \(3, 5\)") as error:
+        fit_state(model, load_state(tmp_path / "wrong.pt"), "wrong.pt")
+    assert "\n" not in str(error.value)
+    torch.save({"1.weight": torch.zeros(3, 4)}, tmp_path / "other.pt")
+    with pytest.raises(OptlabError, match="missing"):
+        fit_state(model, load_state(tmp_path / "other.pt"), "other.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(OptlabError, match="corrupt"):
+        load_state(tmp_path / "junk.pt")
+    with pytest.raises(OptlabError, match="no weights"):
+        load_state(tmp_path / "absent.pt")
+
+
+def test_noisy_timings_are_flagged_in_the_reasoning():
+    rows = [TimingRow(b, 1.0, 0.2, 3.0, 0.1, 1, 1.0, float(b), 10) for b in (1, 2, 4, 8)]  # q75/q25 = 15
+    advice = recommend(Timing(rows, "cpu", "sgd", 100, None, 8), 4.0, "sgd", 0.1, 32)
+    assert any("noisy" in line for line in advice.reasoning)
+    quiet = recommend(synthetic_timing(CURVE), 4.0, "sgd", 0.1, 32)
+    assert not any("noisy" in line for line in quiet.reasoning)

@@ -1,0 +1,99 @@
+"""The fast steps against the readable reference steps, the choice between them, and the compile fallback.
+
+Compiled kernels are slow to build on a 2-core CPU, so these tests are few and use small tensors with
+``fused=True`` (which forces the fast step below the size where it would otherwise pay).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from optim_cases import CASES, Case, make_problem, rel_err
+
+import optlab.optim as oo
+from optlab.optim import _fused
+
+STEPS = 8  # RAdam's rectified branch starts at step 6
+
+
+def _run_pair(case: Case, dtype: torch.dtype, steps: int = STEPS):
+    init, grads = make_problem(steps, dtype)
+    fast = [p.clone().requires_grad_() for p in init]
+    slow = [p.clone().requires_grad_() for p in init]
+    fast_opt = case.cls(fast, **case.kwargs, fused=True)
+    slow_opt = case.cls(slow, **case.kwargs, fused=False)
+    for row in grads:
+        for a, b, g in zip(fast, slow, row, strict=True):
+            a.grad = None if g is None else g.clone()
+            b.grad = None if g is None else g.clone()
+        fast_opt.step()
+        slow_opt.step()
+    return fast_opt, fast, slow_opt, slow
+
+
+COMPILED = [
+    c
+    for c in CASES
+    if c.compiled
+    and c.id
+    in {"sgd-lecture-form", "adagrad-average", "rmsprop-centered-momentum-wd", "radam", "lars", "lamb"}
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", COMPILED, ids=lambda c: c.id)
+def test_compiled_step_matches_reference_step(case: Case) -> None:
+    fast_opt, fast, slow_opt, slow = _run_pair(case, torch.float32)
+    for i, (a, b) in enumerate(zip(fast, slow, strict=True)):
+        assert rel_err(a.detach(), b.detach()) <= 1e-5, f"param {i}"
+        for key, expected in slow_opt.state[b].items():
+            if isinstance(expected, torch.Tensor):
+                assert rel_err(fast_opt.state[a][key], expected) <= 1e-5, f"state {key!r} of param {i}"
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if c.torch_cls is not None and not c.compiled], ids=lambda c: c.id
+)
+def test_torch_fused_step_matches_reference_step(case: Case) -> None:
+    _, fast, _, slow = _run_pair(case, torch.float64, steps=20)
+    for a, b in zip(fast, slow, strict=True):
+        assert rel_err(a.detach(), b.detach()) <= 1e-12
+
+
+def test_small_groups_take_the_plain_step_and_large_ones_the_compiled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls = []
+    monkeypatch.setattr(_fused, "run", lambda kernel, *args: calls.append(kernel.__name__) or False)
+    surface = torch.zeros(2, requires_grad=True)  # a 2-parameter error surface
+    opt = oo.RAdam([surface], lr=0.1)
+    surface.grad = torch.ones(2)
+    opt.step()
+    assert calls == []
+    monkeypatch.setattr(_fused, "COMPILE_MIN_NUMEL", 2)
+    opt.step()
+    assert calls == ["radam_kernel"]
+    assert float(opt.state[surface]["step"]) == 2.0  # the fallback reference step counted the step once
+
+
+def test_compile_failure_warns_once_and_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_compile(kernel):
+        def fail(*args):
+            raise RuntimeError("InvalidCxxCompiler: no working C++ compiler found")
+
+        return fail
+
+    monkeypatch.setattr(_fused, "_compile", broken_compile)
+    monkeypatch.setattr(_fused, "_compiled", {})
+    monkeypatch.setattr(_fused, "_compile_failed", False)
+    case = next(c for c in CASES if c.id == "lamb")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _, fast, _, slow = _run_pair(case, torch.float64)
+    messages = [str(w.message) for w in caught if "torch.compile is unavailable" in str(w.message)]
+    assert len(messages) == 1 and "InvalidCxxCompiler" in messages[0]
+    for a, b in zip(fast, slow, strict=True):
+        assert torch.equal(a, b)
+    assert not _fused.compile_available()
