@@ -62,6 +62,15 @@ def test_not_reproduced_when_larger_batches_do_better():
     assert _verdict(runs).outcome == NOT_REPRODUCED
 
 
+def test_a_peak_below_the_largest_batch_is_named_and_fails_the_trend():
+    # Noise-limited small batches: the best accuracy is at B = 32, smaller is worse.
+    runs = [_run([0.55, 0.72, 0.6, 0.4, 0.3], seed=s) for s in range(3)]
+    result = _verdict(runs)
+    assert "best training accuracy is at B = 32" in result.note
+    assert result.checks["mnist1d: Spearman(B, train acc) ≤ −0.8"] is False
+    assert result.outcome == NOT_REPRODUCED
+
+
 def test_fewer_than_three_seeds_is_inconclusive():
     runs = [_run([0.7, 0.6, 0.5, 0.35, 0.25], seed=s) for s in range(2)]
     assert _verdict(runs).outcome == INCONCLUSIVE
