@@ -2,9 +2,10 @@
 
 Per update the loop only keeps references: the detached loss, the detached logits and the targets (a Python
 ``append``; no kernel runs). Every few updates, :meth:`EpochStats.fold` reduces what was kept in a handful of
-batched kernels into running sums on the device, and looks for a non-finite loss (one host sync). At batch
-size 1 an update is only a few dozen small kernels, so even three more per update (argmax, compare, sum)
-would cost ~10 %: this is how the trainer stays within 10 % of a bare loop.
+batched kernels into running sums on the device, and looks for a non-finite loss (one host sync). At small
+batches an update is a few dozen tiny kernels, each costing microseconds of dispatch: the first version of the
+loop, which ran argmax, compare, sum, stack and add plus a total-norm reduction after every update, measured
+1.1-1.4x the bare loop's time per update at batch sizes 1-100 on the 2-core CPU; folding brings it to ~1.0x.
 
 The gradient norm must be taken before the optimizer step, so it costs one ``_foreach_norm`` per update it is
 taken at: every update when an epoch has at most ``GRAD_NORM_SAMPLES`` updates, else every k-th
