@@ -31,7 +31,9 @@ def _rows(kind: str) -> tuple[list[str], list[tuple[str, ...]]]:
         from optlab import models
 
         entries = [models.info(name) for name in models.names()]
-        return ["name", "description", "inputs", "paper"], [(e.name, e.description, e.inputs, e.paper) for e in entries]
+        return ["name", "description", "inputs", "paper"], [
+            (e.name, e.description, e.inputs, e.paper) for e in entries
+        ]
     from optlab import data
 
     entries = [data.info(name) for name in data.names()]
