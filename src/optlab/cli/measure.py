@@ -157,7 +157,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Time per update and per epoch against batch size, and where it stops being flat."""
         from optlab import models, optim
-        from optlab.measure._common import write_csv, write_json
+        from optlab._io import write_json
+        from optlab.measure._common import write_csv
         from optlab.measure.advise import default_batch_sizes
         from optlab.measure.timing import (
             NOISY_SPREAD,
@@ -238,7 +239,7 @@ def register(app: typer.Typer) -> None:
         from torch import nn
 
         from optlab import models
-        from optlab.measure._common import write_json
+        from optlab._io import write_json
         from optlab.measure.noise_scale import noise_scale
         from optlab.measure.runs import load_run
 
@@ -285,7 +286,7 @@ def register(app: typer.Typer) -> None:
         out: OutDir = None,
     ) -> None:
         """Fit (S/S_min − 1)(E/E_min − 1) = 1 to steps-to-target of runs at several batch sizes → B_crit."""
-        from optlab.measure._common import write_json
+        from optlab._io import write_json
         from optlab.measure.noise_scale import fit_critical_batch, plot_critical_batch
         from optlab.train import TrainConfig, read_csv
 
@@ -340,7 +341,7 @@ def register(app: typer.Typer) -> None:
         """Keskar et al.'s sharpness (Metric 2.1) of a run's final weights, full space and random subspace."""
         from torch import nn
 
-        from optlab.measure._common import write_json
+        from optlab._io import write_json
         from optlab.measure.runs import load_run
         from optlab.measure.sharpness import sharpness as measure_sharpness
 
@@ -386,7 +387,8 @@ def register(app: typer.Typer) -> None:
         import numpy as np
         from torch import nn
 
-        from optlab.measure._common import new_figure, save_figure, write_json
+        from optlab._io import write_json
+        from optlab.measure._common import new_figure, save_figure
         from optlab.measure.hessian import hessian_eigenvalues, hessian_trace
         from optlab.measure.runs import load_run
 
@@ -473,7 +475,8 @@ def register(app: typer.Typer) -> None:
         import numpy as np
         from torch import nn
 
-        from optlab.measure._common import write_csv, write_json
+        from optlab._io import write_json
+        from optlab.measure._common import write_csv
         from optlab.measure.landscape import (
             BN_MODES,
             direction_1d,
@@ -591,7 +594,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Recommend batch sizes, learning rate and warm-up from timing and the gradient noise scale."""
         from optlab import data, models, optim
-        from optlab.measure._common import write_json
+        from optlab._io import write_json
         from optlab.measure.advise import advise as run_advise
         from optlab.measure.advise import plot_advice
 

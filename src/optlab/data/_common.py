@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,19 +74,3 @@ def user_data_roots(data_dir: str | os.PathLike[str] | None) -> list[Path]:
     if env:
         roots.append(Path(env).expanduser())
     return roots
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so no reader ever sees a half-written file (temp file + fsync + os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a cache or dataset file is ordinary readable data
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

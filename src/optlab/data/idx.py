@@ -31,10 +31,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from optlab._io import atomic_write_bytes
 from optlab.errors import ConfigError, DataError
 
 from . import _common
-from ._common import Dataset, Split, cache_root, user_data_roots, write_atomically
+from ._common import Dataset, Split, cache_root, user_data_roots
 
 # IDX type code -> numpy big-endian dtype.
 _IDX_DTYPES = {
@@ -326,5 +327,5 @@ def download(
         actual = _md5(data)
         if actual != f.archive_md5:
             raise DataError(f"download of {url}: checksum mismatch (md5 {actual}, expected {f.archive_md5})")
-        write_atomically(target, data)
+        atomic_write_bytes(target, data)
     return folder

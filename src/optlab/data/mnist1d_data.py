@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from optlab._io import atomic_write_bytes
 from optlab.errors import DataError
 
-from ._common import Dataset, Split, cache_root, write_atomically
+from ._common import Dataset, Split, cache_root
 
 CLASS_NAMES = tuple(str(d) for d in range(10))
 
@@ -91,7 +92,7 @@ def load_mnist1d(args: dict | None = None) -> Dataset:
         buffer = io.BytesIO()
         np.savez(buffer, **arrays)
         with contextlib.suppress(OSError):  # a read-only cache only costs the regeneration next time
-            write_atomically(path, buffer.getvalue())
+            atomic_write_bytes(path, buffer.getvalue())
     return Dataset(
         name="mnist1d",
         train=Split(torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"])),

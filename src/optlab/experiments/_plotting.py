@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from optlab import _io
 from optlab.data.surfaces import Surface
 
 __all__ = ["PathPlot", "save_figure", "surface_figure"]
@@ -39,15 +38,7 @@ class PathPlot:
 
 def save_figure(fig: Figure, path: Path, dpi: int = 100) -> None:
     """Save a PNG atomically and close the figure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=dpi, format="png")
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
+    _io.save_figure(fig, path, dpi=dpi)
 
 
 def _covering(extent: tuple[float, float, float, float], paths: Sequence[PathPlot]) -> tuple[float, ...]:

@@ -16,14 +16,14 @@ Verdicts are computed: a criterion is a sentence the report prints plus the code
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
+
+from optlab._io import atomic_write_text as write_text
+from optlab._io import write_json
 
 __all__ = [
     "INCONCLUSIVE",
@@ -142,35 +142,3 @@ def mean_std(values: Sequence[float]) -> dict[str, Any]:
     mean = sum(vals) / len(vals)
     std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
     return {"mean": mean, "std": std, "n": len(vals), "values": vals}
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN/inf: write them as strings so the file stays standard JSON. NumPy scalars become "
-    "Python's.
-    """
-    if hasattr(value, "item") and getattr(value, "shape", None) == ():
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write atomically: a temporary file in the same folder, then os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, data: Any) -> None:
-    write_text(path, json.dumps(_finite(data), indent=2, allow_nan=False) + "\n")

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from optlab import _io
+from optlab._io import atomic_write_bytes
 from optlab.errors import ConfigError
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -154,40 +153,6 @@ def loss_and_accuracy(
 
 
 # -- files ---------------------------------------------------------------------------------------------------
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write a temp file in the same folder, then ``os.replace`` it over ``path``: no reader sees a part."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)  # JSON has no NaN/inf
-    if isinstance(value, dict):
-        return {str(k): _json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, torch.Tensor):
-        return _json_ready(value.tolist())
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars
-        return _json_ready(value.item())
-    if hasattr(value, "tolist"):
-        return _json_ready(value.tolist())
-    return value
-
-
-def write_json(path: str | Path, data: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(_json_ready(data), indent=2) + "\n").encode())
-
-
 def write_csv(path: str | Path, rows: Sequence[dict[str, Any]]) -> None:
     import csv
 
@@ -201,13 +166,8 @@ def write_csv(path: str | Path, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def save_figure(figure: Any, path: str | Path) -> None:
-    """Save a matplotlib figure atomically (PNG, 150 dpi) and close it."""
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png", dpi=150, bbox_inches="tight")
-    plt.close(figure)
-    atomic_write_bytes(path, buffer.getvalue())
+    """Save a matplotlib figure atomically (150 dpi, tight box) and close it."""
+    _io.save_figure(figure, path, dpi=150, bbox_inches="tight")
 
 
 def new_figure(*args: Any, **kwargs: Any) -> Any:

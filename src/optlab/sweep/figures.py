@@ -7,11 +7,10 @@ shows the best of them. With continuous learning rates (a TPE search) the heat m
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from optlab._io import save_figure
 from optlab.sweep.results import Setting, format_value, higher_is_better
 
 MAX_HEATMAP_LRS = 12  # more distinct learning rates than this: a scatter plot instead of a heat map
@@ -24,20 +23,6 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _save(fig: Any, path: Path) -> Path:
-    """Write the PNG atomically: a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(handle)
-    try:
-        fig.savefig(temp, dpi=120, bbox_inches="tight")
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
-    return path
 
 
 def _label(metric: str, target: float | None, accuracy_name: str) -> str:
@@ -91,7 +76,7 @@ def curves(
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     try:
-        return _save(fig, path)
+        return save_figure(fig, path, dpi=120, bbox_inches="tight")
     finally:
         plt.close(fig)
 
@@ -151,6 +136,6 @@ def heatmap(
     ax.set_ylabel("learning rate")
     ax.set_title(title)
     try:
-        return _save(fig, path)
+        return save_figure(fig, path, dpi=120, bbox_inches="tight")
     finally:
         plt.close(fig)
