@@ -21,8 +21,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from optlab.data import Batcher, Dataset, Split
+from optlab.train import evaluate as _evaluate
 
 __all__ = ["FitResult", "evaluate", "fit", "subset"]
+
+
+def evaluate(model: nn.Module, split: Split, batch_size: int = 4096) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy on ``split`` in eval mode: the trainer's own evaluation."""
+    return _evaluate(model, split, batch_size)
 
 
 @dataclass
@@ -41,22 +47,6 @@ class FitResult:
     @property
     def final(self) -> dict[str, float]:
         return self.history[-1] if self.history else {}
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, split: Split, batch_size: int = 4096) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy on ``split`` in eval mode (running BatchNorm statistics)."""
-    was_training = model.training
-    model.eval()
-    loss_sum, correct = 0.0, 0
-    for start in range(0, len(split.y), batch_size):
-        x, y = split.x[start : start + batch_size], split.y[start : start + batch_size]
-        logits = model(x)
-        loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
-        correct += int((logits.argmax(1) == y).sum())
-    model.train(was_training)
-    n = len(split.y)
-    return loss_sum / n, correct / n
 
 
 def subset(dataset: Dataset, train_size: int | None, test_size: int | None, seed: int = 0) -> Dataset:
