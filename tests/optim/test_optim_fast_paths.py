@@ -38,7 +38,15 @@ COMPILED = [
     for c in CASES
     if c.compiled
     and c.id
-    in {"sgd-lecture-form", "adagrad-average", "rmsprop-centered-momentum-wd", "radam", "lars", "lamb"}
+    in {
+        "sgd-lecture-form",
+        "adagrad-average",
+        "rmsprop-centered-momentum-wd",
+        "radam",
+        "lars",
+        "lamb",
+        "lars-no-exclude",
+    }
 ]
 
 

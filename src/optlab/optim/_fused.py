@@ -30,8 +30,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from optlab.optim._trust_ratio import trust_ratio
-
 #: Groups smaller than this take the reference step under ``fused=None``: compilation costs seconds, and a
 #: small group's step is dominated by Python overhead, not memory traffic.
 COMPILE_MIN_NUMEL = 1_000_000
@@ -178,48 +176,52 @@ def radam_kernel(
         v.copy_(v_new)
 
 
-# --- LARS (two passes: the norms, then the update) ---
+# --- LARS: the update pass (the norms are the first pass, torch._foreach_norm) ---
 def lars_kernel(
-    params: list[Tensor], grads: list[Tensor], bufs: list[Tensor], hp: Tensor, excluded: tuple[bool, ...]
+    params: list[Tensor],
+    grads: list[Tensor],
+    bufs: list[Tensor],
+    scalars: Tensor,
+    hp: Tensor,
+    decay: tuple[bool, ...],
 ) -> None:
-    """``hp`` = (γ, m, β, η, ε)."""
-    lr, momentum, weight_decay, trust_coefficient, eps = (hp[k] for k in range(5))
-    for p, g, v, skip in zip(params, grads, bufs, excluded, strict=True):
-        if skip:
-            v_new = momentum * v + lr * g
-        else:
-            w_norm = torch.linalg.vector_norm(p)
-            g_norm = torch.linalg.vector_norm(g)
-            local_lr = trust_ratio(
-                trust_coefficient * w_norm, g_norm + weight_decay * w_norm + eps, w_norm, g_norm
-            )
-            v_new = momentum * v + lr * local_lr * (g + weight_decay * p)
+    """``hp`` = (m, β); ``scalars[i]`` = γ·λ_i, parameter i's learning rate times its local lr."""
+    momentum, weight_decay = hp[0], hp[1]
+    for i, (p, g, v, decayed) in enumerate(zip(params, grads, bufs, decay, strict=True)):
+        d = g + weight_decay * p if decayed else g
+        v_new = momentum * v + scalars[i] * d
         p.copy_(p - v_new)
         v.copy_(v_new)
 
 
-# --- LAMB (two passes: moments and the norms of w and u, then the update) ---
-def lamb_kernel(
+# --- LAMB: pass 1 the moments and the direction u, the norms of w and u, pass 2 the update ---
+def lamb_direction_kernel(
     params: list[Tensor],
     grads: list[Tensor],
     exp_avgs: list[Tensor],
     exp_avg_sqs: list[Tensor],
+    directions: list[Tensor],
     scalars: Tensor,
     hp: Tensor,
 ) -> None:
-    """``hp`` = (η, β1, 1 − β1, β2, 1 − β2, ε, λ); ``scalars[i]`` = (1 − β1^t, 1 − β2^t) of parameter i."""
-    lr, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay = (hp[k] for k in range(7))
-    for i, (p, g, m, v) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs, strict=True)):
+    """``hp`` = (β1, 1 − β1, β2, 1 − β2, ε, λ); ``scalars[i]`` = (1 − β1^t, 1 − β2^t) of parameter i.
+
+    Writes u = m̂/(√v̂ + ε) + λ·w into ``directions`` (scratch buffers, not optimizer state).
+    """
+    beta1, one_minus_beta1, beta2, one_minus_beta2, eps, weight_decay = (hp[k] for k in range(6))
+    for i, (p, g, m, v, u) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs, directions, strict=True)):
         bias_correction1, bias_correction2 = scalars[i, 0], scalars[i, 1]
         m_new = beta1 * m + one_minus_beta1 * g
         v_new = beta2 * v + one_minus_beta2 * g * g
         m_hat = m_new / bias_correction1
         v_hat = v_new / bias_correction2
         r = m_hat / (v_hat.sqrt() + eps)
-        u = r + weight_decay * p
-        w_norm = torch.linalg.vector_norm(p)
-        u_norm = torch.linalg.vector_norm(u)
-        ratio = trust_ratio(w_norm, u_norm, w_norm, u_norm)
-        p.copy_(p - lr * ratio * u)
+        u.copy_(r + weight_decay * p)
         m.copy_(m_new)
         v.copy_(v_new)
+
+
+def scaled_step_kernel(params: list[Tensor], directions: list[Tensor], scalars: Tensor) -> None:
+    """w ← w − scalars[i]·u_i (LAMB's pass 2, with scalars[i] = η·trust ratio)."""
+    for i, (p, u) in enumerate(zip(params, directions, strict=True)):
+        p.copy_(p - scalars[i] * u)

@@ -90,19 +90,19 @@ class LARS(OptlabOptimizer):
             w.sub_(v)  # w ← w − v
 
     def _fast_step(self, group: dict[str, Any], params: list[Tensor]) -> bool:
-        hp = self._hyperparameters(
-            params,
-            group["lr"],
-            group["momentum"],
-            group["weight_decay"],
-            group["trust_coefficient"],
-            group["eps"],
-        )
-        return _fused.run(
-            _fused.lars_kernel,
-            params,
-            [p.grad for p in params],
-            [self.state[p]["momentum_buffer"] for p in params],
-            hp,
-            tuple(self._excluded(group, p) for p in params),
-        )
+        gamma, beta, eta, eps = group["lr"], group["weight_decay"], group["trust_coefficient"], group["eps"]
+        hp = self._hyperparameters(params, group["momentum"], beta)
+        # Pass 1: the norms, in one foreach call each; then every tensor's γ·λ by a few tiny vector ops.
+        scaled = [p for p in params if not self._excluded(group, p)]
+        scale = torch.full((len(params),), gamma, dtype=torch.float64, device=params[0].device)
+        if scaled:
+            w_norm = torch.stack(torch._foreach_norm(scaled)).to(scale.dtype)
+            g_norm = torch.stack(torch._foreach_norm([p.grad for p in scaled])).to(scale.dtype)
+            local_lr = trust_ratio(eta * w_norm, g_norm + beta * w_norm + eps, w_norm, g_norm)  # λ
+            index = [i for i, p in enumerate(params) if not self._excluded(group, p)]
+            scale[index] = gamma * local_lr
+        # Pass 2: the update, one compiled loop per tensor.
+        decay = tuple(beta != 0 and not self._excluded(group, p) for p in params)
+        bufs = [self.state[p]["momentum_buffer"] for p in params]
+        grads = [p.grad for p in params]
+        return _fused.run(_fused.lars_kernel, params, grads, bufs, scale.to(hp.dtype), hp, decay)
