@@ -105,3 +105,20 @@ def test_compile_failure_warns_once_and_falls_back(monkeypatch: pytest.MonkeyPat
     for a, b in zip(fast, slow, strict=True):
         assert torch.equal(a, b)
     assert not _fused.compile_available()
+
+
+def test_trust_ratio_norms_match_vector_norm_for_small_large_and_strided_tensors() -> None:
+    from optlab.optim._trust_ratio import norms
+
+    generator = torch.Generator().manual_seed(0)
+    tensors = [
+        torch.randn(3, 4, generator=generator),
+        torch.zeros(5),
+        torch.randn(300, 400, generator=generator),  # above the dot threshold
+        torch.randn(400, 300, generator=generator).t(),  # non-contiguous, above the threshold
+        torch.zeros(256, 256),
+    ]
+    expected = torch.stack([torch.linalg.vector_norm(t.double()) for t in tensors])
+    got = norms(tensors)
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=0)

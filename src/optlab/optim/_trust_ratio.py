@@ -17,3 +17,24 @@ def trust_ratio(numerator: Tensor, denominator: Tensor, w_norm: Tensor, update_n
     Stays on the device (no host sync), so it can sit inside a compiled kernel.
     """
     return torch.where((w_norm > 0) & (update_norm > 0), numerator / denominator, torch.ones_like(numerator))
+
+
+_DOT_MIN_NUMEL = 1 << 16  # below this, one torch._foreach_norm call beats a call per tensor
+
+
+def norms(tensors: list[Tensor]) -> Tensor:
+    """The L2 norm of each tensor, as one 1-D float64 tensor (no host sync).
+
+    Large tensors go through BLAS ``dot(x, x)``: it streams memory about 1.5× faster than
+    ``torch._foreach_norm`` on the CPU, and LARS/LAMB's norm pass is what separates them from a one-pass
+    optimizer (benchmarks/optimizer_step.py). Small tensors take one ``_foreach_norm`` call.
+    """
+    result = torch.empty(len(tensors), dtype=torch.float64, device=tensors[0].device)
+    small = [i for i, t in enumerate(tensors) if t.numel() < _DOT_MIN_NUMEL]
+    large = [i for i, t in enumerate(tensors) if t.numel() >= _DOT_MIN_NUMEL]
+    if small:
+        result[small] = torch.stack(torch._foreach_norm([tensors[i] for i in small])).to(torch.float64)
+    if large:
+        flat = [tensors[i].reshape(-1) for i in large]
+        result[large] = torch.stack([torch.dot(x, x) for x in flat]).to(torch.float64).sqrt()
+    return result

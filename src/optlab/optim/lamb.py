@@ -17,7 +17,7 @@ from optlab.optim._base import (
     check_lr,
     check_non_negative,
 )
-from optlab.optim._trust_ratio import trust_ratio
+from optlab.optim._trust_ratio import norms, trust_ratio
 
 
 class LAMB(OptlabOptimizer):
@@ -84,8 +84,8 @@ class LAMB(OptlabOptimizer):
             w.sub_(eta * ratio * u)  # w_t = w_{t−1} − η·ratio·u_t
 
     def _fast_step(self, group: dict[str, Any], params: list[Tensor]) -> bool:
-        # Two compiled elementwise passes around torch._foreach_norm: compiled reductions were slow on the CPU
-        # (one thread: 3.6× fused Adam per byte), and the norms of w and u need a finished u anyway.
+        # Two compiled elementwise passes around the norms (_trust_ratio.norms): compiled reductions were
+        # slow on the CPU (one thread: 3.6× fused Adam per byte), and the norms of w and u need a finished u.
         beta1, beta2 = group["betas"]
         hp = self._hyperparameters(
             params, beta1, 1 - beta1, beta2, 1 - beta2, group["eps"], group["weight_decay"]
@@ -105,7 +105,7 @@ class LAMB(OptlabOptimizer):
         ):
             self._uncount_steps(params)
             return False
-        w_norm = torch.stack(torch._foreach_norm(params)).to(torch.float64)
-        u_norm = torch.stack(torch._foreach_norm(directions)).to(torch.float64)
+        w_norm = norms(params)
+        u_norm = norms(directions)
         step_sizes = group["lr"] * trust_ratio(w_norm, u_norm, w_norm, u_norm)  # η·‖w‖/‖u‖, or η
         return _fused.run(_fused.scaled_step_kernel, params, directions, step_sizes.to(hp.dtype))

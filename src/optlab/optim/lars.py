@@ -10,7 +10,7 @@ from torch import Tensor
 
 from optlab.optim import _fused
 from optlab.optim._base import OptlabOptimizer, ParamsT, check_fused, check_lr, check_non_negative
-from optlab.optim._trust_ratio import trust_ratio
+from optlab.optim._trust_ratio import norms, trust_ratio
 
 
 class LARS(OptlabOptimizer):
@@ -96,8 +96,8 @@ class LARS(OptlabOptimizer):
         scaled = [p for p in params if not self._excluded(group, p)]
         scale = torch.full((len(params),), gamma, dtype=torch.float64, device=params[0].device)
         if scaled:
-            w_norm = torch.stack(torch._foreach_norm(scaled)).to(scale.dtype)
-            g_norm = torch.stack(torch._foreach_norm([p.grad for p in scaled])).to(scale.dtype)
+            w_norm = norms(scaled)
+            g_norm = norms([p.grad for p in scaled])
             local_lr = trust_ratio(eta * w_norm, g_norm + beta * w_norm + eps, w_norm, g_norm)  # λ
             index = [i for i, p in enumerate(params) if not self._excluded(group, p)]
             scale[index] = gamma * local_lr
