@@ -58,11 +58,15 @@ def _epoch_printer() -> Any:
 def register(app: typer.Typer) -> None:
     @app.command(epilog=EXIT_CODES)
     def train(
+        ctx: typer.Context,
         dataset: Annotated[str | None, typer.Option(help="Dataset name (optlab.data.names()).")] = None,
         model: Annotated[str | None, typer.Option(help="Model name (optlab.models.names()).")] = None,
         optimizer: Annotated[str | None, typer.Option(help="Optimizer name (optlab.optim.names()).")] = None,
         lr: Annotated[float | None, typer.Option(help="Base learning rate.")] = None,
-        batch_size: Annotated[str | None, typer.Option(help="Batch size, or 'full' for full batch.")] = None,
+        batch_size: Annotated[
+            str | None,
+            typer.Option(help="Batch size, or 'full' for full batch. Per process with --nproc/torchrun."),
+        ] = None,
         epochs: Annotated[int | None, typer.Option(help="Number of epochs.")] = None,
         max_steps: Annotated[int | None, typer.Option(help="Stop after this many updates.")] = None,
         schedule: Annotated[str | None, typer.Option(help="LR schedule (optlab.schedules.names()).")] = None,
@@ -97,16 +101,31 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option(help="Continue the run in this folder with its saved config.")
         ] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or epoch lines.")] = False,
+        nproc: Annotated[
+            int | None,
+            typer.Option(help="Data parallel: run on N local processes through torchrun (DDP, gloo/nccl)."),
+        ] = None,
+        max_restarts: Annotated[
+            int | None, typer.Option(help="With --nproc: restarts torchrun may make after a worker dies.")
+        ] = None,
+        sync_bn: Annotated[
+            bool | None,
+            typer.Option("--sync-bn", help="Data parallel: BatchNorm over the global batch (CUDA only)."),
+        ] = None,
     ) -> None:
         """Train a model and record the run (config.toml, metrics.csv, summary.json, checkpoints,
-        final.pt)."""
-        from optlab.train import TrainConfig, parse_hparam
+        final.pt). Under torchrun (or with --nproc N) it trains data-parallel: --batch-size per process."""
+        from optlab.train import TrainConfig, distributed, parse_hparam, resolve_device
         from optlab.train import train as run_training
 
-        callbacks = () if quiet else (_epoch_printer(),)
-        if resume is not None:
-            result = run_training(None, resume, resume=True, quiet=quiet, callbacks=callbacks)
-        else:
+        if max_restarts is not None and nproc is None:
+            raise ConfigError(
+                "--max-restarts needs --nproc N (under torchrun, use torchrun's own --max-restarts)"
+            )
+        rank0 = distributed.env_rank() == 0
+        callbacks = () if quiet or not rank0 else (_epoch_printer(),)
+        train_config = None
+        if resume is None:
             base = TrainConfig.load(config).to_dict() if config is not None else {}
             flags = {
                 "dataset": dataset,
@@ -122,6 +141,7 @@ def register(app: typer.Typer) -> None:
                 "device": device,
                 "checkpoint_every": checkpoint_every,
                 "log_steps": log_steps,
+                "sync_bn": sync_bn,
                 "description": description,
             }
             base.update({key: value for key, value in flags.items() if value is not None})
@@ -135,7 +155,26 @@ def register(app: typer.Typer) -> None:
                 pairs = dict(parse_hparam(item) for item in schedule_arg)
                 base["schedule_kwargs"] = {**base.get("schedule_kwargs", {}), **pairs}
             train_config = TrainConfig.from_dict(base)
-            result = run_training(train_config, run_dir, quiet=quiet, callbacks=callbacks)
+            if run_dir is not None and distributed.restart_count() > 0 and _same_run(run_dir, train_config):
+                resume = run_dir  # torchrun restarted the workers: continue this run from its checkpoint
+                if rank0:
+                    print(f"restart {distributed.restart_count()}: {_resume_point(run_dir)}", flush=True)
+        if nproc is not None:
+            _launch(ctx.params, train_config, nproc, max_restarts or 0)
+            return
+        saved = (
+            TrainConfig.load(resume / "config.toml")
+            if resume and (resume / "config.toml").is_file()
+            else None
+        )
+        device = resolve_device((saved or train_config).device if saved or train_config else "auto")
+        with distributed.process_group(device):
+            if resume is not None:
+                result = run_training(None, resume, resume=True, quiet=quiet, callbacks=callbacks)
+            else:
+                result = run_training(train_config, run_dir, quiet=quiet, callbacks=callbacks)
+        if not rank0:
+            return
         summary = result.summary
         final = summary.get("final", {})
         eval_name = "val" if "val_acc" in final else "test"
@@ -220,6 +259,62 @@ def register(app: typer.Typer) -> None:
         from optlab.data import download
 
         print(f"{name}: files in {download(name, dest)}")
+
+
+def _same_run(run_dir: Path, config: Any) -> bool:
+    """Does ``run_dir`` hold a run started with ``config`` (the saved config has its device resolved)?"""
+    from optlab.train import TrainConfig
+
+    if not (run_dir / "config.toml").is_file():
+        return False
+    saved = TrainConfig.load(run_dir / "config.toml")
+    return saved.replace(device=config.device) == config
+
+
+def _resume_point(run_dir: Path) -> str:
+    from optlab.train import load_checkpoint
+
+    path = run_dir / "checkpoints" / "last.pt"
+    if not path.is_file():
+        return f"resuming {run_dir} from the start (no checkpoint yet)"
+    return f"resuming {run_dir} from its checkpoint at update {load_checkpoint(path)['step']}"
+
+
+def _launch(params: dict[str, Any], config: Any, nproc: int, max_restarts: int) -> None:
+    """``optlab train --nproc N``: check the settings here, then re-run the command (without --nproc) through
+    torchrun with an explicit --run-dir, so that every worker and every elastic restart uses one folder."""
+    from optlab.train import distributed, resolve_device, runs
+    from optlab.train.config import check_registries
+
+    if config is not None:
+        check_registries(config)
+        if config.sync_bn and resolve_device(config.device).type != "cuda":
+            raise ConfigError("invalid value for --sync-bn: torch's SyncBatchNorm runs on CUDA devices only")
+        run_dir = params["run_dir"] or runs.default_run_dir(config)
+        if (run_dir / "config.toml").exists():
+            raise ConfigError(
+                f"{run_dir} already holds a run: continue it with --resume {run_dir} or pick another"
+            )
+        params = {**params, "run_dir": run_dir}
+    args: list[str] = []
+    for name, value in params.items():
+        option = "--" + name.replace("_", "-")
+        if name in ("nproc", "max_restarts") or value is None or value is False:
+            continue
+        if value is True:
+            args.append(option)
+        elif isinstance(value, list | tuple):
+            args += [arg for item in value for arg in (option, str(item))]
+        else:
+            args += [option, str(value)]
+    if not params["quiet"]:
+        print(
+            f"launching {nproc} processes with torchrun: {params.get('run_dir') or params['resume']}",
+            flush=True,
+        )
+    code = distributed.launch(args, nproc, max_restarts)
+    if code:
+        raise typer.Exit(code)
 
 
 def _flat(row: dict[str, Any]) -> dict[str, Any]:

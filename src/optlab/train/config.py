@@ -44,7 +44,8 @@ class TrainConfig:
     ``lr`` (e.g. ``{"momentum": 0.9}`` or ``{"betas": (0.9, 0.99)}``); ``validation`` is a count or fraction
     of the training set held out (0: evaluate on the test split); ``checkpoint_every`` writes a checkpoint
     every N updates in addition to one per epoch (0: per epoch only); ``log_steps`` writes ``steps.csv``
-    (loss, lr per update)."""
+    (loss, lr per update). Data parallel: ``batch_size`` is per rank (the global batch is ranks × batch_size);
+    ``sync_bn`` uses SyncBatchNorm (batch statistics over all ranks; CUDA only)."""
 
     dataset: str = "mnist1d"
     model: str = "mlp"
@@ -66,6 +67,7 @@ class TrainConfig:
     shuffle: bool | str = True
     drop_last: bool = False
     eval_batch_size: int = 2048
+    sync_bn: bool = False
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -93,6 +95,8 @@ class TrainConfig:
             raise bad("validation", "must be a count >= 1 or a fraction between 0 and 1")
         if self.shuffle not in (True, False, "once"):
             raise bad("shuffle", "must be true, false or 'once'")
+        if not isinstance(self.sync_bn, bool):
+            raise bad("sync_bn", "must be true or false")
         if not (isinstance(self.eval_batch_size, int) and self.eval_batch_size >= 1):
             raise bad("eval_batch_size", "must be an integer >= 1")
         for name in ("dataset", "model", "optimizer", "schedule", "device"):

@@ -8,8 +8,9 @@ a checkpoint. ``resume=True`` restores model, optimizer, batcher, RNG states and
 statistics from ``checkpoints/last.pt`` so the final parameters equal an uninterrupted run's bit for bit on
 CPU.
 
-Data-parallel training can slot in later: the batcher takes ``rank``/``world_size`` and only rank 0 writes
-files."""
+Data parallel (see :mod:`optlab.train.distributed`): under a process group the model runs inside
+DistributedDataParallel, each rank takes its shard of every global batch, the epoch statistics are
+all-reduced, and only rank 0 writes files."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from torch import nn
 
 import optlab
 from optlab.errors import ConfigError, OptlabError
-from optlab.train import runs
+from optlab.train import distributed, runs
 from optlab.train._atomic import atomic_write_text
 from optlab.train.callbacks import TrainState, hooks
 from optlab.train.checkpoint import (
@@ -66,11 +67,7 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def _distributed() -> tuple[int, int]:
-    """(rank, world size): (0, 1) unless a process group is running."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
+_distributed = distributed.world  # (rank, world size): (0, 1) unless a process group is running
 
 
 @torch.no_grad()
@@ -125,13 +122,19 @@ def train(
         if config is None:
             raise ConfigError("train() needs a TrainConfig unless resume=True")
         config.validate()
-        run_dir = Path(run_dir) if run_dir is not None else runs.default_run_dir(config)
-        if (run_dir / "config.toml").exists():
+        # Rank 0 picks the folder (a default name holds the time) and sees whether it is taken; all follow.
+        choice = None
+        if writer:
+            chosen = Path(run_dir) if run_dir is not None else runs.default_run_dir(config)
+            choice = (str(chosen), (chosen / "config.toml").exists())
+        chosen_dir, taken = distributed.broadcast(choice)
+        run_dir = Path(chosen_dir)
+        if taken:
             raise ConfigError(
                 f"{run_dir} already holds a run: continue it with --resume {run_dir} or pick another"
             )
     check_registries(config, check_dataset=dataset is None)
-    device = resolve_device(config.device)
+    device = distributed.rank_device(resolve_device(config.device))
     config = config.replace(device=str(device))
     if writer:
         runs.prepare_run_dir(run_dir)  # fail before any data is loaded or any update is made
@@ -144,6 +147,7 @@ def train(
     dataset = dataset.to(device)
     torch.manual_seed(config.seed)
     model = models.create(config.model, dataset.input_shape, dataset.num_classes).to(device)
+    net = distributed.wrap(model, device, config.sync_bn)  # DDP on several ranks; `model` is what is saved
     optimizer = optim.create(config.optimizer, model.parameters(), lr=config.lr, **config.hparams)
     batcher = data.Batcher(
         dataset.train,
@@ -176,16 +180,17 @@ def train(
     stats = EpochStats(device, keep_step_losses=config.log_steps)
     norm_every = grad_norm_every(len(batcher))
     if checkpoint is not None:
+        distributed.check_world(checkpoint, world_size)
         try:
             model.load_state_dict(checkpoint["model"])
             optimizer.load_state_dict(checkpoint["optimizer"])
-            batcher.load_state_dict(checkpoint["batcher"])
+            batcher.load_state_dict(distributed.batcher_state(checkpoint["batcher"], rank))
         except (KeyError, RuntimeError, ValueError) as error:
             raise OptlabError(f"checkpoint in {run_dir} does not fit its config: {error}") from None
         set_rng_state(checkpoint["rng"])
         step, epoch, history = checkpoint["step"], checkpoint["epoch"], list(checkpoint["history"])
         elapsed, epoch_time = checkpoint["elapsed"], checkpoint["epoch_time"]
-        stats.load_state_dict(checkpoint["stats"])
+        distributed.load_stats(stats, checkpoint["stats"])
     run_id = None
     index_db = None
     if writer:
@@ -203,6 +208,7 @@ def train(
     def save(reason: str) -> None:
         """Checkpoint, but only a good state: a non-finite loss or parameter stops the run instead."""
         _check_finite(stats, params, step, epoch, run_dir)
+        stats_state = distributed.stats_state(stats)  # a collective: every rank takes part
         if not writer:
             return
         if config.log_steps:
@@ -218,7 +224,7 @@ def train(
                 "step": step,
                 "epoch": epoch,
                 "history": history,
-                "stats": stats.state_dict(),
+                "stats": stats_state,
                 "epoch_time": epoch_time,
                 "elapsed": elapsed + time.perf_counter() - started,
                 "reason": reason,
@@ -239,7 +245,7 @@ def train(
                     lr = schedule(step)
                     for group in optimizer.param_groups:
                         group["lr"] = lr
-                    logits = model(x)
+                    logits = net(x)
                     loss = F.cross_entropy(logits, y)
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
@@ -269,7 +275,7 @@ def train(
                     "epoch": epoch + 1,
                     "step": step,
                     "lr": lr,
-                    **stats.means(),  # train_loss, train_acc, grad_norm
+                    **distributed.epoch_means(stats),  # train_loss, train_acc, grad_norm over all ranks
                     f"{eval_name}_loss": eval_loss,
                     f"{eval_name}_acc": eval_acc,
                     "updates": stats.updates,
@@ -297,6 +303,7 @@ def train(
         summary = _summary(
             config, history, step, epoch, wall, device, status, error_message, eval_name, dataset
         )
+        summary.update(distributed.summary_fields(config.batch_size))
         if writer:
             if status == "completed":
                 state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
