@@ -335,7 +335,7 @@ def plot_runs(run_dirs: list[Path], out: Path, x_axis: str = "epoch") -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from optlab.train._atomic import atomic_write_bytes
+    from optlab._io import atomic_write_bytes
     from optlab.train.runs import read_csv
 
     if x_axis not in ("epoch", "step"):

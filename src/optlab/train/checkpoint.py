@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from optlab._io import atomic_write_bytes
 from optlab.errors import OptlabError
-from optlab.train._atomic import atomic_write_bytes
 
 FORMAT = "optlab-checkpoint-v1"
 

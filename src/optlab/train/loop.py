@@ -26,9 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 
 import optlab
+from optlab._io import atomic_write_text
 from optlab.errors import ConfigError, OptlabError
 from optlab.train import distributed, runs
-from optlab.train._atomic import atomic_write_text
 from optlab.train.callbacks import TrainState, hooks
 from optlab.train.checkpoint import (
     load_checkpoint,

@@ -24,7 +24,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import os
 import re
 import sqlite3
@@ -34,8 +33,9 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+from optlab import _io
+from optlab._io import atomic_write_text
 from optlab.errors import ConfigError, OptlabError
-from optlab.train._atomic import atomic_write_text
 
 INDEX_NAME = "index.sqlite"
 STATUSES = ("running", "completed", "failed")
@@ -135,18 +135,7 @@ def _parse_number(text: str | None) -> Any:
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(_finite(data), indent=2, sort_keys=True) + "\n")
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN/inf; write them as strings so the file stays valid JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+    _io.write_json(path, data, sort_keys=True)
 
 
 # -- the SQLite index ----------------------------------------------------------------------------------------
@@ -206,7 +195,7 @@ class RunIndex:
         with closing(self._connect()) as connection, connection:
             connection.execute(
                 "UPDATE runs SET status = ?, updated = ?, summary_json = ? WHERE id = ?",
-                (status, _now(), json.dumps(_finite(summary), sort_keys=True), run_id),
+                (status, _now(), json.dumps(_io.json_ready(summary), sort_keys=True), run_id),
             )
 
     def list(self) -> list[dict[str, Any]]:
