@@ -161,7 +161,9 @@ def test_killed_rank_restarts_from_checkpoint_and_finishes_alike(tmp_path):
     assert launcher.returncode == 0, output[-3000:]
     resumed = re.search(r"restart 1: resuming .* from its checkpoint at update (\d+)", output)
     assert resumed, output[-3000:]
-    assert 0 < int(resumed.group(1)) < steps and int(resumed.group(1)) % 5  # mid-run and mid-epoch
+    # Mid-run. Usually mid-epoch too, but the ranks may pass an epoch-end checkpoint between the one we saw
+    # and the kill; mid-epoch resumption itself is pinned by tests/train/test_loop.py's crash tests.
+    assert 0 < int(resumed.group(1)) < steps
     one_process(tmp_path, "single", optimizer="momentum", lr=0.05, batch_size=64, max_steps=steps)
     assert max_relative_difference(run / "final.pt", tmp_path / "single" / "final.pt") <= 1e-5
 
