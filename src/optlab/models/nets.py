@@ -50,6 +50,8 @@ def mlp(input_shape: Shape, num_classes: int, hidden: int = 256) -> nn.Module:
 # ------------------------------------------------------------------------------------------------------------
 # Keskar et al. 2017, "On large-batch training for deep learning: generalization gap and sharp minima",
 # Table 1 and appendix; the authors' Keras code: github.com/keskarnitish/large-batch-training, network_zoo.py.
+# C1 checked layer by layer against network_zoo.py's ``shallownet``. F1 is not in network_zoo.py; its sizes
+# (5 × 512 with BatchNorm) are from the paper's appendix B.1, not re-checked here.
 # ------------------------------------------------------------------------------------------------------------
 def f1(input_shape: Shape, num_classes: int) -> nn.Module:
     """Keskar's F1 (MNIST): flatten → 5 × [Linear 512, BatchNorm, ReLU] → Linear classes.
