@@ -7,8 +7,10 @@ import json
 import pytest
 
 from optlab import data
+from optlab.errors import ConfigError
 from optlab.experiments import batch_optimisation as b3
-from optlab.experiments.framework import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
+from optlab.experiments.framework import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, SweepPlan
+from optlab.experiments.runner import run_lecture
 
 SIZES = (8, 32, 128, 512, 2048)
 
@@ -104,3 +106,46 @@ def test_smoke_run_writes_files_and_a_verdict(tmp_path):
     assert entry["train_examples"] == 3500 and entry["val_examples"] == 500
     result = b3.verdict([json.loads((tmp_path / "b3_measurements.json").read_text())])[0]
     assert result.outcome == INCONCLUSIVE  # one seed, two batch sizes
+
+
+def _grid(out, seed=0):
+    path = out / "B3" / f"seed-{seed}" / "measurements.json"
+    grid = json.loads(path.read_text())["measurements"]["datasets"]["mnist1d"]["grid"]
+    return [{k: v for k, v in r.items() if k != "trial"} for r in grid]
+
+
+def test_the_grid_through_a_sweep_gives_the_runs_training_here_gives(tmp_path, monkeypatch):
+    """`optlab lecture --sweep`: the grid trained by 2 Optuna worker processes equals the in-process grid,
+    a diverging lr included (an error trial there, a diverged run here)."""
+    monkeypatch.setenv("OPTLAB_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setitem(
+        b3.SETTINGS, "smoke", {"mnist1d": {"batch_sizes": (32, 512), "epochs": 1, "lrs": (0.3, 1e6)}}
+    )
+    swept = run_lecture("smoke", tmp_path / "swept", only="B3", workers=2, sweep=True)
+    local = run_lecture("smoke", tmp_path / "local", only="B3", workers=1)
+    assert swept["experiments"][0]["errors"] == [] and local["experiments"][0]["errors"] == []
+    via_sweep, here = _grid(tmp_path / "swept"), _grid(tmp_path / "local")
+    assert [r["diverged"] for r in here] == [False, True, False, True]
+    assert len(via_sweep) == len(here) == 4
+    for a, b in zip(via_sweep, here, strict=True):
+        assert a.keys() == b.keys()
+        for key in a:
+            if isinstance(a[key], float):
+                assert a[key] == pytest.approx(b[key], rel=1e-6), key
+            elif key != "error":
+                assert a[key] == b[key], key
+    measurements = json.loads((tmp_path / "swept" / "B3" / "seed-0" / "measurements.json").read_text())
+    study = measurements["measurements"]["sweep"]["studies"]["mnist1d"]
+    assert study.startswith("lecture-B3-smoke-mnist1d-")
+    assert "Optuna sweeps" in swept["claims"][0]["note"]
+    # Run again: the study is settled, so nothing is trained twice and the records are the same.
+    again = run_lecture("smoke", tmp_path / "swept", only="B3", workers=2, sweep=True)
+    assert again["claims"][0]["numbers"] == swept["claims"][0]["numbers"]
+    assert len(list((tmp_path / "runs" / "sweeps" / study).iterdir())) == 4
+
+
+def test_reading_a_grid_from_a_missing_study_names_it(tmp_path):
+    plan = SweepPlan(storage_url=f"sqlite:///{tmp_path / 's.sqlite'}", workers=1, seeds=1)
+    with pytest.raises(ConfigError, match="no sweep study 'lecture-B3-smoke-mnist1d-"):
+        b3.run("smoke", tmp_path / "out", 0, sweep=plan)

@@ -102,3 +102,14 @@ def test_cli_runs_smoke_and_writes_the_report(tmp_path, capsys):
     results = json.loads((out / "results.json").read_text())
     assert [c["id"] for c in results["claims"]] == ["S1"]
     assert (out / "index.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_cli_storage_needs_sweep_and_a_valid_url(tmp_path):
+    done = optlab("lecture", "--only", "B3", "--storage", "sqlite:///x.db", "--out", str(tmp_path / "r"))
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "--sweep" in done.stderr
+    out = str(tmp_path / "r")
+    done = optlab("lecture", "--only", "B3", "--sweep", "--storage", "nosuch://db", "--out", out)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "nosuch://db" in done.stderr
+    assert not (tmp_path / "r").exists()

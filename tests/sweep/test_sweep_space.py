@@ -99,3 +99,12 @@ def test_spec_round_trip_and_default_name():
     other = spec_of("batch_size=32,64", "lr=1e-4:1e-1", search="tpe", trials=6, prune=True, seed=3)
     assert other.default_study_name() != spec.default_study_name()
     assert spec.differences(other) == ["trials"]
+
+
+def test_evaluate_train_round_trips_and_older_specs_stay_joinable():
+    spec = spec_of("batch_size=32,64", evaluate_train=True)
+    assert SweepSpec.from_dict(spec.to_dict()).evaluate_train is True
+    plain = spec_of("batch_size=32,64")
+    assert "evaluate_train" not in plain.to_dict()  # a study made before the option compares equal
+    assert SweepSpec.from_dict(plain.to_dict()).evaluate_train is False
+    assert spec.fingerprint() != plain.fingerprint()

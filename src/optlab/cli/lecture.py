@@ -28,6 +28,17 @@ def register(app: typer.Typer) -> None:
             None, "--workers", help="Parallel processes (default: 1 for smoke, else CPU count, max 4)."
         ),
         resume: bool = typer.Option(False, "--resume", help="Keep finished experiments of the same profile."),
+        sweep: bool = typer.Option(
+            False,
+            "--sweep",
+            help="Train the batch-size grid (B3) as Optuna sweeps served by --workers processes; resumable.",
+        ),
+        storage: str = typer.Option(
+            None,
+            "--storage",
+            help="With --sweep: SQLAlchemy URL of the studies (default: sqlite in the output folder); "
+            "other machines join with `optlab sweep --study NAME --storage URL`.",
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
     ) -> None:
         """Run the lecture's claims as experiments and write DIR/results.json and DIR/index.html."""
@@ -38,6 +49,7 @@ def register(app: typer.Typer) -> None:
         if profile not in PROFILES:
             raise ConfigError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
         ids = registry.resolve(only)  # unknown ids fail here, before anything runs
+        runner.check_sweep_options(sweep, storage)
         show = not quiet and sys.stderr.isatty()
         started = time.perf_counter()
         if show:
@@ -64,12 +76,21 @@ def register(app: typer.Typer) -> None:
                     workers=workers,
                     resume=resume,
                     progress=progress,
+                    sweep=sweep,
+                    storage=storage,
                 )
         else:
             if not quiet:
                 print(f"optlab lecture: profile {profile}, experiments {', '.join(ids)}", file=sys.stderr)
             results = runner.run_lecture(
-                profile, out, only=",".join(ids), seeds=seeds, workers=workers, resume=resume
+                profile,
+                out,
+                only=",".join(ids),
+                seeds=seeds,
+                workers=workers,
+                resume=resume,
+                sweep=sweep,
+                storage=storage,
             )
         page = render(out)
         wall = time.perf_counter() - started

@@ -7,12 +7,17 @@ passes over the data the smaller batch has reached a lower training loss (the le
 rate, so each batch size gets its own learning rate, chosen from a small grid.
 
 Protocol, per dataset: model ``mlp`` (no BatchNorm), plain SGD, constant learning rate, a validation set
-carved from the training set (fixed split). For each batch size B, every learning rate of its grid
+carved from the training set with the run's seed. For each batch size B, every learning rate of its grid
 (``SETTINGS``) is trained with each seed (one seed per ``run``; the runner gives 3 in quick, 5 in full)
 and the one with the lowest final training loss (the claim is about optimisation) is kept for that seed.
 After the budget the model is evaluated on the whole training split and on the validation split (eval
 mode, not the running averages of the epoch). A learning rate that diverges (NaN loss) is recorded as
 diverged and never chosen.
+
+The grid's runs are independent, so they can also go through an Optuna sweep (``optlab lecture --sweep``):
+:func:`run_grid` trains batch size × lr × seed as one study per dataset, served by several worker processes
+(or machines, through a shared storage URL), and ``run(..., sweep=plan)`` reads its seed's runs from the
+study. Both paths train the same configs; the sweep's workers record the same final evaluations.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from optlab.experiments.framework import (
     Claim,
     ClaimResult,
     Profile,
+    SweepPlan,
     mean_std,
     outcome,
     write_json,
@@ -100,11 +106,16 @@ CRITERION = (
 )
 
 
+def _config(name: str, batch_size: int, lr: float, epochs: int, seed: int) -> TrainConfig:
+    return TrainConfig(dataset=name, model=MODEL, optimizer=OPTIMIZER, lr=lr, batch_size=batch_size,
+                       epochs=epochs, seed=seed, validation=VALIDATION[name], device="auto",
+                       eval_batch_size=EVAL_BATCH,
+                       description=f"B3 batch size {batch_size}, lr {lr}")  # fmt: skip
+
+
 def _train_one(dataset: Any, name: str, batch_size: int, lr: float, epochs: int, seed: int) -> dict[str, Any]:
     """Train once; the final model's loss/accuracy on the whole training and validation splits."""
-    config = TrainConfig(dataset=name, model=MODEL, optimizer=OPTIMIZER, lr=lr, batch_size=batch_size,
-                         epochs=epochs, seed=seed, validation=VALIDATION[name], device="auto",
-                         description=f"B3 batch size {batch_size}, lr {lr}")  # fmt: skip
+    config = _config(name, batch_size, lr, epochs, seed)
     record: dict[str, Any] = {"seed": seed, "batch_size": batch_size, "lr": lr, "diverged": False}
     with tempfile.TemporaryDirectory(prefix="optlab-b3-") as tmp:
         try:
@@ -115,22 +126,100 @@ def _train_one(dataset: Any, name: str, batch_size: int, lr: float, epochs: int,
     on_device = dataset.to(device)
     train_loss, train_acc = evaluate(result.model, on_device.train, EVAL_BATCH)
     val_loss, val_acc = evaluate(result.model, on_device.val, EVAL_BATCH)
+    return _record(record, train_loss, train_acc, val_loss, val_acc, result.metrics[-1]["step"])
+
+
+def _record(
+    record: dict[str, Any], train_loss: float, train_acc: float, val_loss: float, val_acc: float, updates: int
+) -> dict[str, Any]:
     if not np.isfinite(train_loss):
         return record | {"diverged": True, "error": "non-finite final training loss"}
     return record | {"train_loss": train_loss, "train_acc": train_acc, "val_loss": val_loss,
-                     "val_acc": val_acc,
-                     "updates": result.metrics[-1]["step"]}  # fmt: skip
+                     "val_acc": val_acc, "updates": updates}  # fmt: skip
 
 
-def _run_dataset(name: str, settings: dict[str, Any], seed: int) -> dict[str, Any]:
-    dataset = data.load(name, validation=VALIDATION[name], seed=0)  # the same split for every seed
+# -- the grid as an Optuna sweep (optlab lecture --sweep) ----------------------------------------------------
+def sweep_specs(profile: Profile, seeds: int) -> dict[str, Any]:
+    """One :class:`~optlab.sweep.SweepSpec` per dataset: batch size × lr × seed, each point one B3 run."""
+    from optlab.sweep import Param, SweepSpec
+
+    specs = {}
+    for name, settings in SETTINGS[profile].items():
+        base = _config(name, settings["batch_sizes"][0], settings["lrs"][0], settings["epochs"], 0)
+        params = (Param("batch_size", tuple(settings["batch_sizes"])),
+                  Param("lr", tuple(float(lr) for lr in settings["lrs"])),
+                  Param("seed", tuple(range(seeds))))  # fmt: skip
+        specs[name] = SweepSpec(base.replace(description=f"lecture B3 ({profile})"), params,
+                                evaluate_train=True)  # fmt: skip
+    return specs
+
+
+def study_name(profile: Profile, name: str, spec: Any) -> str:
+    """Derived from the settings: the lecture run again continues the same study (finished points stay)."""
+    return f"lecture-{ID}-{profile}-{name}-{spec.fingerprint()}"
+
+
+def run_grid(profile: Profile, plan: SweepPlan, on_progress: Any = None) -> None:
+    """Train every dataset's grid as a sweep served by ``plan.workers`` local worker processes.
+
+    ``on_progress(label, status)`` is called as points settle (status: :class:`~optlab.sweep.SweepStatus`)."""
+    from optlab.sweep import run_sweep
+
+    for name, spec in sweep_specs(profile, plan.seeds).items():
+        try:
+            data.load(name, validation=VALIDATION[name], seed=0)
+        except DataError:  # run() reports the dataset as absent
+            continue
+        label = f"{ID} sweep {name}"
+        report = None if on_progress is None else (lambda status, label=label: on_progress(label, status))
+        run_sweep(spec, study_name(profile, name, spec), plan.storage_url, workers=plan.workers, quiet=True,
+                  on_progress=report)  # fmt: skip
+
+
+def _from_study(
+    profile: Profile, name: str, settings: dict[str, Any], seed: int, plan: SweepPlan
+) -> list[dict[str, Any]]:
+    """This seed's grid records, read from the dataset's study (which :func:`run_grid` has settled)."""
+    from optlab.sweep import join, load_results, open_storage
+
+    spec = sweep_specs(profile, plan.seeds)[name]
+    study, _ = join(open_storage(plan.storage_url), study_name(profile, name, spec))
+    results = {(r.point["batch_size"], r.point["lr"]): r for r in load_results(study)
+               if r.point["seed"] == seed and r.outcome in ("complete", "error")}  # fmt: skip
+    records = []
+    for batch_size in settings["batch_sizes"]:
+        for lr in settings["lrs"]:
+            result = results.get((batch_size, float(lr)))
+            if result is None:
+                raise OptlabError(
+                    f"{ID}: the sweep has no result for {name} B={batch_size} lr={lr} seed={seed} "
+                    "(run the lecture with --sweep again to finish it)"
+                )
+            record = {"seed": seed, "batch_size": batch_size, "lr": lr, "diverged": False,
+                      "trial": result.number}  # fmt: skip
+            if result.outcome == "error":  # a NaN/inf loss, as in _train_one
+                records.append(record | {"diverged": True, "error": (result.error or "").splitlines()[0]})
+                continue
+            final = result.final
+            records.append(_record(record, final["train_loss"], final["train_acc"], final["val_loss"],
+                                   final["val_acc"], int(result.curve[-1][1])))  # fmt: skip
+    return records
+
+
+def _run_dataset(
+    profile: Profile, name: str, settings: dict[str, Any], seed: int, sweep: SweepPlan | None
+) -> dict[str, Any]:
+    dataset = data.load(name, validation=VALIDATION[name], seed=seed)  # the split train() would carve
+    if sweep is not None:
+        records = _from_study(profile, name, settings, seed, sweep)
+    else:
+        records = [_train_one(dataset, name, batch_size, lr, settings["epochs"], seed)
+                   for batch_size in settings["batch_sizes"] for lr in settings["lrs"]]  # fmt: skip
     grid: list[dict[str, Any]] = []
     chosen: dict[str, float | None] = {}
     runs: list[dict[str, Any]] = []
     for batch_size in settings["batch_sizes"]:
-        tried = [
-            _train_one(dataset, name, batch_size, lr, settings["epochs"], seed) for lr in settings["lrs"]
-        ]
+        tried = [r for r in records if r["batch_size"] == batch_size]
         grid += tried
         finite = [r for r in tried if not r["diverged"]]
         if not finite:
@@ -152,15 +241,17 @@ def _run_dataset(name: str, settings: dict[str, Any], seed: int) -> dict[str, An
     }
 
 
-def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
-    """Every batch size with every lr of the grid for this seed, each B's best kept; write JSON, CSV, PNG."""
+def run(profile: Profile, out_dir: Path, seed: int, sweep: SweepPlan | None = None) -> dict[str, Any]:
+    """Every batch size with every lr of the grid for this seed, each B's best kept; write JSON, CSV, PNG.
+
+    With ``sweep``, the runs are read from the sweep that :func:`run_grid` ran instead of trained here."""
     settings = SETTINGS[profile]
     datasets: dict[str, Any] = {}
     missing: dict[str, str] = {}
     with cpu_threads(torch.device("cpu")):
         for name, ds_settings in settings.items():
             try:
-                datasets[name] = _run_dataset(name, ds_settings, seed)
+                datasets[name] = _run_dataset(profile, name, ds_settings, seed, sweep)
             except DataError as error:  # Fashion-MNIST may be absent: run the others and say so
                 missing[name] = str(error).splitlines()[0]
     if not datasets:
@@ -191,6 +282,10 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
                         "(annotated)."},
         ],
     }  # fmt: skip
+    if sweep is not None:
+        specs = sweep_specs(profile, sweep.seeds)
+        studies = {name: study_name(profile, name, specs[name]) for name in datasets}
+        measurements["sweep"] = {"storage": sweep.storage_url, "studies": studies}
     write_json(out_dir / "b3_measurements.json", measurements)
     return measurements
 
@@ -297,6 +392,13 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
                 else f"does not fall monotonically with B (ρ = {rho_val:.2f})"
             )
             + "."
+        )
+    studies = {k: v for run_ in runs for k, v in run_.get("sweep", {}).get("studies", {}).items()}
+    if studies:
+        storage = next(run_["sweep"]["storage"] for run_ in runs if "sweep" in run_)
+        notes.append(
+            "The grid ran as Optuna sweeps (" + ", ".join(studies.values()) + f") in {storage}: "
+            "`optlab sweep report STUDY --storage URL` draws them."
         )
     missing = sorted({k for run_ in runs for k in run_.get("missing_datasets", {})})
     if missing:

@@ -11,6 +11,12 @@ An experiment is a module with
 * ``verdict(runs) -> list[ClaimResult]``: decides each claim from the numbers alone. ``runs`` holds one
   measurements dict per seed, as read back from disk.
 
+An experiment whose training is a grid of independent runs (B3: batch size × learning rate × seed) may also
+define ``run_grid(profile, plan: SweepPlan)``, which trains the whole grid as an Optuna sweep
+(:mod:`optlab.sweep`) served by ``plan.workers`` processes — and by any worker on another machine that joins
+the study through ``plan.storage_url`` — and accept ``run(profile, out_dir, seed, sweep=plan)``, which then
+reads its seed's runs from the study instead of training them.
+
 Verdicts are computed: a criterion is a sentence the report prints plus the code that checks it.
 """
 
@@ -36,6 +42,7 @@ __all__ = [
     "ClaimResult",
     "ExperimentModule",
     "Profile",
+    "SweepPlan",
     "check_profile",
     "mean_std",
     "outcome",
@@ -104,6 +111,16 @@ class ClaimResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """Train grid experiments through an Optuna sweep: where the studies live, how many local worker
+    processes serve them, and how many seeds the grid holds (the seeds are one of its axes)."""
+
+    storage_url: str
+    workers: int
+    seeds: int
 
 
 class ExperimentModule(Protocol):

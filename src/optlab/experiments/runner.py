@@ -26,9 +26,9 @@ from typing import Any
 
 import optlab
 from optlab.experiments import registry
-from optlab.experiments.framework import INCONCLUSIVE, check_profile, write_json
+from optlab.experiments.framework import INCONCLUSIVE, SweepPlan, check_profile, write_json
 
-__all__ = ["DEFAULT_SEEDS", "JobResult", "collect", "run_lecture"]
+__all__ = ["DEFAULT_SEEDS", "JobResult", "check_sweep_options", "collect", "run_lecture"]
 
 DEFAULT_SEEDS = {"smoke": 1, "quick": 3, "full": 5}
 ProgressFn = Callable[[int, int, str], None]
@@ -46,8 +46,12 @@ def _seed_dir(out_dir: Path, experiment_id: str, seed: int) -> Path:
     return out_dir / experiment_id / f"seed-{seed}"
 
 
-def run_job(experiment_id: str, profile: str, seed: int, out_dir: str) -> JobResult:
-    """Run one experiment for one seed and write its measurements.json (runs in a worker process)."""
+def run_job(
+    experiment_id: str, profile: str, seed: int, out_dir: str, sweep: SweepPlan | None = None
+) -> JobResult:
+    """Run one experiment for one seed and write its measurements.json (runs in a worker process).
+
+    With ``sweep``, a grid experiment reads its runs from the sweep :func:`run_lecture` ran before."""
     import torch
 
     # Workers run side by side: one thread each avoids oversubscribing the cores.
@@ -58,7 +62,10 @@ def run_job(experiment_id: str, profile: str, seed: int, out_dir: str) -> JobRes
         module = registry.load(experiment_id)
         seed_dir = _seed_dir(Path(out_dir), experiment_id, seed)
         seed_dir.mkdir(parents=True, exist_ok=True)
-        measurements = module.run(profile, seed_dir, seed)
+        if sweep is not None and hasattr(module, "run_grid"):
+            measurements = module.run(profile, seed_dir, seed, sweep=sweep)
+        else:
+            measurements = module.run(profile, seed_dir, seed)
         wall = time.perf_counter() - start
         record = {
             "experiment": experiment_id,
@@ -88,6 +95,16 @@ def _finished(out_dir: Path, experiment_id: str, profile: str, seed: int) -> Job
     return JobResult(experiment_id, seed, float(record.get("wall_time_s", 0.0)))
 
 
+def check_sweep_options(sweep: bool, storage: str | None) -> None:
+    """``--storage`` only with ``--sweep``; a bad URL or an unreachable server fails here, before any work."""
+    if storage is not None and not sweep:
+        raise ValueError("--storage is where --sweep keeps its studies: give --sweep too")
+    if storage is not None:
+        from optlab.sweep import open_storage
+
+        open_storage(storage)
+
+
 def run_lecture(
     profile: str,
     out_dir: Path,
@@ -97,12 +114,19 @@ def run_lecture(
     workers: int | None = None,
     resume: bool = False,
     progress: ProgressFn | None = None,
+    sweep: bool = False,
+    storage: str | None = None,
 ) -> dict[str, Any]:
     """Run the selected experiments and write ``out_dir/results.json``; return its content.
 
     ``seeds`` applies to experiments whose outcome depends on the seed (default per profile: smoke 1, quick 3,
     full 5); deterministic ones run once. ``workers`` processes run jobs side by side (default: 1 for smoke,
     else the CPU count, at most 4); 1 runs everything in this process.
+
+    ``sweep``: grid experiments (those with ``run_grid``, e.g. B3) first train their whole grid as Optuna
+    studies served by ``workers`` worker processes, in ``storage`` (an SQLAlchemy URL; default
+    ``DIR/sweeps.sqlite``) — workers on other machines can join those studies through a shared URL
+    (``optlab sweep --study NAME --storage URL``); an interrupted grid continues where it stopped.
     """
     profile = check_profile(profile)
     ids = registry.resolve(only)
@@ -111,6 +135,7 @@ def run_lecture(
         raise ValueError(f"--seeds must be ≥ 1, got {n_seeds}")
     if workers is not None and workers < 1:
         raise ValueError(f"--workers must be ≥ 1, got {workers}")
+    check_sweep_options(sweep, storage)
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs: list[tuple[str, int]] = []
     for experiment_id in ids:
@@ -134,19 +159,26 @@ def run_lecture(
         progress(len(results), total, "starting")
     # smoke runs are seconds of work: starting a process (and importing torch in it) would cost more
     default_workers = 1 if profile == "smoke" else min(os.cpu_count() or 1, 4)
+    plan = None
+    if sweep:
+        url = storage or f"sqlite:///{(out_dir / 'sweeps.sqlite').resolve()}"
+        plan = SweepPlan(storage_url=url, workers=workers or default_workers, seeds=n_seeds)
+        failed = _run_grids(profile, plan, pending, progress, lambda: (len(results), total))
+        results += [JobResult(e, s, 0.0, failed[e]) for e, s in pending if e in failed]
+        pending = [(e, s) for e, s in pending if e not in failed]
     n_workers = min(workers or default_workers, max(len(pending), 1))
     if n_workers == 1:
         for experiment_id, seed in pending:
             if progress:
                 progress(len(results), total, f"{experiment_id} seed {seed}")
-            results.append(run_job(experiment_id, profile, seed, str(out_dir)))
+            results.append(run_job(experiment_id, profile, seed, str(out_dir), plan))
             if progress:
                 progress(len(results), total, f"{experiment_id} seed {seed} done")
     else:
         context = multiprocessing.get_context("spawn")  # fork after torch has threads can deadlock
         with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
             futures: dict[Future[JobResult], tuple[str, int]] = {
-                pool.submit(run_job, experiment_id, profile, seed, str(out_dir)): (experiment_id, seed)
+                pool.submit(run_job, experiment_id, profile, seed, str(out_dir), plan): (experiment_id, seed)
                 for experiment_id, seed in pending
             }
             remaining = set(futures)
@@ -163,6 +195,31 @@ def run_lecture(
                         progress(len(results), total, f"{experiment_id} done; running {running or '-'}")
     wall = time.perf_counter() - started
     return collect(out_dir, profile, ids, results, wall_time_s=wall, seeds=n_seeds)
+
+
+def _run_grids(
+    profile: str,
+    plan: SweepPlan,
+    pending: list[tuple[str, int]],
+    progress: ProgressFn | None,
+    done_total: Callable[[], tuple[int, int]],
+) -> dict[str, str]:
+    """Run the sweeps of the pending grid experiments; their errors by experiment id (those are not run)."""
+    failed: dict[str, str] = {}
+    for experiment_id in dict.fromkeys(e for e, _ in pending):
+        module = registry.load(experiment_id)
+        if not hasattr(module, "run_grid"):
+            continue
+
+        def report(label: str, status: Any) -> None:
+            if progress:
+                progress(*done_total(), f"{label}: {status.line()}")
+
+        try:
+            module.run_grid(profile, plan, on_progress=report)
+        except Exception as error:  # reported for this experiment's claims; the others still run
+            failed[experiment_id] = "".join(traceback.format_exception_only(type(error), error)).strip()
+    return failed
 
 
 def collect(

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,10 +65,12 @@ def run_sweep(
     poll: float = POLL_SECONDS,
     threads: int | None = None,
     announce: Any = None,
+    on_progress: Callable[[study_mod.SweepStatus], None] | None = None,
 ) -> SweepRun:
     """Run (or continue, or help with) a sweep until every point is settled; returns where it ended.
 
     ``threads``: torch threads per worker; default: all cores for one worker, cores // workers for several.
+    ``on_progress(status)`` is called as the sweep advances (e.g. by a caller that draws its own progress).
     """
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"invalid value for --workers: {workers!r} (an integer >= 1)")
@@ -79,7 +82,7 @@ def run_sweep(
     if announce is not None:
         announce(name, url, spec)
     started = time.perf_counter()
-    progress = _Progress(quiet, spec)
+    progress = _Progress(quiet, spec, on_progress)
     with progress:
         if workers == 1:
             set_threads(threads)
@@ -147,8 +150,10 @@ def _run_processes(storage, name, spec, url, workers, options, progress):
 class _Progress:
     """A rich bar over settled points (or trials), refreshed from the storage; off when not a TTY or quiet."""
 
-    def __init__(self, quiet: bool, spec: SweepSpec):
-        self.spec = spec
+    def __init__(
+        self, quiet: bool, spec: SweepSpec, callback: Callable[[study_mod.SweepStatus], None] | None = None
+    ):
+        self.spec, self.callback = spec, callback
         self.enabled = not quiet and sys.stderr.isatty() and not os.environ.get("OPTLAB_NO_PROGRESS")
         if self.enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -173,7 +178,11 @@ class _Progress:
             self.bar.__exit__(*exc)
 
     def update(self, study: Any) -> None:
+        if not (self.enabled or self.callback):
+            return
+        status = study_mod.sweep_status(study.get_trials(deepcopy=False), self.spec)
+        if self.callback is not None:
+            self.callback(status)
         if self.enabled:
-            status = study_mod.sweep_status(study.get_trials(deepcopy=False), self.spec)
             running = status.counts["running"]
             self.bar.update(self.task, completed=status.settled, info=f"{running} running")

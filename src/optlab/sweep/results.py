@@ -35,6 +35,7 @@ class TrialResult:
     wall_time: float | None
     retry_of: int | None
     error: str | None
+    final: dict[str, float] = field(default_factory=dict)  # the final model's val/test (and train) metrics
 
     def to_target(self, target: float) -> tuple[int, float] | None:
         """(updates, training seconds) at the end of the first epoch whose accuracy reaches ``target``."""
@@ -76,6 +77,7 @@ def load_results(study: Any) -> list[TrialResult]:
                 wall_time=attrs.get("wall_time"),
                 retry_of=trial.system_attrs.get("failed_trial"),
                 error=attrs.get("error"),
+                final=dict(attrs.get("final") or {}),
             )
         )
     return out

@@ -161,6 +161,9 @@ class SweepSpec:
     lr_scaling: str = "none"
     reference_batch: int = 256
     seed: int = 0
+    # Also evaluate each trial's final model on its whole training split (eval mode): what "optimises
+    # better" is judged by (lecture B3). Costs one forward pass over the training set per trial.
+    evaluate_train: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
@@ -260,7 +263,8 @@ class SweepSpec:
 
     # -- storage ----------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {
+        optional = {"evaluate_train": True} if self.evaluate_train else {}  # older studies stay joinable
+        return optional | {
             "version": SPEC_VERSION,
             "base": self.base.to_dict(),
             "params": [p.to_dict() for p in self.params],
@@ -287,6 +291,7 @@ class SweepSpec:
             lr_scaling=data["lr_scaling"],
             reference_batch=data["reference_batch"],
             seed=data["seed"],
+            evaluate_train=bool(data.get("evaluate_train", False)),
         )
 
     def fingerprint(self) -> str:

@@ -55,6 +55,7 @@ def open_storage(
 ) -> Any:
     """An ``optuna.storages.RDBStorage`` with heartbeats and retries of dead trials; bad URL → ConfigError."""
     import optuna
+    import sqlalchemy.exc
 
     quiet_optuna()
     url = url or default_storage_url()
@@ -87,7 +88,8 @@ def open_storage(
             grace_period=grace_period,
             **{callback_arg: retry(max_retry=MAX_RETRY)},
         )
-    except (ImportError, ValueError) as error:  # unknown dialect, missing driver, malformed URL
+    except (ImportError, ValueError, sqlalchemy.exc.ArgumentError) as error:
+        # unknown dialect, missing driver, malformed URL: the user's input, not a failed run
         raise ConfigError(f"invalid value for --storage: {url!r} ({error})") from None
     except Exception as error:  # sqlalchemy.exc.OperationalError & co: unreachable server, bad credentials
         raise OptlabError(f"cannot open sweep storage {url!r}: {str(error).splitlines()[0]}") from None

@@ -181,6 +181,12 @@ class Worker:
         if metric == "val_acc":
             _, test_acc = evaluate(result.model, dataset.test, config.eval_batch_size)
             trial.set_user_attr("test_acc", test_acc)
+        final = {k: v for k, v in result.metrics[-1].items() if k.startswith(("val_", "test_"))}
+        if self.spec.evaluate_train:
+            final["train_loss"], final["train_acc"] = evaluate(
+                result.model, dataset.train, config.eval_batch_size
+            )
+        trial.set_user_attr("final", final)
         self.trained += 1
         accuracy = reporter.curve[-1][2]
         if reporter.pruned_at is not None:
