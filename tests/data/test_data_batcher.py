@@ -230,3 +230,22 @@ def test_rank_parts_of_a_partial_batch_are_balanced() -> None:
 def test_bad_arguments(kwargs: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         Batcher(numbered(), **kwargs)
+
+
+@pytest.mark.parametrize("world_size", [1, 2])
+def test_reused_buffer_yields_the_same_batches_and_is_overwritten(world_size: int) -> None:
+    split = numbered(53)  # a partial last batch
+    for rank in range(world_size):
+        fresh = Batcher(split, 8, seed=3, rank=rank, world_size=world_size)
+        reused = Batcher(split, 8, seed=3, rank=rank, world_size=world_size, reuse_buffer=True)
+        for _ in range(3):
+            a, b = list(fresh), []
+            for x, y in reused:
+                b.append((x.clone(), y))  # copied now: the next batch overwrites x
+            assert [ids_of(batch) for batch in a] == [ids_of(batch) for batch in b]
+            assert all(torch.equal(xa, xb) for (xa, _), (xb, _) in zip(a, b, strict=True))
+    reused = Batcher(split, 8, seed=3, reuse_buffer=True)
+    first, _ = next(iter(reused))
+    kept = first.clone()
+    second, _ = next(iter(reused))
+    assert second.data_ptr() == first.data_ptr() and not torch.equal(first, kept)

@@ -42,6 +42,9 @@ class Batcher:
         seed: seeds the batcher's own generator (the global torch RNG is never touched).
         device: where batches are produced; the split is moved there once, here.
         rank, world_size: this process's shard of each global batch (data-parallel training).
+        reuse_buffer: gather every batch's `x` into one buffer, which the next batch overwrites. For loops
+            that are done with a batch before they take the next (optlab's trainer): it saves allocating,
+            and on the CPU page-faulting, a fresh batch-sized tensor every step.
 
     Example:
         >>> b = Batcher(split, batch_size=128, seed=0)
@@ -59,6 +62,7 @@ class Batcher:
         device: torch.device | str | None = None,
         rank: int = 0,
         world_size: int = 1,
+        reuse_buffer: bool = False,
     ) -> None:
         n = len(split.y)
         if n == 0:
@@ -106,6 +110,8 @@ class Batcher:
         self.position = 0
         self._perm: torch.Tensor | None = None
         self._epoch_generator_state: torch.Tensor | None = None  # generator state that draws self._perm
+        self.reuse_buffer = reuse_buffer
+        self._buffer: torch.Tensor | None = None
 
     def __len__(self) -> int:
         """Batches per epoch (per rank)."""
@@ -151,7 +157,7 @@ class Batcher:
                     yield x[i * b : (i + 1) * b], y[i * b : (i + 1) * b]
                 else:
                     idx = perm[i * b : (i + 1) * b]
-                    yield x.index_select(0, idx), y.index_select(0, idx)
+                    yield self._gather(idx), y.index_select(0, idx)
         else:
             while (i := self.position) < n_batches:
                 self.position = i + 1
@@ -160,8 +166,16 @@ class Batcher:
                     yield x[lo:hi], y[lo:hi]
                 else:
                     idx = perm[lo:hi]
-                    yield x.index_select(0, idx), y.index_select(0, idx)
+                    yield self._gather(idx), y.index_select(0, idx)
         self._next_epoch()
+
+    def _gather(self, idx: torch.Tensor) -> torch.Tensor:
+        if not self.reuse_buffer:
+            return self.x.index_select(0, idx)
+        if self._buffer is None:
+            rows = min(self.batch_size or self.num_samples, self.num_samples)
+            self._buffer = self.x.new_empty((rows, *self.x.shape[1:]))
+        return torch.index_select(self.x, 0, idx, out=self._buffer[: len(idx)])
 
     # ------------------------------------------------------------------------------------------------ state
 

@@ -158,6 +158,7 @@ def train(
         device=device,
         rank=rank,
         world_size=world_size,
+        reuse_buffer=True,  # each batch is finished (backward done, hooks run) before the next is gathered
     )
     total_steps = config.epochs * len(batcher)
     if config.max_steps is not None:
