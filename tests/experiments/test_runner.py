@@ -113,3 +113,34 @@ def test_cli_storage_needs_sweep_and_a_valid_url(tmp_path):
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "nosuch://db" in done.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_estimate_schedules_the_costs_longest_first_on_the_workers(tmp_path):
+    from optlab.experiments import generalisation_gap as b4
+    from optlab.experiments import large_batch as b6
+    from optlab.experiments.runner import estimate
+
+    expected = estimate("full", tmp_path, only="B6,B4", seeds=2, workers=2)
+    # B4, B4 to the two workers, then B6, B6: each worker carries one of each
+    assert expected.wall_seconds == b4.COST["full"] + b6.COST["full"]
+    assert list(expected.per_experiment) == ["B4", "B6"]
+    assert expected.per_experiment["B4"] == (b4.COST["full"], 2)
+    assert expected.jobs == 4 and expected.kept == 0
+    one_worker = estimate("full", tmp_path, only="B6,B4", seeds=2, workers=1)
+    assert one_worker.wall_seconds == 2 * (b4.COST["full"] + b6.COST["full"])
+    assert "h" in expected.line() and "4 jobs on 2 workers" in expected.line()
+
+
+def test_estimate_leaves_out_what_resume_keeps(smoke):
+    from optlab.experiments.runner import estimate
+
+    out, _ = smoke
+    assert estimate("smoke", out, only="S1,S4", resume=True).kept == 2
+    assert estimate("smoke", out, only="S1,S4", resume=False).kept == 0
+
+
+def test_cli_dry_run_prints_the_plan_and_runs_nothing(tmp_path):
+    done = optlab("lecture", "--profile", "full", "--dry-run", "--out", str(tmp_path / "r"))
+    assert done.returncode == 0, done.stderr
+    assert "expected ≈" in done.stdout and "B4" in done.stdout and " h " in done.stdout
+    assert not (tmp_path / "r").exists()

@@ -40,6 +40,9 @@ def register(app: typer.Typer) -> None:
             "other machines join with `optlab sweep --study NAME --storage URL`.",
         ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+        dry_run: bool = typer.Option(
+            False, "--dry-run", help="Print what would run and its expected runtime, then stop."
+        ),
     ) -> None:
         """Run the lecture's claims as experiments and write DIR/results.json and DIR/index.html."""
         from optlab.experiments import registry, runner
@@ -50,6 +53,18 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
         ids = registry.resolve(only)  # unknown ids fail here, before anything runs
         runner.check_sweep_options(sweep, storage)
+        expected = runner.estimate(
+            profile, out, only=",".join(ids), seeds=seeds, workers=workers, resume=resume
+        )
+        if dry_run:
+            print(f"optlab lecture: profile {profile}, experiments {', '.join(ids)}")
+            for experiment_id, (seconds, n) in expected.per_experiment.items():
+                print(f"  {experiment_id:<4} {runner.format_seconds(seconds):>8} × {n}")
+            print(expected.line())
+            return
+        if not quiet:
+            print(f"optlab lecture: profile {profile}, experiments {', '.join(ids)}", file=sys.stderr)
+            print(expected.line(), file=sys.stderr)
         show = not quiet and sys.stderr.isatty()
         started = time.perf_counter()
         if show:
@@ -80,8 +95,6 @@ def register(app: typer.Typer) -> None:
                     storage=storage,
                 )
         else:
-            if not quiet:
-                print(f"optlab lecture: profile {profile}, experiments {', '.join(ids)}", file=sys.stderr)
             results = runner.run_lecture(
                 profile,
                 out,

@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -28,7 +29,16 @@ import optlab
 from optlab.experiments import registry
 from optlab.experiments.framework import INCONCLUSIVE, SweepPlan, check_profile, write_json
 
-__all__ = ["DEFAULT_SEEDS", "JobResult", "check_sweep_options", "collect", "run_lecture"]
+__all__ = [
+    "DEFAULT_SEEDS",
+    "Estimate",
+    "JobResult",
+    "check_sweep_options",
+    "collect",
+    "estimate",
+    "format_seconds",
+    "run_lecture",
+]
 
 DEFAULT_SEEDS = {"smoke": 1, "quick": 3, "full": 5}
 ProgressFn = Callable[[int, int, str], None]
@@ -95,6 +105,77 @@ def _finished(out_dir: Path, experiment_id: str, profile: str, seed: int) -> Job
     return JobResult(experiment_id, seed, float(record.get("wall_time_s", 0.0)))
 
 
+def _cost(experiment_id: str, profile: str) -> float:
+    """Rough seconds of one job (one seed) on the 2-core CPU this was written on (the module's COST)."""
+    return float(getattr(registry.load(experiment_id), "COST", {}).get(profile, 1.0))
+
+
+def _jobs(profile: str, ids: list[str], n_seeds: int) -> list[tuple[str, int]]:
+    """(experiment, seed) pairs, longest first: the slowest experiment is not the one left running alone."""
+    jobs = [
+        (experiment_id, seed)
+        for experiment_id in ids
+        for seed in range(n_seeds if registry.load(experiment_id).SEEDED else 1)
+    ]
+    return sorted(jobs, key=lambda job: -_cost(job[0], profile))
+
+
+def _default_workers(profile: str) -> int:
+    # smoke runs are seconds of work: starting a process (and importing torch in it) would cost more
+    return 1 if profile == "smoke" else min(os.cpu_count() or 1, 4)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a lecture run will do and roughly how long it takes (from the experiments' COST figures)."""
+
+    jobs: int  # (experiment, seed) jobs still to run
+    kept: int  # jobs finished by an earlier run and kept (--resume)
+    workers: int
+    wall_seconds: float  # the longest worker's share when jobs go longest first to the least-loaded worker
+    per_experiment: dict[str, tuple[float, int]]  # id → (seconds of one job, jobs to run), longest first
+
+    def line(self) -> str:
+        text = f"{self.jobs} jobs on {self.workers} worker{'s' if self.workers != 1 else ''}"
+        if self.kept:
+            text += f" ({self.kept} kept from the last run)"
+        if self.per_experiment:
+            longest, (seconds, _) = next(iter(self.per_experiment.items()))
+            text += f"; longest: {longest}, {format_seconds(seconds)} per job"
+        return f"expected ≈ {format_seconds(self.wall_seconds)} ({text}; estimated on a 2-core CPU)"
+
+
+def format_seconds(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def estimate(
+    profile: str,
+    out_dir: Path,
+    *,
+    only: str | None = None,
+    seeds: int | None = None,
+    workers: int | None = None,
+    resume: bool = False,
+) -> Estimate:
+    """The expected wall time of :func:`run_lecture` with the same arguments (printed before it starts)."""
+    profile = check_profile(profile)
+    ids = registry.resolve(only)
+    jobs = _jobs(profile, ids, DEFAULT_SEEDS[profile] if seeds is None else seeds)
+    pending = [j for j in jobs if not (resume and _finished(out_dir, j[0], profile, j[1]))]
+    n_workers = min(workers or _default_workers(profile), max(len(pending), 1))
+    loads = [0.0] * n_workers
+    for experiment_id, _ in pending:  # the runner's order: longest first, to whichever worker is free
+        loads[loads.index(min(loads))] += _cost(experiment_id, profile)
+    counts = Counter(e for e, _ in pending)
+    per_experiment = {e: (_cost(e, profile), n) for e, n in counts.items()}  # pending is longest first
+    return Estimate(len(pending), len(jobs) - len(pending), n_workers, max(loads), per_experiment)
+
+
 def check_sweep_options(sweep: bool, storage: str | None) -> None:
     """``--storage`` only with ``--sweep``; a bad URL or an unreachable server fails here, before any work."""
     if storage is not None and not sweep:
@@ -137,14 +218,7 @@ def run_lecture(
         raise ValueError(f"--workers must be ≥ 1, got {workers}")
     check_sweep_options(sweep, storage)
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs: list[tuple[str, int]] = []
-    for experiment_id in ids:
-        module = registry.load(experiment_id)
-        for seed in range(n_seeds if module.SEEDED else 1):
-            jobs.append((experiment_id, seed))
-    # Longest first, so the slowest experiment is not the one left running alone at the end.
-    jobs.sort(key=lambda job: -float(getattr(registry.load(job[0]), "COST", {}).get(profile, 1.0)))
-
+    jobs = _jobs(profile, ids, n_seeds)
     started = time.perf_counter()
     results: list[JobResult] = []
     pending = []
@@ -157,8 +231,7 @@ def run_lecture(
     total = len(jobs)
     if progress:
         progress(len(results), total, "starting")
-    # smoke runs are seconds of work: starting a process (and importing torch in it) would cost more
-    default_workers = 1 if profile == "smoke" else min(os.cpu_count() or 1, 4)
+    default_workers = _default_workers(profile)
     plan = None
     if sweep:
         url = storage or f"sqlite:///{(out_dir / 'sweeps.sqlite').resolve()}"
