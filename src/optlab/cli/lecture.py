@@ -53,9 +53,8 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
         ids = registry.resolve(only)  # unknown ids fail here, before anything runs
         runner.check_sweep_options(sweep, storage)
-        expected = runner.estimate(
-            profile, out, only=",".join(ids), seeds=seeds, workers=workers, resume=resume
-        )
+        selection = {"only": ",".join(ids), "seeds": seeds, "workers": workers, "resume": resume}
+        expected = runner.estimate(profile, out, **selection)
         if dry_run:
             print(f"optlab lecture: profile {profile}, experiments {', '.join(ids)}")
             for experiment_id, (seconds, n) in expected.per_experiment.items():
@@ -84,27 +83,10 @@ def register(app: typer.Typer) -> None:
                     bar.update(task, completed=done, total=total, description=what)
 
                 results = runner.run_lecture(
-                    profile,
-                    out,
-                    only=",".join(ids),
-                    seeds=seeds,
-                    workers=workers,
-                    resume=resume,
-                    progress=progress,
-                    sweep=sweep,
-                    storage=storage,
+                    profile, out, progress=progress, sweep=sweep, storage=storage, **selection
                 )
         else:
-            results = runner.run_lecture(
-                profile,
-                out,
-                only=",".join(ids),
-                seeds=seeds,
-                workers=workers,
-                resume=resume,
-                sweep=sweep,
-                storage=storage,
-            )
+            results = runner.run_lecture(profile, out, sweep=sweep, storage=storage, **selection)
         page = render(out)
         wall = time.perf_counter() - started
         width = max(len(c["id"]) for c in results["claims"])
