@@ -122,3 +122,76 @@ def test_trust_ratio_norms_match_vector_norm_for_small_large_and_strided_tensors
     got = norms(tensors)
     assert got.dtype == torch.float64
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=0)
+
+
+def _lamb_problem(
+    dtype: torch.dtype, steps: int
+) -> tuple[list[torch.Tensor], list[list[torch.Tensor | None]]]:
+    """Tensors on both sides of the norms' dot threshold: odd sizes, a transposed (non-contiguous) one and
+    zero ones (trust ratio 1); the large zero tensor gets zero gradients, the small one none at step 3."""
+    gen = torch.Generator().manual_seed(1)
+    shapes = [(301, 401), (70_001,), (401, 300), (256, 256), (3, 5), (7,)]
+    params = [torch.randn(s, generator=gen, dtype=dtype) for s in shapes]
+    params[2] = params[2].t()  # (300, 401), strides (1, 300)
+    params[3].zero_()
+    params[5].zero_()
+    grads: list[list[torch.Tensor | None]] = []
+    for step in range(steps):
+        row: list[torch.Tensor | None] = [torch.randn(p.shape, generator=gen, dtype=dtype) for p in params]
+        row[3] = torch.zeros_like(params[3])
+        if step == 3:
+            row[4] = None
+        grads.append(row)
+    return params, grads
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("dtype", "tolerance"), [(torch.float32, 1e-5), (torch.float64, 1e-12)], ids=["f32", "f64"]
+)
+def test_lamb_fast_step_matches_reference_on_large_strided_and_zero_tensors(
+    dtype: torch.dtype, tolerance: float
+) -> None:
+    init, grads = _lamb_problem(dtype, steps=6)
+    fast = [p.clone().requires_grad_() for p in init]  # clone keeps the transposed strides
+    slow = [p.clone().requires_grad_() for p in init]
+    assert not fast[2].is_contiguous()
+    fast_opt = oo.LAMB(fast, lr=0.01, weight_decay=0.01, fused=True)
+    slow_opt = oo.LAMB(slow, lr=0.01, weight_decay=0.01, fused=False)
+    for step, row in enumerate(grads):
+        for a, b, g in zip(fast, slow, row, strict=True):
+            a.grad = None if g is None else g.clone()
+            b.grad = None if g is None else g.clone()
+        if step == 2:  # as a schedule would: the fast step's cached hyperparameters must follow
+            fast_opt.param_groups[0]["lr"] = slow_opt.param_groups[0]["lr"] = 0.003
+        fast_opt.step()
+        slow_opt.step()
+    for i, (a, b) in enumerate(zip(fast, slow, strict=True)):
+        assert rel_err(a.detach(), b.detach()) <= tolerance, f"param {i}"
+        for key, expected in slow_opt.state[b].items():
+            assert rel_err(fast_opt.state[a][key], expected) <= tolerance, f"state {key!r} of param {i}"
+    assert float(fast_opt.state[fast[4]]["step"]) == 5.0  # skipped once: counted per parameter
+    assert torch.equal(fast[3].detach(), torch.zeros_like(fast[3]))  # zero weights, zero gradients: no update
+
+
+def test_norm_terms_match_vector_norm_for_small_large_strided_and_float64_tensors() -> None:
+    from optlab.optim._trust_ratio import norm_terms
+
+    generator = torch.Generator().manual_seed(0)
+    weights = [
+        torch.randn(3, 4, generator=generator),
+        torch.zeros(5),
+        torch.randn(300, 401, generator=generator),  # above the dot threshold
+        torch.randn(401, 300, generator=generator).t(),  # non-contiguous, above the threshold
+        torch.zeros(256, 256),
+        torch.randn(70_001, generator=generator, dtype=torch.float64),
+    ]
+    updates = [torch.randn(w.numel(), generator=generator, dtype=w.dtype) for w in weights]
+    terms, squared = norm_terms(weights, updates)
+    assert squared == (False, False, True, True, True, True)
+    got = torch.where(torch.tensor(squared), terms.double().sqrt(), terms.double())
+    expected = torch.tensor(
+        [[torch.linalg.vector_norm(t.double()).item() for t in ts] for ts in (weights, updates)],
+        dtype=torch.float64,
+    )
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=0)
