@@ -34,11 +34,12 @@ SETTLED = ("complete", "pruned", "error")
 
 
 def quiet_optuna() -> None:
-    """Optuna logs each trial at INFO and warns that heartbeats are experimental; optlab prints its own."""
+    """Optuna logs each trial at INFO, a trial that returned NaN (a diverged run) at WARNING, and warns that
+    heartbeats are experimental; optlab prints its own line for each of these."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    logging.getLogger("optuna").setLevel(logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    logging.getLogger("optuna").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     warnings.filterwarnings("ignore", message=".*heartbeat.*")
 
