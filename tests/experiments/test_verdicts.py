@@ -166,6 +166,9 @@ def test_s5():
     # the control: if plain RMSProp were indistinguishable the check would prove nothing
     assert outcome_of(adam_parts, variant(S5, max_gap_adam_beta1_0_vs_plain_rmsprop=1e-9)) == NOT_REPRODUCED
     assert outcome_of(adam_parts, variant(S5, updates=10)) == INCONCLUSIVE
+    # Too few updates before the path reached the minimum: nothing much was compared.
+    assert outcome_of(adam_parts, variant(S5, compared_updates=50)) == INCONCLUSIVE
+    assert outcome_of(adam_parts, variant(S5, compared_updates=2000)) == REPRODUCED
 
 
 S6 = {

@@ -38,6 +38,10 @@ EPS = 1e-8
 STEPS = {"smoke": 300, "quick": 3000, "full": 10_000}
 MIN_STEPS = 300
 TOLERANCE = 1e-10  # float64 round-off over thousands of updates stays far below this
+# The paths are compared until Adam's reaches the minimum to round-off. From there both sit on it while v
+# decays towards 0, and the step g/(√v + ε) of either erupts at a moment that round-off decides (the eruption
+# of S3): measured, the paths agree to 5e-16·d₀ for 6000 updates, then part by 5e-2·d₀ by update 8000.
+AT_MINIMUM = 1e-12
 
 CLAIMS = (
     Claim(
@@ -62,11 +66,12 @@ CLAIMS = (
 )
 
 CRITERION = (
-    f"Over all updates, the largest distance between the paths of Adam (β₁ = 0, β₂ = {BETA2:g}) and RMSProp "
-    f"with η_t = η·√(1−β₂ᵗ), ε_t = ε·√(1−β₂ᵗ) is ≤ {TOLERANCE:g} × the starting distance to the minimum, "
+    f"Over the updates until Adam's path reaches the minimum to round-off ({AT_MINIMUM:g}·d₀), the largest "
+    f"distance between the paths of Adam (β₁ = 0, β₂ = {BETA2:g}) and RMSProp with "
+    f"η_t = η·√(1−β₂ᵗ), ε_t = ε·√(1−β₂ᵗ) is ≤ {TOLERANCE:g} × the starting distance to the minimum, "
     "while plain RMSProp (no bias correction) differs from Adam by ≥ 10⁻³ × it (the check can tell them "
     "apart)."
-)
+)  # fmt: skip
 
 
 def _bias_correction(update: int) -> float:
@@ -98,8 +103,12 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
         after_step=set_eps,
     )
     d0 = float(np.linalg.norm(np.asarray(surf.start) - np.asarray(surf.minimum)))
-    gap_corrected = np.linalg.norm(adam_b0.points[:, 0] - corrected.points[:, 0], axis=-1)
-    gap_plain = np.linalg.norm(adam_b0.points[:, 0] - rmsprop.points[:, 0], axis=-1)
+    at_minimum = adam_b0.distances(surf.minimum)[:, 0] <= AT_MINIMUM * d0
+    compared = int(np.argmax(at_minimum)) if at_minimum.any() else steps
+    gap_corrected = np.linalg.norm(
+        adam_b0.points[: compared + 1, 0] - corrected.points[: compared + 1, 0], axis=-1
+    )
+    gap_plain = np.linalg.norm(adam_b0.points[: compared + 1, 0] - rmsprop.points[: compared + 1, 0], axis=-1)
     labels = ["momentum", "rmsprop", "adam", "adam_beta1_0", "rmsprop_bias_corrected"]
     trajectories = [momentum, rmsprop, adam, adam_b0, corrected]
     csv_parts = [trajectory_csv(t, [label]) for t, label in zip(trajectories, labels, strict=True)]
@@ -121,6 +130,7 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     measurements = {
         "surface": surf.formula,
         "updates": steps,
+        "compared_updates": compared,
         "distance_start": d0,
         "max_gap_adam_beta1_0_vs_corrected_rmsprop": float(gap_corrected.max()),
         "max_gap_adam_beta1_0_vs_plain_rmsprop": float(gap_plain.max()),
@@ -152,11 +162,13 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
         "equal to bias-corrected RMSProp": corrected <= TOLERANCE,
         "differs from plain RMSProp": plain >= 1e-3,
     }
+    compared = m.get("compared_updates", m["updates"])
     numbers = {
         "updates": m["updates"],
+        f"updates compared (until Adam is within {AT_MINIMUM:g}·d₀ of the minimum)": compared,
         "max ‖θ_Adam(β₁=0) − θ_RMSProp,corrected‖ / d₀": corrected,
         "max ‖θ_Adam(β₁=0) − θ_RMSProp,plain‖ / d₀": plain,
         **{f"final distance / d₀: {k}": v / d0 for k, v in m["final_distance"].items()},
     }
-    enough = m["updates"] >= MIN_STEPS
+    enough = compared >= MIN_STEPS
     return [ClaimResult("S5", CRITERION, numbers, len(runs), outcome(checks, enough=enough), checks=checks)]
