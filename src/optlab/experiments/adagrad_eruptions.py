@@ -33,7 +33,7 @@ ID = "S3"
 TITLE = "Adagrad's root mean square erupts; decay removes it"
 SECTION = "Adaptive learning rate"
 SEEDED = False
-COST = {"smoke": 4, "quick": 13, "full": 120}  # rough seconds of one run() on the 2-core CPU
+COST = {"smoke": 4, "quick": 13, "full": 32}  # rough seconds of one run() on the 2-core CPU
 INTRO = (
     "Surface: an ill-conditioned quadratic (eigenvalues 1 and 100, condition number 100) whose principal "
     "axes are rotated by 5° away from the coordinate axes; start (−3, 0.3), close to the valley floor and "

@@ -27,7 +27,7 @@ ID = "S5"
 TITLE = "Adam = RMSProp + Momentum"
 SECTION = "Adaptive learning rate"
 SEEDED = False
-COST = {"smoke": 2, "quick": 4, "full": 100}  # rough seconds of one run() on the 2-core CPU
+COST = {"smoke": 2, "quick": 4, "full": 11}  # rough seconds of one run() on the 2-core CPU
 INTRO = (
     "Surface: the rotated ill-conditioned quadratic of S3, same start. Momentum, RMSProp and Adam with the "
     "same η = 0.01; then Adam with β₁ = 0 against RMSProp with Adam's bias correction, update by update."

@@ -49,7 +49,7 @@ ID = "S6"
 TITLE = "Learning-rate schedules and warm-up"
 SECTION = "Learning-rate schedules"
 SEEDED = False
-COST = {"smoke": 3, "quick": 4, "full": 60}  # rough seconds of one run() on the 2-core CPU
+COST = {"smoke": 3, "quick": 4, "full": 6}  # rough seconds of one run() on the 2-core CPU
 INTRO = (
     "The schedules are optlab.schedules' pure functions step → lr, evaluated at every step. The warm-up run "
     "uses the S3 surface (rotated quadratic, condition number 100) and Adagrad's RMS form with a large η = "

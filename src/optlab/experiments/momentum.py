@@ -24,7 +24,7 @@ ID = "S4"
 TITLE = "Momentum rolls past a saddle and over a small local minimum"
 SECTION = "Momentum"
 SEEDED = False
-COST = {"smoke": 2, "quick": 2, "full": 40}  # rough seconds of one run() on the 2-core CPU
+COST = {"smoke": 2, "quick": 2, "full": 4}  # rough seconds of one run() on the 2-core CPU
 INTRO = (
     "Surface: f(x, y) = g(x) + y², where g has a flat saddle at x = 0, a small local minimum at x = 1 "
     "behind a bump at x = 1.6 and the global minimum at x = 3. Gradient descent and momentum use the same η "
