@@ -107,17 +107,21 @@ def test_compile_failure_warns_once_and_falls_back(monkeypatch: pytest.MonkeyPat
     assert not _fused.compile_available()
 
 
+def _norm_cases(generator: torch.Generator) -> list[torch.Tensor]:
+    """Small and large (above the dot threshold), zero, odd-sized and non-contiguous tensors."""
+    return [
+        torch.randn(3, 4, generator=generator),
+        torch.zeros(5),
+        torch.randn(300, 401, generator=generator),  # above the dot threshold
+        torch.randn(401, 300, generator=generator).t(),  # non-contiguous, above the threshold
+        torch.zeros(256, 256),
+    ]
+
+
 def test_trust_ratio_norms_match_vector_norm_for_small_large_and_strided_tensors() -> None:
     from optlab.optim._trust_ratio import norms
 
-    generator = torch.Generator().manual_seed(0)
-    tensors = [
-        torch.randn(3, 4, generator=generator),
-        torch.zeros(5),
-        torch.randn(300, 400, generator=generator),  # above the dot threshold
-        torch.randn(400, 300, generator=generator).t(),  # non-contiguous, above the threshold
-        torch.zeros(256, 256),
-    ]
+    tensors = _norm_cases(torch.Generator().manual_seed(0))
     expected = torch.stack([torch.linalg.vector_norm(t.double()) for t in tensors])
     got = norms(tensors)
     assert got.dtype == torch.float64
@@ -178,14 +182,7 @@ def test_norm_terms_match_vector_norm_for_small_large_strided_and_float64_tensor
     from optlab.optim._trust_ratio import norm_terms
 
     generator = torch.Generator().manual_seed(0)
-    weights = [
-        torch.randn(3, 4, generator=generator),
-        torch.zeros(5),
-        torch.randn(300, 401, generator=generator),  # above the dot threshold
-        torch.randn(401, 300, generator=generator).t(),  # non-contiguous, above the threshold
-        torch.zeros(256, 256),
-        torch.randn(70_001, generator=generator, dtype=torch.float64),
-    ]
+    weights = [*_norm_cases(generator), torch.randn(70_001, generator=generator, dtype=torch.float64)]
     updates = [torch.randn(w.numel(), generator=generator, dtype=w.dtype) for w in weights]
     terms, squared = norm_terms(weights, updates)
     assert squared == (False, False, True, True, True, True)
