@@ -16,6 +16,9 @@ from optlab.optim.registry import OptimizerInfo, create, info, names
 from optlab.optim.rmsprop import RMSProp
 from optlab.optim.sgd import SGD
 
+#: torch.optim's spelling
+RMSprop = RMSProp
+
 __all__ = [
     "LAMB",
     "LARS",
@@ -26,6 +29,7 @@ __all__ = [
     "OptimizerInfo",
     "RAdam",
     "RMSProp",
+    "RMSprop",
     "create",
     "info",
     "names",

@@ -137,7 +137,7 @@ def rmsprop_kernel(
         if centered:
             ga = grad_avgs[i]
             ga_new = ga + one_minus_alpha * (d - ga)
-            avg = (sq_new - ga_new * ga_new).sqrt() + eps
+            avg = (sq_new - ga_new * ga_new).clamp_min(0).sqrt() + eps  # a rounded variance can be < 0
             ga.copy_(ga_new)
         else:
             avg = sq_new.sqrt() + eps

@@ -16,6 +16,7 @@ from optlab.optim._base import (
     check_fused,
     check_lr,
     check_non_negative,
+    torch_options,
 )
 from optlab.optim._trust_ratio import norm_terms, trust_ratio
 
@@ -50,14 +51,16 @@ class LAMB(OptlabOptimizer):
         eps: float = 1e-6,
         weight_decay: float = 0.0,
         *,
+        maximize: bool = False,
         fused: bool | None = None,
     ) -> None:
-        check_lr(lr)
-        check_non_negative("epsilon", eps)
-        check_betas(betas)
-        check_non_negative("weight_decay", weight_decay)
+        lr = check_lr(lr)
+        eps = check_non_negative("epsilon", eps)
+        betas = check_betas(betas)
+        weight_decay = check_non_negative("weight_decay", weight_decay)
         check_fused(fused)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, fused=fused)
+        options = torch_options("LAMB", maximize=maximize)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, fused=fused, **options)
         super().__init__(params, defaults)
         self._scratch: dict[Tensor, Tensor] = {}
 
@@ -71,7 +74,7 @@ class LAMB(OptlabOptimizer):
         for w, t in zip(params, self._steps_after_increment(params), strict=True):
             state = self.state[w]
             m, v = state["exp_avg"], state["exp_avg_sq"]
-            g = w.grad
+            g = self._grad(group, w)  # −∇f where maximising
             m.mul_(beta1).add_(g, alpha=1 - beta1)  # m_t = β1·m_{t−1} + (1 − β1)·g_t
             v.mul_(beta2).addcmul_(g, g, value=1 - beta2)  # v_t = β2·v_{t−1} + (1 − β2)·g_t²
             m_hat = m / (1 - beta1**t)  # m̂_t
@@ -105,7 +108,7 @@ class LAMB(OptlabOptimizer):
         if not _fused.run(
             _fused.lamb_direction_kernel,
             params,
-            [p.grad for p in params],
+            self._grads(group, params),
             [s["exp_avg"] for s in states],
             [s["exp_avg_sq"] for s in states],
             directions,

@@ -9,7 +9,14 @@ import torch
 from torch import Tensor
 
 from optlab.optim import _fused
-from optlab.optim._base import OptlabOptimizer, ParamsT, check_fused, check_lr, check_non_negative
+from optlab.optim._base import (
+    OptlabOptimizer,
+    ParamsT,
+    check_fused,
+    check_lr,
+    check_non_negative,
+    torch_options,
+)
 from optlab.optim._trust_ratio import norms, trust_ratio
 
 
@@ -43,14 +50,16 @@ class LARS(OptlabOptimizer):
         eps: float = 0.0,
         exclude_1d: bool = True,
         *,
+        maximize: bool = False,
         fused: bool | None = None,
     ) -> None:
-        check_lr(lr)
-        check_non_negative("momentum", momentum)
-        check_non_negative("weight_decay", weight_decay)
-        check_non_negative("trust_coefficient", trust_coefficient)
-        check_non_negative("epsilon", eps)
+        lr = check_lr(lr)
+        momentum = check_non_negative("momentum", momentum)
+        weight_decay = check_non_negative("weight_decay", weight_decay)
+        trust_coefficient = check_non_negative("trust_coefficient", trust_coefficient)
+        eps = check_non_negative("epsilon", eps)
         check_fused(fused)
+        options = torch_options("LARS", maximize=maximize)
         defaults = dict(
             lr=lr,
             momentum=momentum,
@@ -59,6 +68,7 @@ class LARS(OptlabOptimizer):
             eps=eps,
             exclude_1d=exclude_1d,
             fused=fused,
+            **options,
         )
         super().__init__(params, defaults)
 
@@ -79,7 +89,7 @@ class LARS(OptlabOptimizer):
         )
         for w in params:
             v = self.state[w]["momentum_buffer"]
-            grad = w.grad
+            grad = self._grad(group, w)  # −∇f where maximising
             if self._excluded(group, w):
                 v.mul_(m).add_(gamma * grad)  # v ← m·v + γ·∇L(w)
             else:
@@ -93,16 +103,16 @@ class LARS(OptlabOptimizer):
         gamma, beta, eta, eps = group["lr"], group["weight_decay"], group["trust_coefficient"], group["eps"]
         hp = self._hyperparameters(params, group["momentum"], beta)
         # Pass 1: the norms, in one foreach call each; then every tensor's γ·λ by a few tiny vector ops.
-        scaled = [p for p in params if not self._excluded(group, p)]
+        grads = self._grads(group, params)
+        index = [i for i, p in enumerate(params) if not self._excluded(group, p)]
+        scaled = [params[i] for i in index]
         scale = torch.full((len(params),), gamma, dtype=torch.float64, device=params[0].device)
         if scaled:
             w_norm = norms(scaled)
-            g_norm = norms([p.grad for p in scaled])
+            g_norm = norms([grads[i] for i in index])
             local_lr = trust_ratio(eta * w_norm, g_norm + beta * w_norm + eps, w_norm, g_norm)  # λ
-            index = [i for i, p in enumerate(params) if not self._excluded(group, p)]
             scale[index] = gamma * local_lr
         # Pass 2: the update, one compiled loop per tensor.
         decay = tuple(beta != 0 and not self._excluded(group, p) for p in params)
         bufs = [self.state[p]["momentum_buffer"] for p in params]
-        grads = [p.grad for p in params]
         return _fused.run(_fused.lars_kernel, params, grads, bufs, scale.to(hp.dtype), hp, decay)
