@@ -35,11 +35,18 @@ class LAMB(OptlabOptimizer):
         u_t = r_t + λ·w_{t−1}
         w_t = w_{t−1} − η_t · (‖w_{t−1}‖ / ‖u_t‖) · u_t       (trust ratio = 1 where either norm is 0)
 
-    No torch counterpart. The fast step makes two passes: moments and norms first, then the update.
+    1-D tensors: LAMB as You et al. state it applies the trust ratio and the decay λ·w to *every* tensor,
+    and so does this class (biases and norm scales included; no ``exclude_1d`` switch, unlike
+    :class:`~optlab.optim.LARS`). BERT's reference optimizer and many LAMB ports (e.g. TensorFlow
+    Addons' ``exclude_from_weight_decay``) exclude biases and LayerNorm parameters from the weight decay:
+    build groups with :func:`optlab.optim.param_groups` to do that (the trust ratio still applies to
+    them). A zero tensor (a bias initialised at 0) gets trust ratio 1, so it moves by η·u at first. No
+    torch counterpart. The fast step makes two passes: moments and norms first,
+    then the update.
 
     Args:
         params: parameters or parameter groups.
-        lr: η.  betas: (β1, β2).  eps: ε.  weight_decay: λ.
+        lr: η.  betas: (β1, β2).  eps: ε.  weight_decay: λ.  maximize: ascend (g ← −g).
         fused: None = fast step where it pays, True = always, False = the reference step.
     """
 

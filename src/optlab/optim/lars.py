@@ -29,14 +29,19 @@ class LARS(OptlabOptimizer):
         v ← m·v + γ·λ·(∇L(w) + β·w)
         w ← w − v
 
-    With ``exclude_1d`` (default) 1-D tensors – biases, norm scales – get neither the trust ratio nor weight
-    decay (v ← m·v + γ·∇L(w)), as is common practice since Goyal et al. / You et al.'s ImageNet runs. No torch
-    counterpart. The fast step makes two passes: the norms first, then the update.
+    ``exclude_1d`` (default True): every tensor with ``ndim <= 1`` – biases, BatchNorm/LayerNorm scales and
+    shifts, and 0-d scalars – gets neither the trust ratio nor weight decay, only momentum SGD at γ
+    (v ← m·v + γ·∇L(w)), as in the common LARS ports (Goyal et al. / You et al.'s ImageNet runs). The rule
+    goes by the tensor's dimension, not its role: a 1-D weight is excluded too, and a 2-D bias is not. With
+    ``exclude_1d=False`` all tensors are scaled and decayed; for finer control pass param groups
+    (:func:`optlab.optim.param_groups`). No torch counterpart. The fast step makes two passes: the norms
+    first, then the update.
 
     Args:
         params: parameters or parameter groups.
         lr: γ (required).  momentum: m.  weight_decay: β.  trust_coefficient: η.  eps: ε.
-        exclude_1d: leave 1-D tensors unscaled and undecayed.
+        exclude_1d: leave tensors with ndim <= 1 unscaled and undecayed (above).
+        maximize: ascend (g ← −g).
         fused: None = fast step where it pays, True = always, False = the reference step.
     """
 
