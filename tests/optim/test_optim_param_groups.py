@@ -68,6 +68,13 @@ def test_groups_drive_optimizers_with_their_decay() -> None:
         assert decays == [0.0, 0.3]
 
 
+def test_weight_decay_none_leaves_the_optimizers_own() -> None:
+    groups = oo.param_groups(Net(), weight_decay=None, no_decay=("bias", "norm"))
+    opt = oo.AdamW(groups, lr=1e-3, weight_decay=0.2)
+    assert sorted(g["weight_decay"] for g in opt.param_groups) == [0.0, 0.2]
+    assert "optimizer's" in groups.table()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

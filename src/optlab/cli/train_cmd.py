@@ -190,6 +190,14 @@ def register(app: typer.Typer) -> None:
                 show_default="no",
             ),
         ] = None,
+        no_decay_bias_norm: Annotated[
+            bool | None,
+            typer.Option(
+                "--no-decay-bias-norm",
+                help="No weight decay on biases and norm-layer parameters (optlab.optim.param_groups).",
+                show_default="no",
+            ),
+        ] = None,
     ) -> None:
         """Train a model and record the run (config.toml, metrics.csv, summary.json, checkpoints,
         final.pt). Under torchrun (or with --nproc N) it trains data-parallel: --batch-size per process."""
@@ -220,6 +228,7 @@ def register(app: typer.Typer) -> None:
                 "checkpoint_every": checkpoint_every,
                 "log_steps": log_steps,
                 "sync_bn": sync_bn,
+                "no_decay_bias_norm": no_decay_bias_norm,
                 "description": description,
             }
             base.update({key: value for key, value in flags.items() if value is not None})

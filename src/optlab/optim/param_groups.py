@@ -43,7 +43,7 @@ class Assignment:
     name: str
     shape: tuple[int, ...]
     group: int  # index into the returned list; -1 where skipped (frozen)
-    weight_decay: float
+    weight_decay: float | None  # None: the optimizer's own
     lr_scale: float
     reason: str  # why it is (not) decayed, e.g. "bias", "norm (LayerNorm)", "decayed"
 
@@ -60,8 +60,9 @@ class ParamGroups(list):
         rows = [("parameter", "shape", "group", "weight_decay", "lr_scale", "why")]
         for a in self.assignments:
             group = "-" if a.group < 0 else str(a.group)
-            rows.append((a.name, "×".join(map(str, a.shape)) or "scalar", group, f"{a.weight_decay:g}",
-                         f"{a.lr_scale:g}", a.reason))  # fmt: skip
+            decay = "optimizer's" if a.weight_decay is None else f"{a.weight_decay:g}"
+            shape = "×".join(map(str, a.shape)) or "scalar"
+            rows.append((a.name, shape, group, decay, f"{a.lr_scale:g}", a.reason))
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines = [
             "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
@@ -88,7 +89,7 @@ def _kind(name: str, module: nn.Module, no_decay: tuple[str, ...]) -> str | None
 
 def param_groups(
     model: nn.Module,
-    weight_decay: float,
+    weight_decay: float | None,
     *,
     no_decay: Iterable[str] = NO_DECAY_KINDS,
     lr_scale: Mapping[str, float] | None = None,
@@ -99,7 +100,8 @@ def param_groups(
     Args:
         model: the module; every parameter with ``requires_grad`` goes into exactly one group (tied
             parameters once), frozen ones are listed in the table as skipped.
-        weight_decay: the decay of the decayed group(s).
+        weight_decay: the decay of the decayed group(s); None leaves their ``weight_decay`` key out, so they
+            take the optimizer's own (its default, or the value it is built with).
         no_decay: kinds that get weight decay 0: ``"bias"`` (a parameter named ``bias*``), ``"norm"`` (any
             parameter of a normalisation layer: BatchNorm, LayerNorm, GroupNorm, ...), ``"embedding"``
             (``nn.Embedding``/``EmbeddingBag``); any other string matches parameter names, as a substring
@@ -114,7 +116,9 @@ def param_groups(
         ``.assignments`` and ``.table()`` say which tensor went where and why.
     """
     no_decay = tuple(no_decay)
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, int | float) or not weight_decay >= 0:
+    if weight_decay is not None and (
+        isinstance(weight_decay, bool) or not isinstance(weight_decay, int | float) or not weight_decay >= 0
+    ):
         raise ValueError(f"param_groups: weight_decay must be a number >= 0, got {weight_decay!r}")
     scales = dict(lr_scale or {})
     for pattern, factor in scales.items():
@@ -140,7 +144,9 @@ def param_groups(
             factor = next((float(f) for pat, f in scales.items() if fnmatch.fnmatchcase(name, pat)), 1.0)
             key = (kind is None, factor)
             if key not in groups:
-                group: dict[str, Any] = {"params": [], "weight_decay": decay}
+                group: dict[str, Any] = {"params": []}
+                if decay is not None:
+                    group["weight_decay"] = decay
                 if factor != 1.0:
                     group["lr"] = lr * factor  # type: ignore[operator]  # lr checked above
                     group["lr_scale"] = factor

@@ -67,7 +67,8 @@ class TrainConfig:
     of the training set held out (0: evaluate on the test split); ``checkpoint_every`` writes a checkpoint
     every N updates in addition to one per epoch (0: per epoch only); ``log_steps`` writes ``steps.csv``
     (loss, lr per update). Data parallel: ``batch_size`` is per rank (the global batch is ranks × batch_size);
-    ``sync_bn`` uses SyncBatchNorm (batch statistics over all ranks; CUDA only)."""
+    ``sync_bn`` uses SyncBatchNorm (batch statistics over all ranks; CUDA only). ``no_decay_bias_norm``
+    exempts biases and norm-layer parameters from weight decay (:func:`optlab.optim.param_groups`)."""
 
     dataset: str = "mnist1d"
     model: str = "mlp"
@@ -90,6 +91,7 @@ class TrainConfig:
     drop_last: bool = False
     eval_batch_size: int = 2048
     sync_bn: bool = False
+    no_decay_bias_norm: bool = False
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -137,6 +139,8 @@ class TrainConfig:
             raise bad("shuffle", "must be true, false or 'once'")
         if not isinstance(self.sync_bn, bool):
             raise bad("sync_bn", "must be true or false")
+        if not isinstance(self.no_decay_bias_norm, bool):
+            raise bad("no_decay_bias_norm", "must be true or false")
         if not (isinstance(self.eval_batch_size, int) and self.eval_batch_size >= 1):
             raise bad("eval_batch_size", "must be an integer >= 1")
         for name in ("dataset", "model", "optimizer", "schedule", "device"):

@@ -152,7 +152,12 @@ def train(
         _check_fits(model, dataset, config)
         # DDP on several ranks; `model` is what is saved
         net = distributed.wrap(model, device, config.sync_bn)
-        optimizer = optim.create(config.optimizer, model.parameters(), lr=config.lr, **config.hparams)
+        params = (  # --no-decay-bias-norm: biases and norm layers in a group without weight decay
+            optim.param_groups(model, weight_decay=None, no_decay=("bias", "norm"))
+            if config.no_decay_bias_norm
+            else model.parameters()
+        )
+        optimizer = optim.create(config.optimizer, params, lr=config.lr, **config.hparams)
         batcher = data.Batcher(
             dataset.train,
             config.batch_size,
