@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -329,3 +331,116 @@ class HessianTracker:
         self.history.append(
             {"step": step, "lr": lr, "lambda_max": top[0], "two_over_lr": 2 / lr if lr > 0 else math.inf}
         )
+
+
+# -- stability thresholds ------------------------------------------------------------------------------------
+ADAPTIVE = ("adagrad", "rmsprop", "adam", "adamw", "radam", "lamb")
+
+
+@dataclass(frozen=True)
+class StabilityLimit:
+    """The largest Hessian eigenvalue an optimizer with a constant lr η stays stable at on a quadratic.
+
+    ``value`` is ``None`` where no such line applies (adaptive methods, whose stability depends on the
+    *preconditioned* sharpness, and LARS, whose trust ratio rescales η per layer); ``rule`` is the formula
+    (``"2/η"``, ``"(2+2β)/η"``, ...) and ``note`` says where it comes from or why there is none.
+    """
+
+    value: float | None
+    rule: str
+    note: str
+    lr: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def stability_limit(optimizer: str, lr: float, hparams: dict[str, Any] | None = None) -> StabilityLimit:
+    """λ_max beyond which ``optimizer`` at learning rate ``lr`` diverges on the quadratic ½λθ².
+
+    * GD (``sgd``, momentum 0): λ < 2/η.
+    * Heavy-ball momentum β (``momentum``, or ``sgd`` with a momentum): λ < (2+2β)/η (Polyak 1964; the
+      iteration θ_{t+1} = θ_t − ηλθ_t + β(θ_t − θ_{t−1}) is stable iff ηλ < 2(1+β)). torch's dampening τ
+      scales the step to η(1−τ).
+    * Nesterov (torch form, β): λ < (2+2β)/((1+2β)η).
+    * A coupled L2 weight decay wd adds wd to every eigenvalue of the penalised loss, so the line for the
+      data loss's eigenvalues moves down by wd.
+    * Adaptive methods (Adam, RMSProp, Adagrad, LAMB, …) and LARS: no line. Their step is preconditioned
+      (per coordinate or per layer), so the threshold applies to the preconditioned sharpness λ_max(P⁻¹H)
+      (Cohen et al. 2022), not to the raw λ_max measured here.
+    """
+    hparams = dict(hparams or {})
+    if not (lr > 0 and math.isfinite(lr)):
+        raise ConfigError(f"invalid learning rate for a stability limit: {lr!r} (a number > 0)")
+    if optimizer in ADAPTIVE:
+        return StabilityLimit(
+            None,
+            "none",
+            f"{optimizer} preconditions its step, so its stability depends on the preconditioned sharpness "
+            "λ_max(P⁻¹H) (for Adam the limit is (2+2β₁)/((1−β₁)η), Cohen et al. 2022), not on the raw "
+            "λ_max measured here; no line drawn",
+            lr,
+        )
+    if optimizer == "lars":
+        return StabilityLimit(
+            None, "none", "LARS rescales η per layer by its trust ratio: no single η, no line drawn", lr
+        )
+    try:
+        from optlab import optim
+
+        defaults = dict(optim.info(optimizer).defaults)
+    except ConfigError:
+        defaults = {}
+    settings = {**defaults, **hparams}
+    beta = float(settings.get("momentum", 0.0) or 0.0)
+    tau = float(settings.get("dampening", 0.0) or 0.0)
+    wd = float(settings.get("weight_decay", 0.0) or 0.0)
+    nesterov = bool(settings.get("nesterov", False))
+    if beta == 0:
+        value, rule, note = 2 / lr, "2/η", "gradient descent is stable on a quadratic iff λ < 2/η"
+    elif nesterov:
+        value = (2 + 2 * beta) / ((1 + 2 * beta) * lr)
+        rule = "(2+2β)/((1+2β)η)"
+        note = f"Nesterov momentum β = {beta:g} is stable on a quadratic iff λ < (2+2β)/((1+2β)η)"
+    else:
+        value = (2 + 2 * beta) / (lr * (1 - tau))
+        rule = "(2+2β)/η" if tau == 0 else "(2+2β)/((1−τ)η)"
+        note = f"heavy-ball momentum β = {beta:g} is stable on a quadratic iff λ < {rule} (Polyak 1964)"
+    if wd:
+        value -= wd
+        rule += " − wd"
+        note += f"; minus the L2 weight decay wd = {wd:g}, which adds wd to every eigenvalue"
+    return StabilityLimit(value, rule, note, lr)
+
+
+def plot_hessian(
+    eigenvalues: list[float], limit: StabilityLimit, path: str | Path, title: str = "", trace: Any = None
+) -> None:
+    """The top eigenvalues as bars (symlog scale) and the optimizer's stability line, labelled by its
+    rule."""
+    from optlab.measure._common import new_figure, save_figure
+
+    figure, axes = new_figure(figsize=(6, 4.2))
+    ranks = np.arange(1, len(eigenvalues) + 1)
+    axes.bar(ranks, eigenvalues, color="C0", label="Hessian eigenvalue (Lanczos)")
+    if limit.value is not None:
+        axes.axhline(
+            limit.value, color="C3", ls="--",
+            label=f"stability limit {limit.rule} = {limit.value:.3g} (η = {limit.lr:.3g})",
+        )  # fmt: skip
+    else:
+        axes.plot([], [], " ", label="no stability line: preconditioned or per-layer step")
+    shown = [v for v in eigenvalues] + ([limit.value] if limit.value is not None else [])
+    if min(eigenvalues) > 0 and max(shown) / min(eigenvalues) > 30:
+        axes.set_yscale("log")  # a line far above the bars, or eigenvalues of several magnitudes
+    else:
+        axes.set_ylim(min(0.0, min(shown) * 1.1), max(shown) * 1.1)
+    axes.set_xticks(ranks)
+    axes.set_xlabel("rank")
+    axes.set_ylabel("eigenvalue")
+    if trace is not None:
+        axes.plot([], [], " ", label=f"trace ≈ {trace.value:.3g} ± {trace.standard_error:.2g}")
+    axes.set_title(title, fontsize=10)
+    # Below the axes: a legend inside could cover the line or the bars.
+    axes.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False)
+    save_figure(figure, path)
