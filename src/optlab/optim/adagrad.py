@@ -98,6 +98,7 @@ class Adagrad(OptlabOptimizer):
             theta.sub_(lr_t * (g / (sigma + eps)))  # θ_t = θ_{t−1} − η_t·g_t/(σ_t + ε)
 
     _fast_step_needs_same_layout = True  # torch's fused kernel walks memory in storage order
+    _state_tensor_keys = ("sum",)
 
     def _native_fused_available(self, group: dict[str, Any], params: list[Tensor]) -> bool:
         # torch 2.13 has a fused Adagrad for the CPU only.

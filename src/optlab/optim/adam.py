@@ -53,6 +53,7 @@ class Adam(OptlabOptimizer):
     """
 
     _fast_step_needs_same_layout = True  # torch's fused kernels walk memory in storage order
+    _state_tensor_keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
     def __init__(
         self,

@@ -139,6 +139,7 @@ class SGD(OptlabOptimizer):
 
     # torch's fused SGD walks memory in storage order (the lecture form's compiled kernel would not need it)
     _fast_step_needs_same_layout = True
+    _state_tensor_keys = ("momentum_buffer",)
 
     def _native_fused_available(self, group: dict[str, Any], params: list[Tensor]) -> bool:
         return group["form"] == "torch" and all(p.device.type in ("cpu", "cuda") for p in params)
