@@ -255,7 +255,7 @@ def register(app: typer.Typer) -> None:
         check_name("--optimizer", optimizer, optim.names())
         sizes = parse_batch_sizes(batch_sizes)
         at_least("--threads", threads, 1)
-        at_least("--repeats", repeats, 1)
+        at_least("--repeats", repeats, 3)  # quartiles need three
         positive("--max-seconds", max_seconds)
         check_statistic(statistic)
         check_out(out)
@@ -842,7 +842,7 @@ def register(app: typer.Typer) -> None:
         at_least("--big-batch", big_batch, 1)
         at_least("--pairs", pairs, 1)
         noise_batches(small_batch, big_batch, big_batch)
-        at_least("--repeats", repeats, 1)
+        at_least("--repeats", repeats, 3)  # quartiles need three
         positive("--max-seconds", max_seconds)
         at_least("--threads", threads, 1)
         check_statistic(statistic)
