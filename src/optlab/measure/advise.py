@@ -46,7 +46,7 @@ import numpy as np
 from torch import nn
 
 from optlab.errors import ConfigError
-from optlab.measure._common import new_figure, save_figure
+from optlab.measure._common import batch_size_axis, new_figure, save_figure
 from optlab.measure.noise_scale import (
     DEFAULT_BIG_BATCH,
     DEFAULT_PAIRS,
@@ -463,10 +463,10 @@ def plot_advice(advice: Advice, path: str | Path) -> None:
         left.axvline(
             advice.knee_batch_size, color="gray", ls="--", lw=0.8, label=f"knee B = {advice.knee_batch_size}"
         )
-    left.set_xlabel("batch size B")
+    batch_size_axis(left, b)
     left.set_ylabel("seconds")
     left.set_title(f"{advice.model} on {advice.dataset} ({advice.device})")
-    left.legend(fontsize=8)
+    left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     options = advice.options
     right.loglog(b, [o.relative_time for o in options], "o-", color="C2", label="time to target (relative)")
     right.loglog(b, [o.relative_cost for o in options], "s-", color="C4", label="time × examples (criterion)")
@@ -476,8 +476,11 @@ def plot_advice(advice: Advice, path: str | Path) -> None:
     )
     right.axvline(advice.b_noise, color="C3", lw=0.8, label=f"B_noise ≈ {advice.b_noise:.3g}")
     low, high = advice.batch_range
-    right.axvspan(low / 2**0.5, high * 2**0.5, color="C2", alpha=0.15, label=f"recommended {low}–{high}")
-    right.set_xlabel("batch size B")
+    band = f"recommended {low}–{high}" if low != high else f"recommended {low}"
+    right.axvspan(low / 2**0.5, high * 2**0.5, color="C2", alpha=0.15, label=band)
+    batch_size_axis(right, b)
+    right.set_ylabel("relative to the best measured B")
     right.set_title(f"recommended B = {advice.recommended_batch}, lr = {advice.recommended_lr:.3g}")
-    right.legend(fontsize=8)
+    # Below the panels: inside, the legends would cover the curves they describe.
+    right.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     save_figure(figure, path)
