@@ -205,3 +205,47 @@ def test_the_issues_advise_example_in_a_subprocess(root, tmp_path):
     )
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_name_two_runs_share_is_refused_with_their_ids(tmp_path, monkeypatch, capsys):
+    from optlab.cli import main
+    from optlab.train import TrainConfig
+    from optlab.train.runs import RunIndex
+
+    index = RunIndex(tmp_path / "runs" / "index.sqlite")
+    for study in ("s1", "s2"):
+        folder = tmp_path / "runs" / study / "trial-0001"
+        folder.mkdir(parents=True)
+        (folder / "config.toml").write_text(TrainConfig().to_toml())
+        index.start(folder, TrainConfig())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPTLAB_RUNS", str(tmp_path / "runs"))
+    with pytest.raises(SystemExit) as exit_:
+        main(["measure", "hessian", "trial-0001"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "ambiguous" in err and "1" in err and "2" in err
+    assert not (tmp_path / "measurements").exists()
+
+
+COMMANDS = [["advise"], *(["measure", name] for name in
+            ("timing", "noise", "critical-batch", "sharpness", "hessian", "landscape"))]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_help_shows_flags_defaults_names_and_the_output_rule(command, monkeypatch, capsys):
+    from optlab.cli import main
+
+    monkeypatch.setenv("COLUMNS", "250")
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--help"])
+    text = capsys.readouterr().out
+    assert exit_.value.code == 0
+    assert "<bool>" not in text  # flags are flags
+    assert "--no-quiet" in text or command == ["measure", "critical-batch"]  # the one command without bars
+    assert "Output: --out DIR if given, else ./measurements/NAME/" in text
+    assert "(default: ./measurements/NAME/)" in text
+    if command[-1] in ("advise", "timing"):
+        assert "see `optlab list models`" in text and "see `optlab list datasets`" in text
+        assert "see `optlab list optimizers`" in text and "[default: auto]" in text
+    else:
+        assert "a run id or name from `optlab runs list`" in text

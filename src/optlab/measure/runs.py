@@ -102,7 +102,9 @@ def resolve_run(key: str | Path) -> Path:
     if index.path.is_file():
         try:
             row = index.get(str(key))
-        except ConfigError:
+        except ConfigError as error:
+            if not str(error).startswith("no run "):
+                raise  # e.g. a name two runs share: the index says which ids to choose from
             row = None
         if row is not None:
             found = Path(row["path"])
