@@ -237,9 +237,29 @@ def test_refusals_are_one_line_naming_the_argument(dropin: DropIn, error) -> Non
     assert "\n" not in str(caught.value)
 
 
-@pytest.mark.parametrize("dropin", DROPINS, ids=lambda d: d.id)
-def test_complex_parameters_are_refused_in_one_line(dropin: DropIn) -> None:
-    with pytest.raises(TypeError, match=r"complex parameters are not supported \(got torch.complex64\)"):
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128])
+@pytest.mark.parametrize("dropin", TORCH_DROPINS, ids=lambda d: d.id)
+def test_complex_parameters_give_torchs_numbers_and_state(dropin: DropIn, dtype: torch.dtype) -> None:
+    """As torch.optim: a complex tensor is optimised as real pairs (view_as_real); its state stays complex."""
+    gen = torch.Generator().manual_seed(0)
+    z0 = torch.randn(3, 4, dtype=dtype, generator=gen)
+    grads = [torch.randn(3, 4, dtype=dtype, generator=gen) for _ in range(7)]
+    kwargs = {**dropin.base, **_torch_kwargs(dropin.configs[0])}
+    theirs, torch_opt = _run(lambda ps: dropin.torch_cls(ps, **kwargs), [z0], [[g] for g in grads])
+    for fused in (None, False):
+        ours, opt = _run(lambda ps, f=fused: dropin.cls(ps, **kwargs, fused=f), [z0], [[g] for g in grads])
+        rtol = 1e-12 if dtype == torch.complex128 else 1e-5
+        torch.testing.assert_close(ours[0], theirs[0], rtol=rtol, atol=rtol)
+        ours_state, theirs_state = opt.state_dict()["state"][0], torch_opt.state_dict()["state"][0]
+        for key, value in theirs_state.items():
+            if torch.is_tensor(value) and value.dim():
+                assert ours_state[key].dtype == dtype
+                torch.testing.assert_close(ours_state[key], value, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("dropin", [d for d in DROPINS if d.torch_cls is None], ids=lambda d: d.id)
+def test_complex_parameters_are_refused_in_one_line_without_a_complex_form(dropin: DropIn) -> None:
+    with pytest.raises(TypeError, match=r"complex parameters are not supported \(got torch.complex64\): its"):
         dropin.cls([torch.zeros(2, dtype=torch.complex64, requires_grad=True)], **dropin.base)
 
 

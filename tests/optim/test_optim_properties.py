@@ -1,5 +1,5 @@
-"""Property test (hypothesis): optimizer × hyperparameters × shapes × memory layouts × dtypes × param groups ×
-state_dict round trips. Asserts fast step = reference step = torch.optim (where torch has the algorithm),
+"""Property test (hypothesis): optimizer × hyperparameters × shapes × memory layouts × dtypes (real and
+complex) × param groups × state_dict round trips. Asserts fast step = reference step = torch.optim (where torch has the algorithm),
 and for every optimizer that the numbers do not depend on the memory layout or on a checkpoint round trip.
 
 The fast step drawn here is the default (``fused=None``): torch's native fused kernels (SGD, Adagrad, Adam,
@@ -154,6 +154,8 @@ SHAPES: list[tuple[tuple[int, ...], list[str]]] = [
     ((2, 5, 1, 3), ["contiguous", "channels_last"]),
 ]
 GRAD_LAYOUTS = ["same", "contiguous", "bucket_view", "transposed"]
+REAL = [torch.float32, torch.float64]
+COMPLEX = [torch.complex64, torch.complex128]  # optimised as real pairs, as torch does (not LARS, LAMB)
 
 
 def laid_out(values: torch.Tensor, layout: str) -> torch.Tensor:
@@ -204,7 +206,7 @@ def cases(draw: st.DrawFn) -> dict[str, Any]:
         name=name,
         hp=hp,
         tensors=tensors,
-        dtype=draw(st.sampled_from([torch.float32, torch.float64])),
+        dtype=draw(st.sampled_from(REAL if name in ("lars", "lamb") else REAL + COMPLEX)),
         groups=draw(st.integers(1, min(2, n))),
         steps=draw(st.integers(1, 7)),
         roundtrip_at=draw(st.one_of(st.none(), st.integers(0, 6))),
@@ -253,7 +255,7 @@ def run(case: dict[str, Any], factory, *, layouts: bool = True, roundtrip: bool 
 
 
 def _close(actual: list[torch.Tensor], expected: list[torch.Tensor], dtype: torch.dtype, what: str) -> None:
-    rtol, atol = (1e-10, 1e-12) if dtype == torch.float64 else (2e-5, 2e-6)
+    rtol, atol = (1e-10, 1e-12) if dtype in (torch.float64, torch.complex128) else (2e-5, 2e-6)
     for i, (a, b) in enumerate(zip(actual, expected, strict=True)):
         torch.testing.assert_close(a, b, rtol=rtol, atol=atol, msg=lambda m, i=i: f"{what}, tensor {i}: {m}")
 

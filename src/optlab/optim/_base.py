@@ -179,17 +179,19 @@ class OptlabOptimizer(torch.optim.Optimizer):
     _fast_step_needs_same_layout: bool = False
     #: The per-parameter state tensors (shaped like the parameter) whose layout that check covers.
     _state_tensor_keys: tuple[str, ...] = ()
+    #: Complex parameters are optimised as real pairs (``view_as_real``), as torch.optim does.
+    _supports_complex: bool = True
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
-        """torch's ``add_param_group``, refusing complex parameters in one line (optlab's steps are real)."""
+        """torch's ``add_param_group``; optimizers without complex support refuse complex parameters here."""
         params = param_group["params"]
         tensors = [params] if isinstance(params, Tensor) else list(params)
         for p in tensors:
             p = p[1] if isinstance(p, tuple) else p  # (name, tensor) pairs
-            if isinstance(p, Tensor) and p.is_complex():
+            if isinstance(p, Tensor) and p.is_complex() and not self._supports_complex:
                 raise TypeError(
-                    f"{type(self).__name__}: complex parameters are not supported (got {p.dtype}); "
-                    "optimise torch.view_as_real(p) as a real leaf, or use torch.optim"
+                    f"{type(self).__name__}: complex parameters are not supported (got {p.dtype}): its "
+                    "per-tensor trust ratio has no complex form; optimise a real parameter instead"
                 )
         param_group["params"] = params if isinstance(params, Tensor) else tensors
         super().add_param_group(param_group)
@@ -248,14 +250,58 @@ class OptlabOptimizer(torch.optim.Optimizer):
                 elif "step" in state and state["step"].device != p.device:
                     # load_state_dict leaves "step" where it was saved; kernels want it beside the parameter.
                     state["step"] = state["step"].to(p.device)
-            fast, reference = (
-                self._fast_step_candidates(params) if self._use_fast_step(group, params) else ([], params)
-            )
-            if fast and not self._fast_step(group, fast):
-                reference = params  # the fast step could not run (no compiler): it changed nothing
-            if reference:
-                self._reference_step(group, reference)
+            if any(p.is_complex() for p in params):
+                params, complex_views = self._real_views(params)
+                try:
+                    self._step_group(group, params)
+                finally:
+                    self._end_real_views(complex_views)
+            else:
+                self._step_group(group, params)
         return loss
+
+    def _step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        fast, reference = (
+            self._fast_step_candidates(params) if self._use_fast_step(group, params) else ([], params)
+        )
+        if fast and not self._fast_step(group, fast):
+            reference = params  # the fast step could not run (no compiler): it changed nothing
+        if reference:
+            self._reference_step(group, reference)
+
+    def _real_views(self, params: list[Tensor]) -> tuple[list[Tensor], list[tuple[Tensor, Tensor, dict]]]:
+        """Complex parameters as torch.optim treats them: as real ones of twice the size (``view_as_real``
+        of the parameter, its gradient and its state, all sharing memory), so the update rule runs on the
+        real and imaginary parts as separate coordinates. The views' state is registered for this step."""
+        views: list[Tensor] = []
+        complex_views: list[tuple[Tensor, Tensor, dict]] = []
+        for p in params:
+            if not p.is_complex():
+                views.append(p)
+                continue
+            real = torch.view_as_real(p)
+            real.grad = torch.view_as_real(p.grad)
+            created = {
+                key: torch.view_as_real(value)
+                for key, value in self.state[p].items()
+                if isinstance(value, Tensor) and value.is_complex()
+            }
+            self.state[real] = {**self.state[p], **created}
+            views.append(real)
+            complex_views.append((p, real, created))
+        return views, complex_views
+
+    def _end_real_views(self, complex_views: list[tuple[Tensor, Tensor, dict]]) -> None:
+        """Carry state the step created or replaced (not updated in place) back to the complex parameter."""
+        for p, real, created in complex_views:
+            state = self.state.pop(real)
+            real.grad = None
+            for key, value in state.items():
+                if created.get(key) is value:
+                    continue  # a view: updated in place, the complex state already holds the numbers
+                if isinstance(value, Tensor) and value.dim() == p.dim() + 1 and value.is_floating_point():
+                    value = torch.view_as_complex(value)
+                self.state[p][key] = value
 
     def _fast_step_candidates(self, params: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
         """Split ``params``: those meeting the fast step's preconditions (class docstring), and the rest.

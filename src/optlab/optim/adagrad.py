@@ -80,9 +80,10 @@ class Adagrad(OptlabOptimizer):
 
     def _init_state(self, group: dict[str, Any], p: Tensor, state: dict[str, Any]) -> None:
         state["step"] = self._new_step_counter(p)
-        state["sum"] = torch.full_like(
-            p, group["initial_accumulator_value"], memory_format=torch.preserve_format
-        )
+        s_0 = group["initial_accumulator_value"]
+        if p.is_complex():  # real and imaginary part are two coordinates, each starts at s_0 (as in torch)
+            s_0 = complex(s_0, s_0)
+        state["sum"] = torch.full_like(p, s_0, memory_format=torch.preserve_format)
 
     def _reference_step(self, group: dict[str, Any], params: list[Tensor]) -> None:
         lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]

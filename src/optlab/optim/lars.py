@@ -45,6 +45,8 @@ class LARS(OptlabOptimizer):
         fused: None = fast step where it pays, True = always, False = the reference step.
     """
 
+    _supports_complex = False  # a per-tensor trust ratio has no complex form
+
     def __init__(
         self,
         params: ParamsT,
