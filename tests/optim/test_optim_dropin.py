@@ -488,3 +488,23 @@ def test_compiled_fast_steps_follow_each_tensors_strides(name: str) -> None:
         finals.append([p.detach() for p in params])
     for fast, reference in zip(*finals, strict=True):
         torch.testing.assert_close(fast, reference, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=["f16", "bf16"])
+@pytest.mark.parametrize("dropin", TORCH_DROPINS, ids=lambda d: d.id)
+def test_half_precision_params_keep_their_dtype_and_torchs_numbers_to_rounding(
+    dropin: DropIn, dtype: torch.dtype
+) -> None:
+    """Low-precision parameters: the same numbers as torch.optim up to a few units in the last place (the
+    rounding of intermediate results differs between torch's for-loop, its fused kernels and ours)."""
+    params0, grads = _problem(steps=5)
+    params0 = [p.to(dtype) for p in params0]
+    grads = [[g.to(dtype) for g in row] for row in grads]
+    kwargs = {**dropin.base, **_torch_kwargs(dropin.configs[0])}
+    theirs, _ = _run(lambda ps: dropin.torch_cls(ps, **kwargs), params0, grads)
+    for fused in (None, False):
+        ours, _ = _run(lambda ps, f=fused: dropin.cls(ps, **kwargs, fused=f), params0, grads)
+        for a, b in zip(ours, theirs, strict=True):
+            assert a.dtype == dtype
+            ulp = torch.finfo(dtype).eps * max(float(b.abs().max()) if b.numel() else 0.0, 1.0)
+            torch.testing.assert_close(a.float(), b.float(), rtol=0, atol=4 * ulp)
