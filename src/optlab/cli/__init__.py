@@ -30,9 +30,9 @@ def _root() -> None:
 
 
 def _register_commands() -> None:
-    from optlab.cli import catalog, demo, lecture, measure, sweep, train_cmd
+    from optlab.cli import catalog, demo, explore, lecture, measure, sweep, train_cmd
 
-    for module in (train_cmd, lecture, measure, sweep, demo, catalog):
+    for module in (train_cmd, lecture, measure, sweep, demo, explore, catalog):
         module.register(app)
 
 
