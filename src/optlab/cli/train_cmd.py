@@ -510,6 +510,41 @@ def _describe(row: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+_NOT_SETTINGS = ("description", "device", "data_dir", "checkpoint_every", "log_steps", "eval_batch_size")
+
+
+def run_labels(run_dirs: list[Path]) -> list[str]:
+    """Legend labels that tell the runs apart: the settings in which their config.toml differ
+    (``batch_size=32 lr=0.01``), else the folder names."""
+    import tomllib
+
+    configs = []
+    for run_dir in run_dirs:
+        try:
+            configs.append(tomllib.loads((Path(run_dir) / "config.toml").read_text()))
+        except (OSError, tomllib.TOMLDecodeError):
+            configs.append(None)
+    names = [Path(run_dir).name for run_dir in run_dirs]
+    if len(run_dirs) < 2 or any(config is None for config in configs):
+        return names
+    keys = sorted({key for config in configs for key in config if key not in _NOT_SETTINGS})
+    differing = [k for k in keys if len({json.dumps(c.get(k), sort_keys=True) for c in configs}) > 1]
+    if not differing:
+        return names
+    labels = [" ".join(f"{k}={_short(c.get(k, 'default'))}" for k in differing) for c in configs]
+    if len(set(labels)) < len(labels):  # same settings (e.g. a rerun): keep the folders apart
+        return [f"{label} ({name})" for label, name in zip(labels, names, strict=True)]
+    return labels
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        return ",".join(f"{k}={_short(v)}" for k, v in value.items())
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
 def plot_runs(run_dirs: list[Path], out: Path, x_axis: str = "epoch") -> None:
     """Draw the runs' curves from their ``metrics.csv`` files (nothing else is read) and write ``out``
     atomically."""
@@ -528,7 +563,8 @@ def plot_runs(run_dirs: list[Path], out: Path, x_axis: str = "epoch") -> None:
         path = Path(run_dir) / "metrics.csv"
         if not path.is_file():
             raise ConfigError(f"no metrics.csv in {run_dir} (is it a run folder?)")
-        histories.append((Path(run_dir).name, read_csv(path)))
+        histories.append(read_csv(path))
+    histories = list(zip(run_labels(run_dirs), histories, strict=True))
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
     panels = [("loss", axes[0, 0], True), ("acc", axes[0, 1], False)]
     for i, (label, rows) in enumerate(histories):
@@ -538,7 +574,8 @@ def plot_runs(run_dirs: list[Path], out: Path, x_axis: str = "epoch") -> None:
             for split, style in (("train", "-"), ("val", "--"), ("test", ":")):
                 values = [row.get(f"{split}_{metric}") for row in rows]
                 if any(v is not None for v in values):
-                    ax.plot(epochs, values, style, color=color, label=f"{label} {split}")
+                    marker = "." if len(rows) < 30 else None  # a one-epoch run is a point, not a line
+                    ax.plot(epochs, values, style, color=color, marker=marker, label=f"{label} {split}")
             ax.set_yscale("log" if log else "linear")
         axes[1, 0].plot(epochs, [row.get("lr") for row in rows], color=color, label=label)
         axes[1, 1].plot(epochs, [row.get("grad_norm") for row in rows], color=color, label=label)

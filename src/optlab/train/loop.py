@@ -149,7 +149,7 @@ def train(
         dataset = dataset.to(device)
         torch.manual_seed(config.seed)
         model = models.create(config.model, dataset.input_shape, dataset.num_classes).to(device)
-        _check_fits(model, dataset, config)
+        check_fits(model, dataset, config)
         # DDP on several ranks; `model` is what is saved
         net = distributed.wrap(model, device, config.sync_bn)
         params = (  # --no-decay-bias-norm: biases and norm layers in a group without weight decay
@@ -340,7 +340,7 @@ def _check_finite(stats: EpochStats, params: list[torch.Tensor] | None, step: in
         )
 
 
-def _check_fits(model: nn.Module, dataset: Any, config: TrainConfig) -> None:
+def check_fits(model: nn.Module, dataset: Any, config: TrainConfig) -> None:
     """One eval-mode forward pass on one training example, so that a model that does not fit the data (a 1-D
     model on images) fails as a usage error before anything is written. Eval mode draws no random numbers
     and changes no state, so the run is the same with or without this check."""
