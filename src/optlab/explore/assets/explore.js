@@ -144,9 +144,7 @@
     const b1 = { key: "betas", idx: 0, sym: "β₁", scale: "lin", min: 0, max: 0.999 };
     const b2 = { key: "betas", idx: 1, sym: "β₂", scale: "lin", min: 0, max: 0.9999 };
     if (cls === "SGD") {
-      const out = [lr];
-      if (run.name !== "sgd" || hp.momentum > 0) out.push({ key: "momentum", sym: hp.form === "lecture" ? "λ" : "μ", scale: "lin", min: 0, max: 0.999 });
-      return out;
+      return [lr, { key: "momentum", sym: hp.form === "lecture" ? "λ" : "μ", scale: "lin", min: 0, max: 0.999 }];
     }
     if (cls === "Adagrad") return [lr, eps];
     if (cls === "RMSProp") return [lr, { key: "alpha", sym: "α", scale: "lin", min: 0, max: 0.9999 }, eps];
@@ -422,16 +420,19 @@
     ctx.beginPath();
     ctx.rect(F.pad.l, F.pad.t, F.pw, F.ph);
     ctx.clip();
+    ctx.fillStyle = "rgb(150, 185, 225)";
+    ctx.fillRect(F.pad.l, F.pad.t, F.pw, F.ph);
     const [x0, x1, y0, y1] = s.extent;
     const gx = (u) => F.X(x0 + (u / c.n) * (x1 - x0)), gy = (v) => F.Y(y0 + (v / c.n) * (y1 - y0));
     c.polys.forEach((poly, k) => {
+      // opaque bands, low levels first: each region f ≥ level is painted over the one below it
       const shade = k / Math.max(1, c.polys.length - 1);
       ctx.beginPath();
       for (const polygon of poly.coordinates) for (const ring of polygon) {
         ring.forEach(([u, v], idx) => (idx ? ctx.lineTo(gx(u), gy(v)) : ctx.moveTo(gx(u), gy(v))));
         ctx.closePath();
       }
-      ctx.fillStyle = `rgba(${Math.round(70 + 170 * shade)}, ${Math.round(120 + 100 * shade)}, ${Math.round(200 - 60 * shade)}, 0.10)`;
+      ctx.fillStyle = `rgb(${Math.round(150 + 104 * shade)}, ${Math.round(185 + 67 * shade)}, ${Math.round(225 + 20 * shade)})`;
       ctx.fill("evenodd");
       ctx.strokeStyle = "rgba(60, 70, 90, 0.35)";
       ctx.lineWidth = 0.8;
@@ -444,7 +445,7 @@
       const color = COLORS[i % COLORS.length];
       ctx.strokeStyle = color;
       ctx.lineWidth = i === state.sel ? 2 : 1.4;
-      ctx.globalAlpha = 0.9;
+      ctx.globalAlpha = r.steps > 300 && r.label === "oscillates" ? 0.45 : 0.95;
       ctx.beginPath();
       const last = Math.min(t, r.steps);
       let drawn = 0;
@@ -561,7 +562,7 @@
   function drawChart(canvas, key) {
     const { ctx, w, h } = setupCanvas(canvas);
     ctx.clearRect(0, 0, w, h);
-    const pad = { l: 46, r: 6, t: 6, b: 18 };
+    const pad = { l: 46, r: 16, t: 6, b: 18 };
     const pw = w - pad.l - pad.r, ph = h - pad.t - pad.b;
     let low = Infinity;
     if (key === "loss") {

@@ -495,9 +495,10 @@
   // ------------------------------------------------------------------------------------------ labels
   const RULE =
     "diverges: a value becomes non-finite or θ leaves the plot window by more than 10 window widths; " +
-    "converges: ‖∇f‖ at the end ≤ 10⁻⁴ × its largest value along the run (a point of zero slope reached); " +
+    "converges: ‖∇f‖ at the end ≤ 10⁻⁴ × its largest value along the run and θ moved less than 10⁻⁵ of " +
+    "the window's width over the last tenth of the updates (it arrived at a point of zero slope and stays); " +
     "oscillates: otherwise, if the loss went up on at least a quarter of the updates of the second half; " +
-    "stalls: otherwise (still sliding, or stopped where the slope is not zero).";
+    "stalls: otherwise (still crawling: too slow to arrive, or creeping onto a flat saddle).";
 
   function classify(run, extent) {
     const n = run.steps + 1;
@@ -509,7 +510,9 @@
       if (x < extent[0] - 10 * w || x > extent[1] + 10 * w || y < extent[2] - 10 * w || y > extent[3] + 10 * w) return "diverges";
       if (g > gMax) gMax = g;
     }
-    if (run.gnorm[n - 1] <= 1e-4 * gMax) return "converges";
+    const tenth = Math.max(0, n - 1 - Math.ceil((n - 1) / 10));
+    const moved = Math.hypot(run.xs[n - 1] - run.xs[tenth], run.ys[n - 1] - run.ys[tenth]);
+    if (run.gnorm[n - 1] <= 1e-4 * gMax && moved <= 1e-5 * w) return "converges";
     const half = Math.floor(n / 2);
     let ups = 0;
     for (let t = half + 1; t < n; t++) if (run.loss[t] > run.loss[t - 1]) ups++;
