@@ -1,6 +1,7 @@
 """Property test (hypothesis): optimizer × hyperparameters × shapes × memory layouts × dtypes (real and
-complex) × param groups × state_dict round trips. Asserts fast step = reference step = torch.optim (where torch has the algorithm),
-and for every optimizer that the numbers do not depend on the memory layout or on a checkpoint round trip.
+complex) × param groups × state_dict round trips. Asserts fast step = reference step = torch.optim (where
+torch has the algorithm), and for every optimizer that the numbers do not depend on the memory layout or on
+a checkpoint round trip.
 
 The fast step drawn here is the default (``fused=None``): torch's native fused kernels (SGD, Adagrad, Adam,
 AdamW), which run at any size and so are what a layout mismatch used to break. The compiled kernels
