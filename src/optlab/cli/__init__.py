@@ -29,11 +29,18 @@ def _root() -> None:
     """optlab: mini-batch optimisation, from the lecture to your own model."""
 
 
+_registered = False
+
+
 def _register_commands() -> None:
+    global _registered
+    if _registered:  # main() may run several times in one process (tests)
+        return
     from optlab.cli import catalog, demo, explore, lecture, measure, sweep, train_cmd
 
     for module in (train_cmd, lecture, measure, sweep, demo, explore, catalog):
         module.register(app)
+    _registered = True
 
 
 def fail(message: str, exit_code: int = 2) -> typer.Exit:
