@@ -108,6 +108,11 @@ def test_noise_sharpness_hessian_write_a_figure_beside_their_numbers(root, tmp_p
     assert {p.name for p in written(out, tmp_path)} == {"hessian.png", "hessian.json"}
     out = ok(optlab(root, tmp_path, "measure", "hessian", "3", *hessian))
     assert "no stability line: adam preconditions its step" in out
+    data = json.loads((tmp_path / "measurements/hessian-adam/hessian.json").read_text())
+    limit = data["preconditioned_stability_limit"]  # Adam: λ_max(P⁻¹H) against (2+2β₁)/((1−β₁)η)
+    assert limit["rule"] == "(2+2β₁)/((1−β₁)η)" and limit["value"] == pytest.approx(3.8 / 0.1 / 1e-2)
+    top = data["preconditioned_eigenvalues"][0]
+    assert f"preconditioned sharpness λ_max(P⁻¹H) = {top:.4g}" in out
     assert is_png(tmp_path / "measurements/hessian-adam/hessian.png")
 
 

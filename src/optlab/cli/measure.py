@@ -276,7 +276,11 @@ def register(app: typer.Typer) -> None:
             )
         print_table(
             ["B", "ms/update", "s/epoch", "examples/s"],
-            [(r.batch_size, 1e3 * r.update_s, r.epoch_s, r.examples_per_s) for r in result.rows],
+            [
+                (r.batch_size, f"{1e3 * r.update_s:.4g}", f"{r.epoch_s:.4g}", f"{r.examples_per_s:.0f}")
+                for r in result.rows
+            ],
+            justify=dict.fromkeys(["ms/update", "s/epoch", "examples/s"], "right"),
             title=f"time per update ({statistic}), {model} on {dataset}, {optimizer}, {result.device}",
         )
         for size, why in result.skipped.items():
@@ -545,15 +549,20 @@ def register(app: typer.Typer) -> None:
 
         With the optimizer's stability limit, labelled by its rule: 2/η for gradient descent, (2+2β)/η for
         heavy-ball momentum β, (2+2β)/((1+2β)η) for Nesterov; none for adaptive methods (Adam, RMSProp, ...)
-        and LARS, whose step is preconditioned. η is the lr of the run's last update.
+        and LARS, whose step is preconditioned. η is the lr of the run's last update. For Adam and AdamW also
+        the preconditioned sharpness λ_max(P⁻¹H) at the run's final P, against (2+2β₁)/((1−β₁)η).
         """
         from torch import nn
 
         from optlab._io import write_json
+        from optlab.errors import OptlabError
         from optlab.measure.hessian import (
+            adam_stability_limit,
             hessian_eigenvalues,
             hessian_trace,
             plot_hessian,
+            preconditioned_eigenvalues,
+            run_preconditioner,
             stability_limit,
         )
         from optlab.measure.outputs import output_name
@@ -603,6 +612,26 @@ def register(app: typer.Typer) -> None:
             print(f"  ({limit.note})")
         else:
             print(f"no stability line: {limit.note}")
+        preconditioned = None
+        if config.optimizer in ("adam", "adamw"):
+            try:
+                diagonal, settings = run_preconditioner(loaded.run_dir, loaded.model)
+            except OptlabError as why:
+                print(f"  no preconditioned sharpness: {why}")
+            else:
+                pre_values = preconditioned_eigenvalues(
+                    loaded.model, nn.CrossEntropyLoss(), x, y, diagonal, k=k,
+                    max_iterations=max_iterations, seed=seed,
+                )  # fmt: skip
+                pre_limit = adam_stability_limit(settings["lr"], settings["beta1"])
+                preconditioned = (pre_values, pre_limit)
+                side = "above" if pre_values[0] > pre_limit.value else "below"
+                print(
+                    f"preconditioned sharpness λ_max(P⁻¹H) = {pre_values[0]:.4g} with the optimizer's final "
+                    f"P = √v̂ + ε; stability limit {pre_limit.rule} = {pre_limit.value:.4g} at η = "
+                    f"{settings['lr']:.4g}: it is {side} it"
+                )
+                print(f"  ({pre_limit.note})")
         if trace is not None:
             print(f"trace ≈ {trace.value:.4g} ± {trace.standard_error:.2g} ({trace.samples} samples)")
         files = Writer(out, output_name("hessian", run_label(loaded.run_dir)))
@@ -612,6 +641,7 @@ def register(app: typer.Typer) -> None:
             files.path("hessian.png"),
             title=f"{config.model} on {config.dataset}, {config.optimizer} ({len(x)} examples)",
             trace=trace,
+            preconditioned=preconditioned,
         )
         write_json(
             files.path("hessian.json"),
@@ -622,6 +652,10 @@ def register(app: typer.Typer) -> None:
                 "lr": lr,
                 "lr_source": lr_source,
                 "stability_limit": limit.to_dict(),
+                "preconditioned_eigenvalues": None if preconditioned is None else preconditioned[0],
+                "preconditioned_stability_limit": None
+                if preconditioned is None
+                else preconditioned[1].to_dict(),
                 "trace": None if trace is None else vars(trace),
             },
         )
