@@ -53,5 +53,8 @@ def usage_line(error: Any) -> str:
     if _FLAG_VALUE.search(message):
         message += " (flags take no value: write --NAME or --no-NAME)"
     ctx = getattr(error, "ctx", None)
-    where = f"{ctx.command_path} --help" if ctx is not None else "optlab --help"
+    where = "optlab --help"
+    if ctx is not None:  # `python -m optlab train` is `optlab train` to the reader
+        root = ctx.find_root().command_path
+        where = "optlab" + ctx.command_path[len(root) :] + " --help"
     return f"{message} (see `{where}`)"
