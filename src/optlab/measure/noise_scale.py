@@ -333,10 +333,12 @@ def plot_critical_batch(fit: CriticalBatchFit, path: str | Path, title: str = ""
         grid = np.geomspace(min(b.min(), fit.b_crit) / 8, max(b.max(), fit.b_crit) * 8, 200)
         fitted = fit.predicted_steps(grid)
         axes.loglog(grid * fitted, fitted, "-", color="C1", label="(S/S_min − 1)(E/E_min − 1) = 1")
-        axes.axhline(fit.s_min, color="gray", ls="--", lw=0.8)
+        axes.axhline(fit.s_min, color="gray", ls="--", lw=0.8, label="asymptotes S_min, E_min")
         axes.axvline(fit.e_min, color="gray", ls="--", lw=0.8)
         axes.plot([2 * fit.e_min], [2 * fit.s_min], "s", color="C3", label=f"B_crit = {fit.b_crit:.3g}")
-        axes.set_title(title or f"S_min = {fit.s_min:.3g} steps, E_min = {fit.e_min:.3g} examples")
+        axes.set_title(
+            title or f"S_min = {fit.s_min:.4g} steps, E_min = {fit.e_min:.4g} examples", fontsize=10
+        )
     axes.set_xlabel("examples processed E")
     axes.set_ylabel("optimisation steps S")
     axes.legend(fontsize=8)
