@@ -116,26 +116,41 @@ def test_noise_sharpness_hessian_write_a_figure_beside_their_numbers(root, tmp_p
     assert is_png(tmp_path / "measurements/hessian-adam/hessian.png")
 
 
+def reproduced(root: Path, cwd: Path, out: str, advice: dict) -> None:
+    """Run the two `optlab measure noise` commands advise printed; they give advise's two B_noise values."""
+    commands = [line.split()[1:] for line in out.splitlines() if line.startswith("  optlab measure noise")]
+    assert len(commands) == 2
+    for command, key in zip(commands, ("noise_at_init", "noise"), strict=True):
+        again = ok(optlab(root, cwd, *command, "-q"))
+        printed = float(re.search(r"B_simple = (\S+)", again).group(1))
+        assert printed == pytest.approx(advice[key]["b_simple"], rel=1e-3)  # printed to 4 digits
+
+
+ADVISE = ["--model", "mlp", "--dataset", "mnist1d", "--optimizer", "momentum", "--reference-lr", "0.05",
+          "--reference-batch", "128", "--batch-sizes", "16,32", "--repeats", "3", "--max-seconds", "0.1",
+          "--pairs", "3", "--big-batch", "128", "--seed", "3", "-q"]  # fmt: skip
+
+
 @pytest.mark.slow
 def test_advise_agrees_with_measure_noise_and_says_how_to_reproduce(root, tmp_path):
-    args = ["--model", "mlp", "--dataset", "mnist1d", "--optimizer", "momentum", "--reference-lr", "0.05"]
-    args += ["--reference-batch", "128", "--batch-sizes", "16,32", "--repeats", "3", "--max-seconds", "0.1"]
-    args += ["--pairs", "3", "--big-batch", "128", "--seed", "3", "-q"]
-    out = ok(optlab(root, tmp_path, "advise", *args))
+    out = ok(optlab(root, tmp_path, "advise", *ADVISE))
     folder = tmp_path / "measurements/advise-mnist1d-mlp-momentum-cpu"
     assert {p.name for p in written(out, tmp_path)} == {"warm-up-run", "advice.png", "advice.json"}
     advice = json.loads((folder / "advice.json").read_text())
     # The table in a pipe: plain text, every column, nothing cut.
     assert "…" not in out
-    assert re.search(
-        r"^\s*B\s+ms/update\s+s/epoch\s+steps/S_min\s+examples/E_min\s+time to target", out, re.M
-    )
-    commands = [line.split()[1:] for line in out.splitlines() if line.startswith("  optlab measure noise")]
-    assert len(commands) == 2
-    for command, key in zip(commands, ("noise_at_init", "noise"), strict=True):
-        again = ok(optlab(root, tmp_path, *command, "-q"))
-        printed = float(re.search(r"B_simple = (\S+)", again).group(1))
-        assert printed == pytest.approx(advice[key]["b_simple"], rel=1e-3)  # printed to 4 digits
+    header = r"^\s*B\s+ms/update\s+s/epoch\s+steps/S_min\s+examples/E_min\s+time to target"
+    assert re.search(header, out, re.M)
+    reproduced(root, tmp_path, out, advice)
+
+
+@pytest.mark.slow
+def test_advise_at_a_run_given_by_name(root, tmp_path):
+    out = ok(optlab(root, tmp_path, "advise", *ADVISE, "--run", "small"))
+    folder = tmp_path / "measurements/advise-mnist1d-mlp-momentum-cpu-at-small"
+    assert {p.name for p in written(out, tmp_path)} == {"advice.png", "advice.json"}  # no warm-up run
+    assert "after training (the weights of" in out and str(root / "small") in out
+    reproduced(root, tmp_path, out, json.loads((folder / "advice.json").read_text()))
 
 
 BAD = [

@@ -922,10 +922,10 @@ def register(app: typer.Typer) -> None:
         _print_advice(result)
         from optlab.measure.noise_scale import NoiseScale
 
-        noise = NoiseScale(**result.noise)
+        at_init, trained = NoiseScale(**result.noise_at_init), NoiseScale(**result.noise)
         trained_at = run_dir if run_dir is not None else files.folder / "warm-up-run"
         print("reproduce B_noise (at init, after training) with:")
-        for command in reproduce_commands(model, dataset, trained_at, noise, data_dir):
+        for command in reproduce_commands(model, dataset, trained_at, at_init, trained, data_dir):
             print(f"  {command}")
         plot_advice(result, files.path("advice.png"))
         write_json(files.path("advice.json"), result.to_dict())

@@ -157,14 +157,23 @@ def noise_trend(at_init: NoiseScale, trained: NoiseScale, where: str) -> str:
 
 
 def reproduce_commands(
-    model: str, dataset: str, run_dir: str | Path, noise: NoiseScale, data_dir: str | None = None
+    model: str,
+    dataset: str,
+    run_dir: str | Path,
+    at_init: NoiseScale,
+    trained: NoiseScale,
+    data_dir: str | None = None,
 ) -> list[str]:
-    """The ``optlab measure noise`` commands that reproduce the two B_noise values of an advice."""
-    common = f"--small-batch {noise.small_batch} --big-batch {noise.big_batch} --pairs {noise.n_pairs}"
-    common += f" --seed {noise.seed}" + (f" --data-dir {data_dir}" if data_dir else "")
+    """The two ``optlab measure noise`` commands that reproduce an advice's B_noise at init and trained."""
+
+    def settings(noise: NoiseScale) -> str:
+        text = f"--small-batch {noise.small_batch} --big-batch {noise.big_batch} --pairs {noise.n_pairs}"
+        return text + f" --seed {noise.seed}"
+
+    where = f" --data-dir {data_dir}" if data_dir else ""
     return [
-        f"optlab measure noise --model {model} --dataset {dataset} {common}",
-        f"optlab measure noise {run_dir} {common}",
+        f"optlab measure noise --model {model} --dataset {dataset}{where} {settings(at_init)}",
+        f"optlab measure noise {run_dir} {settings(trained)}",
     ]
 
 
@@ -400,8 +409,12 @@ def advise(
     )
 
     loss_fn = nn.CrossEntropyLoss()
+    # At init on the dataset as `optlab measure noise --model --dataset` loads it (a run's own split may hold
+    # out a validation part, and then its batches differ).
+    plain = data.load(dataset, data_dir=data_dir) if run is not None else ds
+    init_small, init_big = noise_batches(small_batch, big_batch, len(plain.train))
     at_init = noise_scale(
-        model_at_init(model, ds, seed), loss_fn, ds, small, big, n_pairs, seed,
+        model_at_init(model, plain, seed), loss_fn, plain, init_small, init_big, n_pairs, seed,
         progress=report("noise scale (init)"),
     )  # fmt: skip
     if run is not None:
