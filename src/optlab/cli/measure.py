@@ -976,8 +976,9 @@ def _print_advice(advice: Any) -> None:
         justify={**dict.fromkeys(columns, "right"), "": "left"},
     )
     print(
-        f"recommendation: batch size {advice.recommended_batch} (range {low}–{high}), "
-        f"lr {advice.recommended_lr:.4g}, warm-up {advice.recommended_warmup_steps} updates"
+        f"recommendation: batch size {advice.recommended_batch} "
+        + (f"(range {low}–{high}), " if low != high else "(no other size within the tolerance), ")
+        + f"lr {advice.recommended_lr:.4g}, warm-up {advice.recommended_warmup_steps} updates"
     )
     for line in advice.reasoning:
         print(f"  - {line}")
