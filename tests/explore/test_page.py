@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import math
 import re
 import subprocess
@@ -145,3 +147,78 @@ def test_page_loads_with_no_console_errors(explore_page: Path, tmp_path: Path):
         assert console == [], (query, console)
         labels = re.findall(r'class="label (converges|oscillates|diverges|stalls|error)"', dom)
         assert labels and "error" not in labels, (query, labels)
+
+
+# Appended to a copy of the page: drive the controls as a person would (events on the real elements), then
+# write what changed into the DOM for --dump-dom.
+DRIVE = """<script>
+window.__errors = [];
+window.addEventListener("error", (e) => window.__errors.push(String(e.message)));
+window.addEventListener("load", () => {
+  const E = window.OptlabExplore, S = () => E.state(), out = {};
+  const fire = (el, type) => el.dispatchEvent(new Event(type, {bubbles: true}));
+  const pointer = (el, type, x, y) => el.dispatchEvent(new PointerEvent(type, {bubbles: true, clientX: x,
+    clientY: y, pointerId: 1}));
+  const lr0 = S().runs[0].hp.lr;
+  const range = document.querySelector("#runs input[type=range]");
+  range.value = Number(range.value) - 1;  // η slider one decade down
+  fire(range, "input");
+  out.slider = [lr0, S().runs[0].hp.lr];
+  const canvas = document.getElementById("plot"), plot = canvas.getBoundingClientRect();
+  const x0 = S().x0, px = plot.left + plot.width * 0.6, py = plot.top + plot.height * 0.3;
+  pointer(canvas, "pointerdown", px, py);
+  pointer(canvas, "pointerup", px, py);
+  out.drag = [x0, S().x0];
+  document.getElementById("reset").click();
+  out.reset = S().t;
+  document.getElementById("stepbtn").click();
+  document.getElementById("stepbtn").click();
+  out.step = S().t;
+  const phase = document.getElementById("phase");
+  const box = phase.getBoundingClientRect();
+  const before = JSON.stringify(S().runs[S().sel].hp);
+  phase.dispatchEvent(new MouseEvent("click", {bubbles: true, clientX: box.left + box.width * 0.8,
+    clientY: box.top + box.height * 0.3}));
+  out.phase = [before, JSON.stringify(S().runs[S().sel].hp)];
+  const runs = S().runs.length;
+  document.getElementById("addrun").click();
+  out.add = [runs, S().runs.length];
+  const select = document.getElementById("surface");
+  select.value = "rosenbrock";
+  fire(select, "change");
+  out.surface = S().surface;
+  setTimeout(() => {
+    out.url = location.search;
+    out.errors = window.__errors;
+    const pre = document.createElement("pre");
+    pre.id = "probe";
+    pre.textContent = JSON.stringify(out);
+    document.body.appendChild(pre);
+  }, 600);
+});
+</script>"""
+
+
+@needs_chromium
+def test_controls_change_the_state_and_the_url(explore_page: Path, tmp_path: Path):
+    probe = explore_page.with_name("drive.html")
+    probe.write_text(explore_page.read_text().replace("</body>", DRIVE + "</body>"))
+    done = chromium(
+        "--window-size=1280,900",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
+        f"{probe.as_uri()}?surface=quadratic",
+        profile=tmp_path / "p",
+    )
+    match = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
+    assert match, done.stderr[-2000:]
+    out = json.loads(html.unescape(match.group(1)))
+    assert out["errors"] == []
+    lr_before, lr_after = out["slider"]
+    assert lr_after == pytest.approx(lr_before / 10, rel=0.02)  # the η slider is logarithmic
+    assert out["drag"][1] != out["drag"][0]  # the start moved where the pointer went
+    assert out["reset"] == 0 and out["step"] == 2
+    assert out["phase"][0] != out["phase"][1]  # a click on the phase diagram set the sliders
+    assert out["add"][1] == out["add"][0] + 1
+    assert out["surface"] == "rosenbrock"
+    assert "surface=rosenbrock" in out["url"] and "opt=" in out["url"]  # the state is in the URL

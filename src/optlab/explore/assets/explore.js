@@ -562,7 +562,7 @@
   function drawChart(canvas, key) {
     const { ctx, w, h } = setupCanvas(canvas);
     ctx.clearRect(0, 0, w, h);
-    const pad = { l: 46, r: 16, t: 6, b: 18 };
+    const pad = { l: 46, r: 22, t: 6, b: 18 };
     const pw = w - pad.l - pad.r, ph = h - pad.t - pad.b;
     let low = Infinity;
     if (key === "loss") {
@@ -664,7 +664,7 @@
     }
     if (!phase) return;
     $("phasetitle").textContent = `over (η, ${phase.second.sym}), run ${phase.run + 1}`;
-    const pad = { l: 40, r: 6, t: 6, b: 30 };
+    const pad = { l: 40, r: 16, t: 6, b: 30 };
     const pw = w - pad.l - pad.r, ph = h - pad.t - pad.b;
     const cw = pw / phase.n, chh = ph / phase.n;
     for (let j = 0; j < phase.n; j++) for (let i = 0; i < phase.n; i++) {
@@ -688,8 +688,9 @@
     ctx.fillText("η (log)", pad.l + pw / 2, pad.t + ph + 16);
     ctx.textAlign = "right";
     ctx.textBaseline = "middle";
-    ctx.fillText(String(phase.yr[0]), pad.l - 3, pad.t + ph - 4);
-    ctx.fillText(String(phase.yr[1]), pad.l - 3, pad.t + 6);
+    const yLabel = (v) => (phase.second.scale === "log" ? `1e${v}` : String(v));
+    ctx.fillText(yLabel(phase.yr[0]), pad.l - 3, pad.t + ph - 4);
+    ctx.fillText(yLabel(phase.yr[1]), pad.l - 3, pad.t + 6);
     ctx.save();
     ctx.translate(10, pad.t + ph / 2);
     ctx.rotate(-Math.PI / 2);
