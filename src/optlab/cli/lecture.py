@@ -53,7 +53,8 @@ def register(app: typer.Typer) -> None:
             False, "--dry-run", help="Print what would run and its expected runtime, then stop."
         ),
     ) -> None:
-        """Run the lecture's claims as experiments and write DIR/results.json and DIR/index.html."""
+        """Run the lecture's claims as experiments. Output: --out DIR (results.json, index.html; with --sweep
+        also sweeps.sqlite, the trial folders in sweeps/ and their index.sqlite)."""
         from optlab.experiments import registry, runner
         from optlab.experiments.framework import PROFILES
         from optlab.report import render

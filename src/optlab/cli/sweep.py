@@ -12,7 +12,10 @@ from optlab.errors import ConfigError, OptlabError
 from optlab.train.config import DEFAULT_EPOCHS
 
 sweep_app = typer.Typer(
-    help="Sweep training settings (grid or TPE search) on Optuna, with any number of workers on one study.",
+    help="Sweep training settings (grid or TPE search) on Optuna, with any number of workers on one study. "
+    "Output: the study in --storage (default RUNS/sweeps.sqlite; RUNS: $OPTLAB_RUNS, else ./runs); trial "
+    "folders beside an SQLite storage, in sweeps/STUDY-ID/trial-NNNN, indexed in index.sqlite there (with a "
+    "server storage, under RUNS); `sweep report` writes sweeps/STUDY-ID/report/.",
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},

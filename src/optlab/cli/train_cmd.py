@@ -199,8 +199,11 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
     ) -> None:
-        """Train a model and record the run (config.toml, metrics.csv, summary.json, checkpoints,
-        final.pt). Under torchrun (or with --nproc N) it trains data-parallel: --batch-size per process."""
+        """Train a model and record the run. Output: RUNS/<UTC time>-<description>/ (or --run-dir) with
+        config.toml, metrics.csv, summary.json, checkpoints, final.pt, indexed in RUNS/index.sqlite (RUNS:
+        $OPTLAB_RUNS, else ./runs).
+
+        Under torchrun (or with --nproc N) it trains data-parallel: --batch-size per process."""
         from optlab.train import TrainConfig, distributed, parse_hparam, resolve_device
         from optlab.train import train as run_training
 
@@ -271,7 +274,9 @@ def register(app: typer.Typer) -> None:
         )
 
     runs_app = typer.Typer(
-        help="List, show and compare recorded runs (from runs/index.sqlite).", no_args_is_help=True
+        help="List, show and compare recorded runs. Reads RUNS/index.sqlite (RUNS: --root, $OPTLAB_RUNS, "
+        "else ./runs); writes nothing.",
+        no_args_is_help=True,
     )
     app.add_typer(runs_app, name="runs")
 
@@ -333,11 +338,16 @@ def register(app: typer.Typer) -> None:
     def plot(
         run_dirs: Annotated[list[Path], typer.Argument(help="Run folders (their metrics.csv are overlaid).")],
         out: Annotated[
-            Path | None, typer.Option(help="PNG to write (default: RUN_DIR/curves.png or curves.png).")
+            Path | None,
+            typer.Option(
+                help="PNG to write.", show_default="RUN_DIR/curves.png for one run, else ./curves.png"
+            ),
         ] = None,
         x: Annotated[str, typer.Option(help="Horizontal axis: epoch or step (updates).")] = "epoch",
     ) -> None:
-        """Learning curves (loss, accuracy, lr, gradient norm per epoch) of one or more runs, to a PNG."""
+        """Learning curves (loss, accuracy, lr, gradient norm per epoch) of one or more runs, to a PNG.
+        Output: --out, else RUN_DIR/curves.png for one run, ./curves.png for several. Legends name the
+        settings in which the runs differ."""
         if out is None:
             out = run_dirs[0] / "curves.png" if len(run_dirs) == 1 else Path("curves.png")
         plot_runs(run_dirs, out, x_axis=x)
