@@ -42,6 +42,24 @@ def root(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def fake_root(tmp_path_factory):
+    """A runs root whose runs 'small' and 'large' are recorded but never trained (config and metrics only):
+    enough for argument checks, which all come before any run is loaded."""
+    from optlab.train import TrainConfig
+    from optlab.train.runs import RunIndex
+
+    root = tmp_path_factory.mktemp("fake-runs")
+    index = RunIndex(root / "index.sqlite")
+    for name, batch in (("small", 32), ("large", 256)):
+        config = TrainConfig(dataset="mnist1d", model="mlp", optimizer="momentum", lr=0.05, batch_size=batch)
+        (root / name).mkdir()
+        (root / name / "config.toml").write_text(config.to_toml())
+        (root / name / "metrics.csv").write_text("epoch,step,train_loss\n1,10,2.0\n2,20,1.0\n")
+        index.start(root / name, config)
+    return root
+
+
 def optlab(root: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "OPTLAB_RUNS": str(root), "OMP_NUM_THREADS": "1"}
     return subprocess.run(
@@ -192,28 +210,30 @@ BAD = [
 
 
 @pytest.mark.parametrize(("argv", "named"), BAD, ids=[" ".join(a[:3]) + f" {n}" for a, n in BAD])
-def test_bad_input_is_one_line_exit_2_and_creates_nothing(root, tmp_path, monkeypatch, capsys, argv, named):
+def test_bad_input_is_one_line_exit_2_and_creates_nothing(
+    fake_root, tmp_path, monkeypatch, capsys, argv, named
+):
     from optlab.cli import main
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("OPTLAB_RUNS", str(root))
-    before = sorted(root.rglob("*"))
+    monkeypatch.setenv("OPTLAB_RUNS", str(fake_root))
+    before = {path: path.stat().st_mtime_ns for path in fake_root.rglob("*")}
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     err = capsys.readouterr().err
     assert exit_.value.code == 2, err
     assert err.startswith("error: ") and err.strip().count("\n") == 0 and named in err
     assert list(tmp_path.iterdir()) == []  # no measurements/ folder, nothing else
-    assert sorted(root.rglob("*")) == before  # the runs and their index untouched
+    assert {path: path.stat().st_mtime_ns for path in fake_root.rglob("*")} == before  # runs, index untouched
 
 
-def test_out_that_is_a_file_is_refused(root, tmp_path, monkeypatch, capsys):
+def test_out_that_is_a_file_is_refused(fake_root, tmp_path, monkeypatch, capsys):
     from optlab.cli import main
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "taken").write_text("x")
     with pytest.raises(SystemExit) as exit_:
-        main(["measure", "hessian", str(root / "small"), "--out", "taken"])
+        main(["measure", "hessian", str(fake_root / "small"), "--out", "taken"])
     assert exit_.value.code == 2 and "--out" in capsys.readouterr().err
     assert (tmp_path / "taken").read_text() == "x"
 
