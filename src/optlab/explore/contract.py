@@ -111,21 +111,21 @@ def python_run(surface: ExploreSurface, start: tuple[float, float], steps: int, 
     if run.schedule is not None:
         lr = optimizer.param_groups[0]["lr"]
         scheduler = schedules.attach(optimizer, _schedule(run.schedule, lr, steps))
-    trajectory: list[list[float]] = []
-    losses: list[float] = []
-    for t in range(steps + 1):
-        with torch.no_grad():
-            value, grad = surface.value_and_grad(theta.detach())
-        trajectory.append(theta.detach()[0].tolist())
-        losses.append(float(value.reshape(-1)[0]))
-        if t == steps:
-            break
-        theta.grad = grad.reshape(1, 2).clone()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-    return {"name": run.name, "hparams": run.hparams, "schedule": run.schedule, "trajectory": trajectory,
-            "loss": losses}  # fmt: skip
+    points = torch.empty(steps + 1, 2, dtype=torch.float64)
+    losses = torch.empty(steps + 1, dtype=torch.float64)
+    with torch.no_grad():
+        for t in range(steps + 1):
+            value, grad = surface.value_and_grad(theta)
+            points[t] = theta[0]
+            losses[t] = value.reshape(())
+            if t == steps:
+                break
+            theta.grad = grad.reshape(1, 2)
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+    return {"name": run.name, "hparams": run.hparams, "schedule": run.schedule,
+            "trajectory": points.tolist(), "loss": losses.tolist()}  # fmt: skip
 
 
 def python_runs(
