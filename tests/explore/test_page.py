@@ -187,7 +187,10 @@ window.addEventListener("load", () => {
   select.value = "rosenbrock";
   fire(select, "change");
   out.surface = S().surface;
+  document.getElementById("reset").click();
+  document.getElementById("play").click();  // plays on animation frames
   setTimeout(() => {
+    out.played = [S().t, S().steps];
     out.url = location.search;
     out.errors = window.__errors;
     const pre = document.createElement("pre");
@@ -221,4 +224,5 @@ def test_controls_change_the_state_and_the_url(explore_page: Path, tmp_path: Pat
     assert out["phase"][0] != out["phase"][1]  # a click on the phase diagram set the sliders
     assert out["add"][1] == out["add"][0] + 1
     assert out["surface"] == "rosenbrock"
+    assert 0 < out["played"][0] <= out["played"][1]  # play advanced the frame
     assert "surface=rosenbrock" in out["url"] and "opt=" in out["url"]  # the state is in the URL
