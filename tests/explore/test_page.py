@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from explore_chromium import chromium, needs_chromium
+from explore_chromium import chromium, dump, needs_chromium
 
 from optlab.errors import ConfigError
 from optlab.explore import Run, expression_surface, named_surface, parse_run, url_query
@@ -226,3 +226,12 @@ def test_controls_change_the_state_and_the_url(explore_page: Path, tmp_path: Pat
     assert out["surface"] == "rosenbrock"
     assert 0 < out["played"][0] <= out["played"][1]  # play advanced the frame
     assert "surface=rosenbrock" in out["url"] and "opt=" in out["url"]  # the state is in the URL
+
+
+@needs_chromium
+def test_a_bad_url_dumps_one_error(explore_page: Path, tmp_path: Path):
+    valid = "custom, quadratic, valley, saddle_and_local_min, rosenbrock, saddle"
+    assert dump(explore_page, "surface=moon&dump=1", tmp_path / "p") == {
+        "error": f"unknown surface 'moon'; valid: {valid}"
+    }
+    assert "not a number" in dump(explore_page, "x0=abc&dump=1", tmp_path / "q")["error"]

@@ -12,7 +12,6 @@ from optlab.explore.surfaces import (
     expression_surface,
     named_surface,
     names,
-    surface_from_argument,
 )
 
 __all__ = [
@@ -26,7 +25,6 @@ __all__ = [
     "names",
     "parse_run",
     "python_runs",
-    "surface_from_argument",
     "url_query",
     "write_page",
 ]

@@ -312,10 +312,3 @@ def named_surface(name: str) -> ExploreSurface:
 def lecture_surfaces() -> list[ExploreSurface]:
     """All named surfaces (the page ships every one)."""
     return [builder() for builder in _BUILDERS.values()]
-
-
-def surface_from_argument(argument: str) -> ExploreSurface:
-    """``--surface NAME|EXPR``: a registered name, else a formula in x and y."""
-    if argument in _BUILDERS:
-        return _BUILDERS[argument]()
-    return expression_surface(argument)

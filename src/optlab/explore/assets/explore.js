@@ -97,15 +97,18 @@
   }
 
   // the dump comes first and needs no drawing: `chromium --headless --dump-dom URL` prints it
-  let state;
+  let state, urlError = null;
   try {
     state = parseState(location.search);
   } catch (e) {
-    showError(e.message);
+    urlError = e.message;
+    showError(urlError);
     state = parseState("");
   }
   let results = computeRuns(state);
-  if (state.dump) {
+  if (urlError && new URLSearchParams(location.search).get("dump") === "1") {
+    $("dump").textContent = JSON.stringify({ error: urlError }); // a bad URL is an answer too
+  } else if (state.dump) {
     $("dump").textContent = dumpJSON(state, results);
   }
   function showError(message) {
