@@ -85,6 +85,15 @@ def test_bad_formulas_name_the_problem(formula, message):
         expression_surface(formula, extent=(-1.0, 1.0, -1.0, 1.0), start=(0.0, 0.0))
 
 
+def test_out_that_is_a_file_is_one_line_exit_1(tmp_path):
+    (tmp_path / "taken").write_text("a file")
+    done = optlab("explore", "--out", "taken", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: cannot write the page to taken")
+    assert len(done.stderr.splitlines()) == 1
+    assert (tmp_path / "taken").read_text() == "a file"
+
+
 def test_formula_gradient_is_sympys_derivative():
     surface = expression_surface("x**3*y + exp(-y**2)*cos(x)")
     point = torch.tensor([0.7, -0.4], dtype=torch.float64)

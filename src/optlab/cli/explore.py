@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from optlab.errors import ConfigError
+from optlab.errors import ConfigError, OptlabError
 
 
 def _extent(text: str) -> tuple[float, float, float, float]:
@@ -48,7 +48,10 @@ def register(app: typer.Typer) -> None:
             extra.append(expression_surface(surface, extent=window))
         elif extent is not None:
             raise ConfigError("--extent applies to a formula given with --surface, not to a named surface")
-        page = write_page(out, extra=extra, first=surface if not extra else extra[0].name)
+        try:
+            page = write_page(out, extra=extra, first=surface if not extra else extra[0].name)
+        except OSError as error:  # --out is a file, read-only, on a full disk…
+            raise OptlabError(f"cannot write the page to {out}: {error.strerror or error}") from None
         print(f"explorer: {page.resolve()}")
         if open_page and not webbrowser.open(page.resolve().as_uri()):
             print(f"no browser found; open {page.resolve().as_uri()} yourself")
