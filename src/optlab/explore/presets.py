@@ -82,7 +82,8 @@ def try_it_links() -> dict[str, TryIt]:
                 s4.START,
                 s4.STEPS["quick"],
             ),
-            "gradient descent and momentum (λ = 0.9) from the same start; drag the start past the saddle.",
+            f"gradient descent and momentum (λ = {s4.MOMENTUM:g}) from the same start; drag the start to "
+            f"{s4.START_PAST_SADDLE}, just past the saddle, and gradient descent stops in the local minimum.",
         ),
         TryIt(
             "S5",
