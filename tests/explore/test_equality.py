@@ -198,3 +198,34 @@ def test_bad_url_input_shows_one_error_and_no_run(explore_page: Path, tmp_path: 
     assert "trajectory" not in run
     assert re.search(r"unknown keyword 'bogus'", run["error"])
     assert json.dumps(run["hparams"]) == '{"lr": 0.1, "bogus": 1}'
+
+
+#: every registry schedule (with a warm-up where it takes one) on SGD: the lr sequence decides the path
+SCHEDULES: list[dict[str, Any]] = [
+    {"name": "constant", "warmup_steps": 50},
+    {"name": "step", "warmup_steps": 20},
+    {"name": "multistep", "milestones": [300, 700], "gamma": 0.5},
+    {"name": "exponential"},
+    {"name": "inverse_time", "power": 0.7, "warmup_steps": 10},
+    {"name": "cosine", "final_lr": 0.001},
+    {"name": "transformer", "warmup_steps": 100, "d_model": 64},
+    {"name": "wsd", "warmup_steps": 50, "decay_fraction": 0.25},
+    {"name": "wsd", "decay_fraction": 0.3, "shape": "1-sqrt", "final_lr": 0.001},
+]
+
+
+def test_every_registry_schedule_is_covered():
+    from optlab import schedules
+
+    assert {s["name"] for s in SCHEDULES} == set(schedules.names())
+
+
+@needs_chromium
+def test_page_equals_python_for_every_schedule(explore_page: Path, tmp_path: Path):
+    surface = named_surface("quadratic")
+    runs = [Run("sgd", {"lr": 0.015}, schedule) for schedule in SCHEDULES]
+    runs.append(Run("momentum", {"lr": 0.005, "form": "lecture"}, {"name": "step", "step_size": 100}))
+    page = dump(explore_page, url_query("quadratic", runs, steps=STEPS, dump=True), tmp_path / "p")
+    python = python_runs(surface, surface.start, STEPS, runs)
+    for page_run, python_run in zip(page["runs"], python["runs"], strict=True):
+        assert max_relative_difference(page_run, python_run) <= TOLERANCE, python_run["schedule"]

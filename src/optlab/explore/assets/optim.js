@@ -355,6 +355,7 @@
       if (!(key in record.defaults)) throw new Error(`opt '${name}': unknown keyword '${key}'; valid: ${Object.keys(record.defaults).join(", ")}`);
     }
     const hp = Object.assign({}, record.defaults, given || {});
+    if (!(record.cls in CLASSES)) throw new Error(`this page has no JavaScript rule for ${record.cls} ('${name}')`);
     const opt = CLASSES[record.cls](hp);
     opt.hp = hp;
     return opt;
@@ -403,6 +404,21 @@
       const finalLr = o.final_lr != null ? o.final_lr : 0.0;
       return (t) => finalLr + ((lr - finalLr) * (1.0 + Math.cos(Math.PI * (Math.min(t, total) / total)))) / 2.0;
     },
+    wsd(lr, total, o) {
+      // warmup–stable–decay: lr, then a linear or 1 − √ cool-down over the last decay_fraction of the run
+      const fraction = o.decay_fraction != null ? o.decay_fraction : 0.2;
+      if (!(fraction > 0 && fraction <= 1)) throw new Error(`wsd: decay_fraction must be > 0 and <= 1, got ${fraction}`);
+      const finalLr = o.final_lr != null ? o.final_lr : 0.0;
+      const shape = o.shape != null ? o.shape : "linear";
+      if (shape !== "linear" && shape !== "1-sqrt") throw new Error(`wsd: shape must be one of linear, 1-sqrt, got '${shape}'`);
+      const decay = Math.max(1, pyRound(fraction * total));
+      const start = total - decay;
+      return (t) => {
+        if (t <= start) return lr;
+        const p = Math.min(t - start, decay) / decay;
+        return finalLr + (lr - finalLr) * (1.0 - (shape === "linear" ? p : Math.sqrt(p)));
+      };
+    },
     transformer(lr, total, o, warmup) {
       const d = o.d_model != null ? o.d_model : 512;
       checkInt("transformer", "d_model", d, 1);
@@ -416,7 +432,13 @@
   const SCHEDULE_OPTIONS = {
     constant: [], step: ["step_size", "gamma"], multistep: ["milestones", "gamma"], exponential: ["gamma"],
     inverse_time: ["power"], cosine: ["final_lr"], transformer: ["d_model"],
+    wsd: ["decay_fraction", "final_lr", "shape"],
   };
+  // Python's round(): halves go to the even neighbour
+  function pyRound(x) {
+    const r = Math.round(x);
+    return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  }
 
   /** schedules.create(spec.name, lr, total_steps, warmup_steps, **options) as a function t -> lr. */
   function makeSchedule(spec, lr, steps) {
