@@ -120,6 +120,8 @@ def test_sweep_trials_readable_unique_and_failures_not_success(optlab):
     assert {"study", "val_acc", "test_acc"} <= set(header) and "final_acc" not in header
     study_column = header.index("study")
     assert {line.split()[study_column] for line in listing[1:]} == {"bars"}
+    test_column = header.index("test_acc")  # the trials' test accuracy too, beside their val_acc objective
+    assert all(float(line.split()[test_column]) > 0 for line in listing[1:])
     # a bare trial name of two studies is ambiguous: refuse rather than pick the newest
     err = optlab("runs", "show", "trial-0000", "--root", ".", rc=2).stderr
     assert "ambiguous" in err and "give the id" in err

@@ -193,6 +193,7 @@ class Worker:
         if metric == "val_acc":
             _, test_acc = evaluate(result.model, dataset.test, config.eval_batch_size)
             trial.set_user_attr("test_acc", test_acc)
+            _record_test_acc(self.index, run_dir, result.summary, test_acc)
         final = {k: v for k, v in result.metrics[-1].items() if k.startswith(("val_", "test_"))}
         if self.spec.evaluate_train:
             final["train_loss"], final["train_acc"] = evaluate(
@@ -222,6 +223,17 @@ class Worker:
     def _say(self, text: str) -> None:
         if not self.quiet:
             print(f"{self.label}{text}", file=sys.stderr, flush=True)
+
+
+def _record_test_acc(index_path: Path, run_dir: Path, summary: dict[str, Any], test_acc: float) -> None:
+    """The trial's test accuracy (measured after training, beside its validation objective) in its
+    summary.json and its runs-index row, so `optlab runs list` shows val_acc and test_acc for trials too."""
+    from optlab.train import runs
+
+    summary = {**summary, "test_acc": test_acc}
+    runs.write_json(run_dir / "summary.json", summary)
+    index = runs.RunIndex(index_path)
+    index.finish(index.get(str(run_dir.resolve()))["id"], summary["status"], summary)
 
 
 def _claim(study: Any, trial: Any, key: str, poll: float) -> int | None:
