@@ -55,6 +55,12 @@ CASES: list[tuple[str, list[str], str]] = [
         "99999",
     ),
     ("train-max-restarts-alone", ["train", *ABC, "--max-restarts", "1"], "--nproc"),
+    ("train-nproc-zero", ["train", *ABC, "--nproc", "0"], "--nproc"),
+    (
+        "train-nproc-model-data-mismatch",
+        ["train", "--dataset", "ordered-abc", "--model", "cnn1d", "--nproc", "2"],
+        "cnn1d",
+    ),
     ("runs-show-unknown", ["runs", "show", "99"], "99"),
     ("runs-show-missing-arg", ["runs", "show"], "run"),
     ("runs-compare-one", ["runs", "compare", "1"], "two"),

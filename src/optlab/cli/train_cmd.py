@@ -417,6 +417,17 @@ def _launch(params: dict[str, Any], config: Any, nproc: int, max_restarts: int) 
         )  # e.g. --device cuda without CUDA: one line, not torchrun's trace
         if config.sync_bn and device.type != "cuda":
             raise ConfigError("invalid value for --sync-bn: torch's SyncBatchNorm runs on CUDA devices only")
+        if nproc < 1:
+            raise ConfigError(f"invalid value for --nproc: {nproc} (an integer >= 1)")
+        # Missing data or a model that does not fit it fails here, as one line, not in every worker under
+        # torchrun's error report.
+        from optlab import data, models
+        from optlab.train import check_fits
+
+        dataset = data.load(
+            config.dataset, data_dir=config.data_dir, validation=config.validation, seed=config.seed
+        )
+        check_fits(models.create(config.model, dataset.input_shape, dataset.num_classes), dataset, config)
         run_dir = params["run_dir"] or runs.default_run_dir(config)
         if (run_dir / "config.toml").exists():
             raise ConfigError(
