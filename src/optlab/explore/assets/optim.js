@@ -517,6 +517,8 @@
   // ------------------------------------------------------------------------------------------ labels
   const RULE =
     "diverges: a value becomes non-finite or θ leaves the plot window by more than 10 window widths; " +
+    "oscillates if it erupts: in the second half of the run f − f_min leaps above 100 × its lowest value so " +
+    "far and above 10⁻⁶ of its start; " +
     "converges: ‖∇f‖ at the end ≤ 10⁻⁴ × its largest value along the run and θ moved less than 10⁻⁵ of " +
     "the window's width over the last tenth of the updates (it arrived at a point of zero slope and stays); " +
     "oscillates: otherwise, if the loss went up on at least a quarter of the updates of the second half; " +
@@ -531,6 +533,16 @@
       if (!Number.isFinite(x) || !Number.isFinite(y) || !Number.isFinite(f) || !Number.isFinite(g)) return "diverges";
       if (x < extent[0] - 10 * w || x > extent[1] + 10 * w || y < extent[2] - 10 * w || y > extent[3] + 10 * w) return "diverges";
       if (g > gMax) gMax = g;
+    }
+    // an eruption (Adagrad's root mean square, S3): the loss leaps far above where it had already been
+    let fMin = Infinity;
+    for (let t = 0; t < n; t++) if (run.loss[t] < fMin) fMin = run.loss[t];
+    const floor = 1e-6 * (run.loss[0] - fMin);
+    let lowest = Infinity;
+    for (let t = 0; t < n; t++) {
+      const gap = run.loss[t] - fMin;
+      if (t > n / 2 && gap > floor && gap > 100 * lowest) return "oscillates";
+      if (gap < lowest) lowest = gap;
     }
     const tenth = Math.max(0, n - 1 - Math.ceil((n - 1) / 10));
     const moved = Math.hypot(run.xs[n - 1] - run.xs[tenth], run.ys[n - 1] - run.ys[tenth]);
