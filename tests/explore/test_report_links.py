@@ -67,8 +67,16 @@ def test_try_it_links_open_without_errors(tmp_path):
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         loaded = list(pool.map(load, range(len(links))))
+    found = {}
     for link, (dom, log) in zip(links, loaded, strict=True):
         console = [line for line in log.splitlines() if "CONSOLE" in line or "Uncaught" in line]
         assert console == [], (link, console)
         labels = re.findall(r'class="label (converges|oscillates|diverges|stalls|error)"', dom)
         assert len(labels) == len(parse_qs(urlsplit(link).query)["opt"]) and "error" not in labels, link
+        found[link] = labels
+    # the page's labels tell each claim's story (the rule is printed on the page)
+    by_claim = dict(zip(CLAIMS, found.values(), strict=True))
+    assert by_claim["S1"] == ["oscillates"]  # bounces between the walls
+    assert by_claim["S2"] == ["stalls", "oscillates"]  # η = 1e-7 crawls; S1's η bounces
+    assert by_claim["S3"][:2] == ["oscillates", "converges"]  # Adagrad-RMS erupts; with η/√(t+1) it does not
+    assert by_claim["S4"] == ["stalls", "converges"]  # GD stops at the saddle; momentum reaches x = 3
