@@ -24,6 +24,12 @@ def register(app: typer.Typer) -> None:
         seeds: int = typer.Option(
             None, "--seeds", help="Seeds for seed-dependent experiments (default 1/3/5)."
         ),
+        first_seed: int = typer.Option(
+            0,
+            "--first-seed",
+            min=0,
+            help="Seed-dependent experiments run seeds S … S+n−1 (n = --seeds); recorded in results.json.",
+        ),
         workers: int = typer.Option(
             None, "--workers", help="Parallel processes (default: 1 for smoke, else CPU count, max 4)."
         ),
@@ -53,7 +59,13 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
         ids = registry.resolve(only)  # unknown ids fail here, before anything runs
         runner.check_sweep_options(sweep, storage)
-        selection = {"only": ",".join(ids), "seeds": seeds, "workers": workers, "resume": resume}
+        selection = {
+            "only": ",".join(ids),
+            "seeds": seeds,
+            "workers": workers,
+            "resume": resume,
+            "first_seed": first_seed,
+        }
         expected = runner.estimate(profile, out, **selection)
         if dry_run:
             print(f"optlab lecture: profile {profile}, experiments {', '.join(ids)}")
