@@ -104,7 +104,9 @@ def test_train_then_runs_and_plot(optlab, tmp_path, monkeypatch):
     listing = optlab("runs", "list", check_rc=0).stdout.splitlines()
     assert listing[0].split()[:3] == ["id", "status", "name"]
     assert [line.split()[:3] for line in listing[1:]] == [["1", "completed", "a"], ["2", "completed", "b"]]
-    assert '"status": "completed"' in optlab("runs", "show", "a", check_rc=0).stdout
+    shown = optlab("runs", "show", "a", check_rc=0).stdout
+    assert "status    completed" in shown and "test_acc" in shown and "stopped by epochs" in shown
+    assert '"status": "completed"' in optlab("runs", "show", "a", "--json", check_rc=0).stdout
     compare = optlab("runs", "compare", "1", "2", check_rc=0).stdout.splitlines()
     assert {"lr", "model", "epochs"} <= set(compare[0].split())
     assert one_error_line(optlab("runs", "show", "99", check_rc=2)).startswith("error: no run '99'")

@@ -30,7 +30,11 @@ def test_not_a_run_directory_is_one_line_exit_2(tmp_path):
     result = run_optlab("measure", "hessian", str(tmp_path / "absent"))
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
-    assert "is not a run directory" in result.stderr and result.stderr.startswith("error: ")
+    assert "is neither a run folder nor a run id or name" in result.stderr
+    assert result.stderr.startswith("error: ")
+    (tmp_path / "empty").mkdir()  # a folder that exists but holds no run
+    result = run_optlab("measure", "hessian", str(tmp_path / "empty"))
+    assert result.returncode == 2 and "is not a run directory" in result.stderr
 
 
 @pytest.fixture
@@ -114,8 +118,9 @@ def test_hessian_sharpness_noise_on_a_run(cli, runs, tmp_path):
                "--trace-samples", "4", "--out", str(out), "--quiet")  # fmt: skip
     data = json.loads((out / "hessian.json").read_text())
     assert len(data["eigenvalues"]) == 2 and data["eigenvalues"][0] >= data["eigenvalues"][1]
-    assert data["two_over_lr"] == pytest.approx(20.0)
-    assert (out / "hessian.png").exists() and "2/lr = 20" in text
+    assert data["stability_limit"]["value"] == pytest.approx(20.0)  # sgd, lr 0.1: 2/η
+    assert data["stability_limit"]["rule"] == "2/η"
+    assert (out / "hessian.png").exists() and "stability limit 2/η = 20" in text
     cli("measure", "sharpness", str(runs["small"]), "--epsilon", "1e-3", "--subspace-dim", "5",
         "--iterations", "2", "--examples", "256", "--out", str(out), "--quiet")  # fmt: skip
     results = json.loads((out / "sharpness.json").read_text())["results"]

@@ -7,7 +7,7 @@ import pytest
 from optlab.errors import ConfigError
 from optlab.schedules import cosine, create, info, names
 
-NAMES = ["constant", "step", "multistep", "exponential", "inverse_time", "cosine", "transformer"]
+NAMES = ["constant", "step", "multistep", "exponential", "inverse_time", "cosine", "transformer", "wsd"]
 
 
 def test_names():

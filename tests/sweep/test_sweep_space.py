@@ -108,3 +108,16 @@ def test_evaluate_train_round_trips_and_older_specs_stay_joinable():
     assert "evaluate_train" not in plain.to_dict()  # a study made before the option compares equal
     assert SweepSpec.from_dict(plain.to_dict()).evaluate_train is False
     assert spec.fingerprint() != plain.fingerprint()
+
+
+def test_swept_optimizers_train_at_their_own_registry_lr_without_lr():
+    """No --lr and the optimizer swept: each point takes its optimizer's registry lr (SGD 0.1, Adam 1e-3)."""
+    base = TrainConfig(dataset="ordered-abc", model="mlp", epochs=1)
+    spec = SweepSpec(base=base, params=(parse_param("optimizer=sgd,adam,lars"),), lr_from_optimizer=True)
+    assert [spec.config_for(p).lr for p in spec.points()] == [0.1, 1e-3, 1.0]
+    # with an lr given (lr_from_optimizer off) every point keeps it
+    fixed = SweepSpec(base=base.replace(lr=0.05), params=(parse_param("optimizer=sgd,adam"),))
+    assert [fixed.config_for(p).lr for p in fixed.points()] == [0.05, 0.05]
+    # the flag is part of the stored spec (a joining worker computes the same lrs)
+    assert SweepSpec.from_dict(spec.to_dict()).lr_from_optimizer is True
+    assert "lr_from_optimizer" not in fixed.to_dict()  # older studies keep their fingerprint

@@ -89,8 +89,42 @@ def test_registry_names_and_hyperparameters_checked_up_front():
         check_registries(TrainConfig(model="resnet"))
     with pytest.raises(ConfigError, match="invalid value for --schedule: unknown name 'wavy'"):
         check_registries(TrainConfig(schedule="wavy"))
-    with pytest.raises(ConfigError, match=r"invalid value for --hp \(foo=1\) of adam: .*foo"):
+    # an unknown key: the error lists the optimizer's valid hyperparameters with their defaults
+    with pytest.raises(
+        ConfigError, match=r"adam has no hyperparameter 'foo'; valid .*betas=0.9,0.999.*eps=1e-08"
+    ):
         check_registries(TrainConfig(optimizer="adam", hparams={"foo": 1}))
-    with pytest.raises(ConfigError, match=r"invalid value for --hp \(momentum=-1\) of momentum: .*momentum"):
+    with pytest.raises(
+        ConfigError, match=r"invalid value for --hp \(momentum=-1\) of momentum: .*momentum=0.9"
+    ):
         check_registries(TrainConfig(optimizer="momentum", hparams={"momentum": -1}))
     check_registries(TrainConfig(dataset="my-own", model="mlp"), check_dataset=False)  # custom data is fine
+
+
+def test_lr_defaults_to_the_optimizers_registry_value():
+    from optlab import optim
+
+    for name in optim.names():
+        assert TrainConfig(optimizer=name).lr == optim.info(name).defaults["lr"]
+    assert TrainConfig(optimizer="sgd").lr == 0.1  # not Adam's 1e-3, with which SGD learns nothing
+    assert TrainConfig(optimizer="sgd", lr=0.02).lr == 0.02
+    # a config file without lr takes the default of the optimizer it names
+    assert TrainConfig.from_toml('optimizer = "lars"\n').lr == 1.0
+    with pytest.raises(ConfigError, match="invalid value for --optimizer: unknown name 'sgdd'"):
+        TrainConfig(optimizer="sgdd")
+
+
+@pytest.mark.parametrize(
+    ("epochs", "max_steps", "limit", "total"),
+    [
+        (None, None, 10, 10 * 32),  # the default: 10 epochs
+        (None, 6000, 188, 6000),  # --max-steps alone trains its updates (ceil(6000/32) epochs)
+        (3, 6000, 3, 96),  # both: the first reached stops
+        (300, 6000, 300, 6000),
+        (2, None, 2, 64),
+    ],
+)
+def test_max_steps_overrides_the_default_epochs(epochs, max_steps, limit, total):
+    config = TrainConfig(epochs=epochs, max_steps=max_steps)
+    assert config.epoch_limit(32) == limit
+    assert config.total_steps(32) == total

@@ -68,3 +68,24 @@ def test_run_dir_under_a_file_is_clear_error(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(OptlabError, match=r"cannot write to run directory .*afile/run"):
         prepare_run_dir(tmp_path / "afile" / "run")
+
+
+def test_index_written_before_studies_gains_the_study_column(tmp_path):
+    import sqlite3
+
+    from optlab.train.runs import _SCHEMA
+
+    path = tmp_path / "index.sqlite"
+    old_schema = _SCHEMA.replace(",\n    study TEXT\n", "\n")
+    assert "study" not in old_schema
+    with sqlite3.connect(path) as connection:
+        connection.execute(old_schema)
+    index = RunIndex(path)
+    config = TrainConfig(dataset="ordered-abc", model="mlp")
+    run_id = index.start(tmp_path / "trial-0000", config, study="bars")
+    assert index.get(run_id)["study"] == "bars"
+    index.start(tmp_path / "other" / "trial-0000", config, study="tiny")
+    with pytest.raises(
+        ConfigError, match=r"run name 'trial-0000' is ambiguous .*1 \(study bars\), 2 \(study tiny\)"
+    ):
+        index.get("trial-0000")

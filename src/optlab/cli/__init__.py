@@ -29,11 +29,18 @@ def _root() -> None:
     """optlab: mini-batch optimisation, from the lecture to your own model."""
 
 
-def _register_commands() -> None:
-    from optlab.cli import catalog, demo, lecture, measure, sweep, train_cmd
+_registered = False
 
-    for module in (train_cmd, lecture, measure, sweep, demo, catalog):
+
+def _register_commands() -> None:
+    global _registered
+    if _registered:  # main() may run several times in one process (tests)
+        return
+    from optlab.cli import catalog, demo, explore, lecture, measure, sweep, train_cmd
+
+    for module in (train_cmd, lecture, measure, sweep, demo, explore, catalog):
         module.register(app)
+    _registered = True
 
 
 def fail(message: str, exit_code: int = 2) -> typer.Exit:
@@ -43,9 +50,30 @@ def fail(message: str, exit_code: int = 2) -> typer.Exit:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from typer._click import exceptions as click_errors
+
+    from optlab.cli import _help
+
+    _help.install()
     _register_commands()
     try:
-        app(args=argv)
+        # standalone_mode=False: click's errors reach us, so a usage error is one line like every other error
+        code = app(args=argv, standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except click_errors.NoArgsIsHelpError as error:  # `optlab` or `optlab runs` alone: the help
+        error.show()
+        sys.exit(error.exit_code)
+    except click_errors.UsageError as error:
+        if os.environ.get("OPTLAB_DEBUG"):
+            raise
+        print(f"error: {_help.usage_line(error)}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    except click_errors.ClickException as error:
+        print(f"error: {error.format_message()}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    except typer.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(1)
     except OptlabError as error:
         if os.environ.get("OPTLAB_DEBUG"):
             raise

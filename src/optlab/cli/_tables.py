@@ -40,15 +40,32 @@ def _cells(columns: Sequence[str], rows: Iterable[Row]) -> tuple[list[list[str]]
     """The rows as text, and for each column whether every non-empty cell is a number."""
     texts: list[list[str]] = []
     numeric = [True] * len(columns)
+    seen = [False] * len(columns)  # a column of "-" only is not a number column
     for row in rows:
         values = [row.get(c) for c in columns] if isinstance(row, Mapping) else list(row)
         if len(values) != len(columns):
             raise ValueError(f"a table row has {len(values)} cells for {len(columns)} columns: {values!r}")
         for i, value in enumerate(values):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            if value is None:
+                continue
+            if isinstance(value, str) and _is_number(value):
+                seen[i] = True  # a number already formatted by the caller ("0.9123") aligns as one
+                continue
+            if value == "-" or value == "":
+                continue
+            seen[i] = True
+            if isinstance(value, bool) or not isinstance(value, int | float):
                 numeric[i] = False
         texts.append([cell(v) for v in values])
-    return texts, numeric
+    return texts, [n and s for n, s in zip(numeric, seen, strict=True)]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace("%", ""))
+    except ValueError:
+        return False
+    return True
 
 
 def _alignments(columns: Sequence[str], numeric: list[bool], justify: Mapping[str, str] | None) -> list[str]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from optlab.errors import ConfigError
 
@@ -19,6 +17,7 @@ def _rows(kind: str) -> tuple[list[str], list[tuple[str, ...]]]:
         rows = []
         for name in optim.names():
             entry = optim.info(name)
+            # the values train and sweep use when --lr / --hp are not given
             defaults = ", ".join(f"{key}={value}" for key, value in entry.defaults.items())
             rows.append((name, entry.cls.__name__, defaults, entry.description, entry.paper))
         return header, rows
@@ -43,16 +42,17 @@ def _rows(kind: str) -> tuple[list[str], list[tuple[str, ...]]]:
 def register(app: typer.Typer) -> None:
     @app.command("list")
     def list_(
-        kind: str = typer.Argument("optimizers", help=f"What to list: {', '.join(KINDS)}."),
+        kind: str = typer.Argument(
+            "optimizers", help=f"What to list: {', '.join(KINDS)}.", show_default="optimizers"
+        ),
     ) -> None:
         """List the optimizers, schedules, models or datasets optlab knows, with their papers."""
         if kind not in KINDS:
             raise ConfigError(f"unknown kind {kind!r} for 'optlab list'; valid: {', '.join(KINDS)}")
+        from optlab.cli._tables import print_table
+
         header, rows = _rows(kind)
-        table = Table(*header, title=f"optlab {kind}", show_lines=False)
-        for row in rows:
-            table.add_row(*row)
-        Console().print(table)
+        print_table(header, rows, title=f"optlab {kind}")
 
     @app.command()
     def version() -> None:

@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
 
 import typer
 
+from optlab.cli._device import DEFAULT_DEVICE, DEVICE_HELP
 from optlab.errors import ConfigError
 
 
@@ -42,15 +44,23 @@ def register(app: typer.Typer) -> None:
         storage: str = typer.Option(
             None,
             "--storage",
-            help="With --sweep: SQLAlchemy URL of the studies (default: sqlite in the output folder); "
-            "other machines join with `optlab sweep --study NAME --storage URL`.",
+            help="With --sweep: SQLAlchemy URL of the studies; other machines join with "
+            "`optlab sweep --study NAME --storage URL` (the study names are printed at the start). Trial "
+            "folders go beside an SQLite file, else under --out.",
+            show_default="sqlite:///OUT/sweeps.sqlite",
+        ),
+        device: str = typer.Option(
+            DEFAULT_DEVICE,
+            "--device",
+            help=DEVICE_HELP + " cpu hides the GPUs from the lecture's processes; cuda:N shows only GPU N.",
         ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
         dry_run: bool = typer.Option(
             False, "--dry-run", help="Print what would run and its expected runtime, then stop."
         ),
     ) -> None:
-        """Run the lecture's claims as experiments and write DIR/results.json and DIR/index.html."""
+        """Run the lecture's claims as experiments. Output: --out DIR (results.json, index.html; with --sweep
+        also sweeps.sqlite, the trial folders in sweeps/ and their index.sqlite)."""
         from optlab.experiments import registry, runner
         from optlab.experiments.framework import PROFILES
         from optlab.report import render
@@ -59,6 +69,9 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
         ids = registry.resolve(only)  # unknown ids fail here, before anything runs
         runner.check_sweep_options(sweep, storage)
+        _use_device(device)
+        if sweep and storage is not None and not storage.startswith("sqlite:"):
+            os.environ["OPTLAB_RUNS"] = str(out.resolve())  # a server's trial folders: under --out too
         selection = {
             "only": ",".join(ids),
             "seeds": seeds,
@@ -67,15 +80,20 @@ def register(app: typer.Typer) -> None:
             "first_seed": first_seed,
         }
         expected = runner.estimate(profile, out, **selection)
+        studies = _sweep_lines(ids, profile, seeds, out, storage, first_seed) if sweep else []
         if dry_run:
             print(f"optlab lecture: profile {profile}, experiments {', '.join(ids)}")
             for experiment_id, (seconds, n) in expected.per_experiment.items():
                 print(f"  {experiment_id:<4} {runner.format_seconds(seconds):>8} × {n}")
             print(expected.line())
+            for line in studies:
+                print(line)
             return
         if not quiet:
             print(f"optlab lecture: profile {profile}, experiments {', '.join(ids)}", file=sys.stderr)
             print(expected.line(), file=sys.stderr)
+        for line in studies if not quiet else []:
+            print(line, file=sys.stderr)
         show = not quiet and sys.stderr.isatty()
         started = time.perf_counter()
         if show:
@@ -106,8 +124,60 @@ def register(app: typer.Typer) -> None:
             print(f"{claim['id']:<{width}}  {claim['verdict']:<15} {claim['title']}")
         failed = [e["id"] for e in results["experiments"] if e["errors"]]
         print(f"report: {page}  ({wall:.0f} s)")
+        for line in studies:
+            print(line)
         if failed:
             for experiment in results["experiments"]:
                 for error in experiment["errors"]:
                     print(f"error: experiment {experiment['id']}: {error.splitlines()[0]}", file=sys.stderr)
+            total = len(results["experiments"])
+            print(f"error: {len(failed)} of {total} experiments failed: {', '.join(failed)}", file=sys.stderr)
             raise typer.Exit(1)
+
+
+def _use_device(device: str) -> None:
+    """``--device`` for the lecture's processes, through CUDA_VISIBLE_DEVICES (read when CUDA starts, and
+    inherited by worker processes): the experiments keep their own rule, CUDA when visible, else CPU."""
+    from optlab.cli._device import resolve
+
+    if device in ("auto", "cuda"):
+        resolve(device)  # cuda without CUDA: one line, exit 2
+        return
+    if device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+        return
+    if not device.startswith("cuda:") or not device[5:].isdigit():
+        raise ConfigError(f"invalid value for --device: {device!r} (use auto, cpu, cuda or cuda:N)")
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = [part for part in visible.split(",") if part] if visible else None
+    index = int(device[5:])
+    if ids is not None and index >= len(ids):
+        raise ConfigError(f"invalid value for --device: {device!r} (CUDA_VISIBLE_DEVICES shows {len(ids)})")
+    os.environ["CUDA_VISIBLE_DEVICES"] = ids[index] if ids is not None else str(index)
+    resolve("cuda")  # GPU N absent: no GPU is visible now, and this says so
+
+
+def _sweep_lines(
+    ids: list[str], profile: str, seeds: int | None, out: Path, storage: str | None, first_seed: int = 0
+) -> list[str]:
+    """Where --sweep keeps its studies and trials, and the study names another machine needs to join."""
+    from optlab.experiments import registry, runner
+
+    url = storage or f"sqlite:///{(out / 'sweeps.sqlite').resolve()}"
+    lines = [f"sweep storage: {url}"]
+    n_seeds = runner.DEFAULT_SEEDS[profile] if seeds is None else seeds
+    seed_range = range(first_seed, first_seed + n_seeds)
+    for experiment_id in ids:
+        module = registry.load(experiment_id)
+        if not (hasattr(module, "sweep_specs") and hasattr(module, "study_name")):
+            continue
+        for name, spec in module.sweep_specs(profile, seed_range).items():
+            study = module.study_name(profile, name, spec)
+            lines.append(f"  study {study}: join from another machine with "
+                         f"`optlab sweep --study {study} --storage URL`")  # fmt: skip
+    root = url[len("sqlite:///") :] if url.startswith("sqlite:///") else None
+    trials = Path(root).resolve().parent / "sweeps" if root else out.resolve() / "sweeps"
+    lines.append(
+        f"  trial folders: {trials}/STUDY-ID/trial-NNNN (indexed in {trials.parent / 'index.sqlite'})"
+    )
+    return lines

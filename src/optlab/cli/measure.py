@@ -1,38 +1,82 @@
 """``optlab measure timing|noise|critical-batch|sharpness|hessian|landscape`` and ``optlab advise``.
 
-Thin: parses flags, loads runs/datasets by name, calls :mod:`optlab.measure`, prints a short summary and
-writes every figure with its data (JSON, CSV where tabular) beside it. Progress bars go to stderr and are off
-when stderr is not a terminal or with ``--quiet``.
+Thin: checks every argument (before anything is created), resolves runs given by folder, id or name, calls
+:mod:`optlab.measure`, prints a short summary, and writes every figure with its data (JSON, CSV where tabular)
+by the one rule of :mod:`optlab.measure.outputs` (``--out DIR`` or ``./measurements/NAME/``), printing the
+paths. Progress bars go to stderr and are off when stderr is not a terminal or with ``--quiet``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from optlab.cli._device import DEFAULT_DEVICE, DEVICE_HELP
 from optlab.errors import ConfigError
+from optlab.measure.noise_scale import DEFAULT_BIG_BATCH, DEFAULT_PAIRS, DEFAULT_SMALL_BATCH
+from optlab.measure.outputs import OUTPUT_RULE
 
 EXIT_CODES = (
-    "Exit codes: 0 ok, 1 the measurement failed (missing data, a checkpoint that does not fit), 2 bad usage."
+    "Exit codes: 0 ok, 1 the measurement failed (missing data, a checkpoint that does not fit), 2 bad usage "
+    "(nothing is written)."
 )
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
-OutDir = Annotated[Path | None, typer.Option("--out", help="Folder for the figures and data files.")]
+EPILOG = f"{OUTPUT_RULE}\n\n{EXIT_CODES}"
+RUN_HELP = "a run folder, or a run id or name from `optlab runs list` (as `optlab runs show` takes)"
+Quiet = Annotated[bool, typer.Option("--quiet/--no-quiet", "-q", help="No progress bars on stderr.")]
+OutDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--out", metavar="DIR", help="Folder for the figure and data files (default: ./measurements/NAME/)."
+    ),
+]
 Threads = Annotated[
     int | None,
-    typer.Option(help="CPU: torch threads while timing (1 is steadier on a machine shared with other jobs)."),
+    typer.Option(
+        metavar="N",
+        help="CPU: torch threads while timing (1 is steadier on a machine shared with other jobs) "
+        "(default: torch's).",
+    ),
 ]
 Statistic = Annotated[
-    str, typer.Option(help="Time per update: median, or min (steadier on a machine busy with other work).")
+    str,
+    typer.Option(help="Time per update: median, or min (steadier on a machine busy with other work)."),
 ]
 Examples = Annotated[
-    int, typer.Option(help="Evaluate on the first N training examples (0: all; curvature costs grow with N).")
+    int,
+    typer.Option(
+        metavar="N", help="Evaluate on the first N training examples (0: all; curvature costs grow with N)."
+    ),
 ]
+Seed = Annotated[int, typer.Option(help="Random seed (directions, starting points, batch sampling).")]
+DataDir = Annotated[
+    str | None,
+    typer.Option(metavar="DIR", help="Where the dataset files are (default: the dataset's own cache)."),
+]
+ModelName = Annotated[str, typer.Option(metavar="NAME", help="Model name (see `optlab list models`).")]
+DatasetName = Annotated[str, typer.Option(metavar="NAME", help="Dataset name (see `optlab list datasets`).")]
+OptimizerName = Annotated[
+    str, typer.Option(metavar="NAME", help="Optimizer name (see `optlab list optimizers`).")
+]
+Device = Annotated[str, typer.Option(help=DEVICE_HELP)]
+SmallBatch = Annotated[
+    int, typer.Option(help="Noise scale: the small batch size, examples (best below the expected B_noise).")
+]
+BigBatch = Annotated[
+    int, typer.Option(help="Noise scale: the big batch size, examples (at most the training set).")
+]
+Pairs = Annotated[
+    int, typer.Option(help="Noise scale: independent (small, big) batch pairs averaged (error ∝ 1/√pairs).")
+]
+Repeats = Annotated[int, typer.Option(help="Timing: timed updates per batch size, at most.")]
+MaxSeconds = Annotated[float, typer.Option(help="Timing: time budget per batch size, seconds.")]
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
@@ -68,6 +112,7 @@ def _task(update: Callable[[str, int, int], None], name: str) -> Callable[[int, 
 
 
 def parse_batch_sizes(text: str | None) -> list[int] | None:
+    """``"1,2,4"`` → ``[1, 2, 4]``; anything else is a one-line :class:`ConfigError`."""
     if text is None:
         return None
     try:
@@ -88,22 +133,26 @@ def check_name(flag: str, name: str, valid: list[str]) -> None:
         )
 
 
-def out_dir(given: Path | None, default: Path) -> Path:
-    path = given or default
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        from optlab.errors import OptlabError
-
-        raise OptlabError(f"cannot create output folder {path}: {error.strerror or error}") from None
-    return path
+def at_least(flag: str, value: float | None, low: float, what: str = "an integer") -> None:
+    """``value >= low`` (and finite), else a ConfigError naming the flag, the value and what is valid."""
+    if value is not None and not (math.isfinite(value) and value >= low):
+        raise ConfigError(f"invalid value for {flag}: {value!r} ({what} >= {low:g})")
 
 
-def _subset(split: Any, examples: int) -> tuple[Any, Any]:
-    x, y = split.x, split.y
-    if examples < 0:
-        raise ConfigError(f"invalid value for --examples: {examples} (an integer >= 0; 0 means all)")
-    return (x[:examples], y[:examples]) if examples else (x, y)
+def positive(flag: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"invalid value for {flag}: {value!r} (a number > 0)")
+
+
+def check_out(out: Path | None) -> None:
+    """--out must be a folder or not exist yet (it is created only when the files are written)."""
+    if out is not None and out.exists() and not out.is_dir():
+        raise ConfigError(f"invalid value for --out: {out} exists and is not a folder")
+
+
+def check_statistic(statistic: str) -> None:
+    if statistic not in ("median", "min"):
+        raise ConfigError(f"invalid value for --statistic: {statistic!r} (valid: median, min)")
 
 
 def _load_dataset(name: str, data_dir: str | None) -> Any:
@@ -113,86 +162,127 @@ def _load_dataset(name: str, data_dir: str | None) -> Any:
     return data.load(name, data_dir=data_dir)
 
 
-def _written(*paths: Path) -> None:
-    for path in paths:
-        print(f"  wrote {path}")
+def _resolve(key: str) -> Path:
+    from optlab.measure.runs import resolve_run
+
+    return resolve_run(key)
 
 
-def _momentum(config: Any) -> float:
-    """The run's momentum coefficient (its hparams, else the optimizer registry's default), 0 if none."""
+def _subset(split: Any, examples: int) -> tuple[Any, Any]:
+    x, y = split.x, split.y
+    return (x[:examples], y[:examples]) if examples else (x, y)
+
+
+class Writer:
+    """Writes a measurement's files into its folder (created on the first write) and prints the paths."""
+
+    def __init__(self, out: Path | None, name: str):
+        from optlab.measure.outputs import output_dir
+
+        self.folder = output_dir(out, name)
+        self.paths: list[Path] = []
+        self.existed: set[Path] = set()
+
+    def path(self, name: str) -> Path:
+        path = self.folder / name
+        if path.exists():
+            self.existed.add(path)
+        self.paths.append(path)
+        return path
+
+    def report(self) -> None:
+        from optlab.measure.outputs import report_written
+
+        for line in report_written(self.paths, self.existed):
+            print(line)
+
+
+def _final_lr(run: Any) -> tuple[float, str]:
+    """The lr of the run's last update (metrics.csv; a schedule may have changed it), else the config's."""
     from optlab import optim
+    from optlab.train import read_csv
 
-    if "momentum" in config.hparams:
-        return float(config.hparams["momentum"])
-    try:
-        return float(optim.info(config.optimizer).defaults.get("momentum", 0.0))
-    except ConfigError:
-        return 0.0
+    metrics = run.run_dir / "metrics.csv"
+    if metrics.is_file():
+        rows = read_csv(metrics)
+        if rows and isinstance(rows[-1].get("lr"), int | float) and rows[-1]["lr"] > 0:
+            return float(rows[-1]["lr"]), "the lr of the run's last update"
+    if run.config.lr:
+        return float(run.config.lr), "the run's lr"
+    return float(optim.info(run.config.optimizer).defaults["lr"]), f"{run.config.optimizer}'s default lr"
 
 
 def register(app: typer.Typer) -> None:
     measure_app = typer.Typer(
-        help="What decides batch size and optimizer: timing, noise scale, sharpness, Hessian, landscape.",
+        help="What decides batch size and optimizer: timing, noise scale, sharpness, Hessian, landscape. "
+        + OUTPUT_RULE,
         no_args_is_help=True,
     )
     app.add_typer(measure_app, name="measure")
 
-    @measure_app.command(epilog=EXIT_CODES)
+    @measure_app.command(epilog=EPILOG)
     def timing(
-        model: Annotated[str, typer.Option(help="Model name (optlab.models.names()).")],
-        dataset: Annotated[str, typer.Option(help="Dataset name (optlab.data.names()).")],
+        model: ModelName,
+        dataset: DatasetName,
         batch_sizes: Annotated[
             str | None,
-            typer.Option(help="Comma-separated batch sizes (default: powers of two up to min(N, 4096))."),
+            typer.Option(
+                metavar="B1,B2,...",
+                help="Comma-separated batch sizes (default: powers of two up to min(N, 4096)).",
+            ),
         ] = None,
-        optimizer: Annotated[str, typer.Option(help="Optimizer name (optlab.optim.names()).")] = "sgd",
-        device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+        optimizer: OptimizerName = "sgd",
+        device: Device = DEFAULT_DEVICE,
         threads: Threads = None,
         statistic: Statistic = "median",
-        repeats: Annotated[int, typer.Option(help="Timed updates per batch size (at most).")] = 30,
-        max_seconds: Annotated[float, typer.Option(help="Time budget per batch size.")] = 3.0,
-        data_dir: Annotated[str | None, typer.Option(help="Where the dataset files are.")] = None,
+        repeats: Repeats = 30,
+        max_seconds: MaxSeconds = 3.0,
+        data_dir: DataDir = None,
         out: OutDir = None,
         quiet: Quiet = False,
     ) -> None:
         """Time per update and per epoch against batch size, and where it stops being flat."""
         from optlab import models, optim
         from optlab._io import write_json
+        from optlab.cli._device import resolve
+        from optlab.cli._tables import print_table
         from optlab.measure._common import write_csv
         from optlab.measure.advise import default_batch_sizes
-        from optlab.measure.timing import (
-            NOISY_SPREAD,
-            plot_timing,
-            resolve_device,
-            time_per_update,
-            timing_spread,
-        )
+        from optlab.measure.outputs import output_name
+        from optlab.measure.timing import NOISY_SPREAD, plot_timing, time_per_update, timing_spread
 
         check_name("--model", model, models.names())
         check_name("--optimizer", optimizer, optim.names())
         sizes = parse_batch_sizes(batch_sizes)
-        resolve_device(device)  # fail before loading data
+        at_least("--threads", threads, 1)
+        at_least("--repeats", repeats, 3)  # quartiles need three
+        positive("--max-seconds", max_seconds)
+        check_statistic(statistic)
+        check_out(out)
+        torch_device = resolve(device)  # fail before loading data
         ds = _load_dataset(dataset, data_dir)
-        folder = out_dir(out, Path("measurements") / f"timing-{dataset}-{model}-{optimizer}")
         with progress_bars(quiet) as update:
             result = time_per_update(
                 lambda: models.create(model, ds.input_shape, ds.num_classes),
                 ds,
                 sizes or default_batch_sizes(len(ds.train)),
                 optimizer,
-                device,
+                str(torch_device),
                 repeats=repeats,
                 max_seconds=max_seconds,
                 threads=threads,
                 statistic=statistic,
                 progress=_task(update, "timing rounds"),
             )
-        print(f"{'B':>6} {'ms/update':>10} {'s/epoch':>9} {'examples/s':>11}")
-        for row in result.rows:
-            print(
-                f"{row.batch_size:>6} {1e3 * row.update_s:>10.3g} {row.epoch_s:>9.3g} "
-                f"{row.examples_per_s:>11.4g}"
-            )
+        print_table(
+            ["B", "ms/update", "s/epoch", "examples/s"],
+            [
+                (r.batch_size, f"{1e3 * r.update_s:.4g}", f"{r.epoch_s:.4g}", f"{r.examples_per_s:.0f}")
+                for r in result.rows
+            ],
+            justify=dict.fromkeys(["ms/update", "s/epoch", "examples/s"], "right"),
+            title=f"time per update ({statistic}), {model} on {dataset}, {optimizer}, {result.device}",
+        )
         for size, why in result.skipped.items():
             print(f"  skipped B={size}: {why}")
         knee = (
@@ -206,95 +296,125 @@ def register(app: typer.Typer) -> None:
                 f"caution: update times vary {timing_spread(result):.2g}× between quartiles "
                 "(other load on this machine?); re-run on an idle machine, or with --threads 1 on CPU"
             )
-        write_json(folder / "timing.json", {"model": model, "dataset": dataset, **result.to_dict()})
-        write_csv(folder / "timing.csv", [vars(row) for row in result.rows])
+        files = Writer(out, output_name("timing", dataset, model, optimizer, torch_device.type))
         plot_timing(
-            result, folder / "timing.png", title=f"{model} on {dataset}, {optimizer}, {result.device}"
+            result, files.path("timing.png"), title=f"{model} on {dataset}, {optimizer}, {result.device}"
         )
-        _written(folder / "timing.png", folder / "timing.json", folder / "timing.csv")
+        write_json(files.path("timing.json"), {"model": model, "dataset": dataset, **result.to_dict()})
+        write_csv(files.path("timing.csv"), [vars(row) for row in result.rows])
+        files.report()
 
-    @measure_app.command(epilog=EXIT_CODES)
+    @measure_app.command(epilog=EPILOG)
     def noise(
-        run_dir: Annotated[
-            Path | None, typer.Argument(help="A run folder (its final weights); omit for --model at init.")
+        run: Annotated[
+            str | None,
+            typer.Argument(
+                metavar="RUN",
+                help=f"The run to measure at its final weights: {RUN_HELP}; omit for --model.",
+            ),
         ] = None,
         model: Annotated[
-            str | None, typer.Option(help="Model name, measured at initialisation (without RUN_DIR).")
+            str | None,
+            typer.Option(
+                metavar="NAME",
+                help="Without RUN: a model (see `optlab list models`), measured at init from --seed.",
+            ),
         ] = None,
-        dataset: Annotated[str | None, typer.Option(help="Dataset name (without RUN_DIR).")] = None,
-        small_batch: Annotated[
-            int, typer.Option(help="The small batch size (best below the expected B_noise).")
-        ] = 8,
-        big_batch: Annotated[int, typer.Option(help="The big batch size.")] = 1024,
-        pairs: Annotated[int, typer.Option(help="Independent (small, big) pairs averaged.")] = 50,
+        dataset: Annotated[
+            str | None,
+            typer.Option(metavar="NAME", help="Without RUN: the dataset (see `optlab list datasets`)."),
+        ] = None,
+        small_batch: SmallBatch = DEFAULT_SMALL_BATCH,
+        big_batch: BigBatch = DEFAULT_BIG_BATCH,
+        pairs: Pairs = DEFAULT_PAIRS,
         seed: Annotated[
-            int, typer.Option(help="Seed of the batch sampling (and of the init without RUN_DIR).")
+            int, typer.Option(help="Seed of the batch sampling (and of the init without RUN).")
         ] = 0,
-        data_dir: Annotated[str | None, typer.Option(help="Where the dataset files are.")] = None,
+        data_dir: DataDir = None,
         out: OutDir = None,
         quiet: Quiet = False,
     ) -> None:
-        """Gradient noise scale B_simple = tr Σ / |G|² (McCandlish et al. 2018, two-batch estimator)."""
-        import torch
+        """Gradient noise scale B_simple = tr Σ / |G|² (McCandlish et al. 2018, two-batch estimator).
+
+        `optlab advise` measures B_noise with this same estimator, batch sizes, pairs and seed.
+        """
         from torch import nn
 
         from optlab import models
         from optlab._io import write_json
-        from optlab.measure.noise_scale import noise_scale
-        from optlab.measure.runs import load_run
+        from optlab.measure.noise_scale import (
+            model_at_init,
+            noise_batches,
+            noise_scale,
+            plot_noise_scale,
+        )
+        from optlab.measure.outputs import output_name
+        from optlab.measure.runs import load_run, run_label
 
-        if run_dir is not None:
-            run = load_run(run_dir)
-            net, ds, label = run.model, run.dataset, str(run_dir)
-            default = Path(run_dir) / "measure"
+        at_least("--small-batch", small_batch, 1)
+        at_least("--big-batch", big_batch, 1)
+        at_least("--pairs", pairs, 1)
+        noise_batches(small_batch, big_batch, big_batch)  # small < big
+        check_out(out)
+        if run is not None:
+            if model is not None or dataset is not None:
+                raise ConfigError("give either RUN or --model and --dataset, not both")
+            loaded = load_run(_resolve(run))
+            net, ds, label = loaded.model, loaded.dataset, str(loaded.run_dir)
+            name = output_name("noise", run_label(loaded.run_dir), f"seed{seed}")
         else:
             if model is None or dataset is None:
-                raise ConfigError("give a RUN_DIR, or --model and --dataset to measure at initialisation")
+                raise ConfigError("give a RUN, or --model and --dataset to measure at initialisation")
             check_name("--model", model, models.names())
             ds = _load_dataset(dataset, data_dir)
-            torch.manual_seed(seed)
-            net, label = models.create(model, ds.input_shape, ds.num_classes), f"{model} on {dataset} at init"
-            default = Path("measurements") / f"noise-{dataset}-{model}"
-        folder = out_dir(out, default)
-        big = min(big_batch, len(ds.train))
+            net, label = model_at_init(model, ds, seed), f"{model} on {dataset} at init (seed {seed})"
+            name = output_name("noise", dataset, model, "init", f"seed{seed}")
+        small, big = noise_batches(small_batch, big_batch, len(ds.train))
         with progress_bars(quiet) as update:
             result = noise_scale(
-                net,
-                nn.CrossEntropyLoss(),
-                ds,
-                small_batch,
-                big,
-                pairs,
-                seed,
-                progress=_task(update, "noise pairs"),
+                net, nn.CrossEntropyLoss(), ds, small, big, pairs, seed, progress=_task(update, "noise pairs")
             )
+        if (small, big) != (small_batch, big_batch):
+            print(f"  batch sizes {small_batch}, {big_batch} → {small}, {big} ({len(ds.train)} examples)")
         print(f"{label}: B_simple = {result.b_simple:.4g} ± {result.b_simple_stderr:.2g}")
         print(
             f"  |G|² = {result.grad_norm_sq:.4g} ± {result.grad_norm_sq_stderr:.2g}, "
-            f"tr Σ = {result.trace_sigma:.4g} ± {result.trace_sigma_stderr:.2g}, loss {result.loss:.4g}"
+            f"tr Σ = {result.trace_sigma:.4g} ± {result.trace_sigma_stderr:.2g}, loss {result.loss:.4g} "
+            f"(small {small}, big {big}, {pairs} pairs, seed {seed})"
         )
-        write_json(folder / "noise_scale.json", {"source": label, **result.to_dict()})
-        _written(folder / "noise_scale.json")
+        files = Writer(out, name)
+        plot_noise_scale(result, files.path("noise_scale.png"), title=f"{label}: B_simple = "
+                         f"{result.b_simple:.3g} ± {result.b_simple_stderr:.2g}")  # fmt: skip
+        write_json(files.path("noise_scale.json"), {"source": label, **result.to_dict()})
+        files.report()
 
-    @measure_app.command("critical-batch", epilog=EXIT_CODES)
+    @measure_app.command("critical-batch", epilog=EPILOG)
     def critical_batch(
-        run_dirs: Annotated[list[Path], typer.Argument(help="Run folders trained at different batch sizes.")],
-        target: Annotated[float, typer.Option(help="The loss every run must reach.")],
+        runs: Annotated[
+            list[str],
+            typer.Argument(metavar="RUN...", help=f"Runs at different batch sizes: each {RUN_HELP}."),
+        ],
+        target: Annotated[float, typer.Option(help="The value of --metric every run must reach (≤).")],
         metric: Annotated[
-            str, typer.Option(help="Column of metrics.csv compared with --target.")
+            str, typer.Option(help="Column of metrics.csv compared with --target (a loss: lower is better).")
         ] = "train_loss",
         out: OutDir = None,
     ) -> None:
         """Fit (S/S_min − 1)(E/E_min − 1) = 1 to steps-to-target of runs at several batch sizes → B_crit."""
         from optlab._io import write_json
         from optlab.measure.noise_scale import fit_critical_batch, plot_critical_batch
+        from optlab.measure.outputs import output_name, runs_digest
         from optlab.train import TrainConfig, read_csv
 
+        if not math.isfinite(target):
+            raise ConfigError(f"invalid value for --target: {target!r} (a finite number)")
+        check_out(out)
+        folders = [_resolve(key) for key in runs]
         batch_sizes, steps, rows = [], [], []
-        for run_dir in run_dirs:
-            if not (run_dir / "config.toml").is_file():
-                raise ConfigError(f"{run_dir} is not a run directory (no config.toml there)")
+        for run_dir in folders:
             config = TrainConfig.load(run_dir / "config.toml")
+            if not (run_dir / "metrics.csv").is_file():
+                raise ConfigError(f"{run_dir} has no metrics.csv (did the run finish an epoch?)")
             metrics = read_csv(run_dir / "metrics.csv")
             if metrics and metric not in metrics[0]:
                 raise ConfigError(
@@ -311,50 +431,67 @@ def register(app: typer.Typer) -> None:
             batch_sizes.append(batch)
             steps.append(reached["step"])
         fit = fit_critical_batch(batch_sizes, steps)
-        folder = out_dir(out, Path("measurements") / "critical-batch")
         print(
             f"S_min = {fit.s_min:.4g} steps, E_min = {fit.e_min:.4g} examples, B_crit = {fit.b_crit:.4g} "
             f"(relative rms misfit {fit.relative_rms_error:.2%})"
         )
+        name = output_name(
+            "critical-batch", f"{len(folders)}runs", f"{metric}{target:g}", runs_digest(folders)
+        )
+        files = Writer(out, name)
+        plot_critical_batch(fit, files.path("critical_batch.png"))
         write_json(
-            folder / "critical_batch.json",
+            files.path("critical_batch.json"),
             {"target": target, "metric": metric, "runs": rows, **fit.to_dict()},
         )
-        plot_critical_batch(fit, folder / "critical_batch.png")
-        _written(folder / "critical_batch.png", folder / "critical_batch.json")
+        files.report()
 
-    @measure_app.command(epilog=EXIT_CODES)
+    @measure_app.command(epilog=EPILOG)
     def sharpness(
-        run_dir: Annotated[Path, typer.Argument(help="A run folder (config.toml + final.pt).")],
+        run: Annotated[str, typer.Argument(metavar="RUN", help=f"The run: {RUN_HELP}.")],
         epsilon: Annotated[
-            list[float], typer.Option(help="Box size ε (repeatable; Keskar et al. use 1e-3, 5e-4).")
+            list[float],
+            typer.Option(
+                help="Box size ε, relative to each weight (repeatable; Keskar et al. use 1e-3, 5e-4)."
+            ),
         ] = [1e-3, 5e-4],  # noqa: B006
         subspace_dim: Annotated[
-            int, typer.Option(help="Also measure in a random subspace of this dimension (0: no).")
+            int,
+            typer.Option(metavar="P", help="Also measure in a random P-dimensional subspace (0: no)."),
         ] = 100,
-        iterations: Annotated[int, typer.Option(help="L-BFGS-B iterations.")] = 10,
+        iterations: Annotated[int, typer.Option(help="L-BFGS-B iterations of the inner maximisation.")] = 10,
         examples: Examples = 0,
-        seed: int = 0,
+        seed: Seed = 0,
         out: OutDir = None,
         quiet: Quiet = False,
     ) -> None:
-        """Keskar et al.'s sharpness (Metric 2.1) of a run's final weights, full space and random subspace."""
+        """Keskar et al.'s sharpness (Metric 2.1) of a run's final weights, full space and random subspace.
+
+        φ is the largest rise of the training loss in a box around the weights, in % of 1 + loss.
+        """
         from torch import nn
 
         from optlab._io import write_json
-        from optlab.measure.runs import load_run
+        from optlab.measure.outputs import output_name
+        from optlab.measure.runs import load_run, run_label
+        from optlab.measure.sharpness import SPACES_NOTE, compare_spaces, plot_sharpness
         from optlab.measure.sharpness import sharpness as measure_sharpness
 
-        run = load_run(run_dir)
-        x, y = _subset(run.dataset.train, examples)
-        folder = out_dir(out, Path(run_dir) / "measure")
+        for eps in epsilon:
+            positive("--epsilon", eps)
+        at_least("--subspace-dim", subspace_dim, 0)
+        at_least("--iterations", iterations, 1)
+        at_least("--examples", examples, 0)
+        check_out(out)
+        loaded = load_run(_resolve(run))
+        x, y = _subset(loaded.dataset.train, examples)
         results = []
         with progress_bars(quiet) as update:
             for eps in epsilon:
                 for dim in [None] + ([subspace_dim] if subspace_dim else []):
                     where = "full space" if dim is None else f"subspace {dim}"
                     result = measure_sharpness(
-                        run.model,
+                        loaded.model,
                         nn.CrossEntropyLoss(),
                         x,
                         y,
@@ -364,40 +501,83 @@ def register(app: typer.Typer) -> None:
                         seed,
                         progress=_task(update, f"ε={eps:g}, {where}"),
                     )
-                    results.append(result.to_dict())
+                    results.append(result)
                     print(
                         f"ε = {eps:g}, {where}: φ = {result.value:.4g} "
                         f"(loss {result.loss:.4g} → {result.max_loss:.4g})"
                     )
-        write_json(folder / "sharpness.json", {"run": str(run_dir), "examples": len(x), "results": results})
-        _written(folder / "sharpness.json")
+        comparison = compare_spaces(results)
+        if comparison:
+            print("  " + "; ".join(comparison) + ".")
+            print(f"  Why they differ: {SPACES_NOTE}")
+        files = Writer(out, output_name("sharpness", run_label(loaded.run_dir)))
+        config = loaded.config
+        plot_sharpness(
+            results,
+            files.path("sharpness.png"),
+            title=f"{config.model} on {config.dataset}, {config.optimizer}, batch {config.batch_size} "
+            f"({len(x)} examples)",
+        )
+        write_json(
+            files.path("sharpness.json"),
+            {
+                "run": str(loaded.run_dir),
+                "examples": len(x),
+                "results": [r.to_dict() for r in results],
+                "comparison": comparison,
+                "spaces_note": SPACES_NOTE,
+            },
+        )
+        files.report()
 
-    @measure_app.command(epilog=EXIT_CODES)
+    @measure_app.command(epilog=EPILOG)
     def hessian(
-        run_dir: Annotated[Path, typer.Argument(help="A run folder (config.toml + final.pt).")],
+        run: Annotated[str, typer.Argument(metavar="RUN", help=f"The run: {RUN_HELP}.")],
         k: Annotated[int, typer.Option("--k", "-k", help="How many of the largest eigenvalues.")] = 5,
-        trace_samples: Annotated[int, typer.Option(help="Hutchinson samples for the trace (0: skip).")] = 50,
-        max_iterations: Annotated[int, typer.Option(help="Lanczos steps at most.")] = 100,
+        trace_samples: Annotated[
+            int, typer.Option(help="Hutchinson samples for the trace (0: skip the trace).")
+        ] = 50,
+        max_iterations: Annotated[
+            int, typer.Option(help="Lanczos steps (Hessian-vector products) at most.")
+        ] = 100,
         examples: Examples = 2048,
-        seed: int = 0,
+        seed: Seed = 0,
         out: OutDir = None,
         quiet: Quiet = False,
     ) -> None:
-        """Top-k Hessian eigenvalues (Lanczos) and trace (Hutchinson) at a run's final weights, with 2/lr."""
-        import numpy as np
+        """Top-k Hessian eigenvalues (Lanczos) and trace (Hutchinson) at a run's final weights.
+
+        With the optimizer's stability limit, labelled by its rule: 2/η for gradient descent, (2+2β)/η for
+        heavy-ball momentum β, (2+2β)/((1+2β)η) for Nesterov; none for adaptive methods (Adam, RMSProp, ...)
+        and LARS, whose step is preconditioned. η is the lr of the run's last update. For Adam and AdamW also
+        the preconditioned sharpness λ_max(P⁻¹H) at the run's final P, against (2+2β₁)/((1−β₁)η).
+        """
         from torch import nn
 
         from optlab._io import write_json
-        from optlab.measure._common import new_figure, save_figure
-        from optlab.measure.hessian import hessian_eigenvalues, hessian_trace
-        from optlab.measure.runs import load_run
+        from optlab.errors import OptlabError
+        from optlab.measure.hessian import (
+            adam_stability_limit,
+            hessian_eigenvalues,
+            hessian_trace,
+            plot_hessian,
+            preconditioned_eigenvalues,
+            run_preconditioner,
+            stability_limit,
+        )
+        from optlab.measure.outputs import output_name
+        from optlab.measure.runs import load_run, run_label
 
-        run = load_run(run_dir)
-        x, y = _subset(run.dataset.train, examples)
-        folder = out_dir(out, Path(run_dir) / "measure")
+        at_least("--k", k, 1)
+        at_least("--trace-samples", trace_samples, 0)
+        at_least("--max-iterations", max_iterations, 1)
+        at_least("--examples", examples, 0)
+        check_out(out)
+        loaded = load_run(_resolve(run))
+        x, y = _subset(loaded.dataset.train, examples)
         with progress_bars(quiet) as update:
             values = hessian_eigenvalues(
-                run.model,
+                loaded.model,
                 nn.CrossEntropyLoss(),
                 x,
                 y,
@@ -408,7 +588,7 @@ def register(app: typer.Typer) -> None:
             )
             trace = (
                 hessian_trace(
-                    run.model,
+                    loaded.model,
                     nn.CrossEntropyLoss(),
                     x,
                     y,
@@ -419,42 +599,80 @@ def register(app: typer.Typer) -> None:
                 if trace_samples
                 else None
             )
-        two_over_lr = 2 / run.config.lr
-        print(f"top {k} eigenvalues: " + ", ".join(f"{v:.4g}" for v in values))
-        print(f"2/lr = {two_over_lr:.4g} (lr {run.config.lr:g}, {run.config.optimizer})")
-        momentum = _momentum(run.config)
-        if momentum:  # heavy ball on a quadratic is stable up to λ < 2(1 + β)/η (Polyak 1964)
-            print(f"  with momentum β = {momentum:g} the quadratic stability limit is 2(1+β)/lr = "
-                  f"{2 * (1 + momentum) / run.config.lr:.4g}")  # fmt: skip
+        config = loaded.config
+        lr, lr_source = _final_lr(loaded)
+        limit = stability_limit(config.optimizer, lr, config.hparams)
+        print(f"top {len(values)} eigenvalues: " + ", ".join(f"{v:.4g}" for v in values))
+        if limit.value is not None:
+            side = "above" if values[0] > limit.value else "below"
+            print(
+                f"stability limit {limit.rule} = {limit.value:.4g} for {config.optimizer} at η = {lr:.4g} "
+                f"({lr_source}); λ_max = {values[0]:.4g} is {side} it"
+            )
+            print(f"  ({limit.note})")
+        else:
+            print(f"no stability line: {limit.note}")
+        preconditioned = None
+        if config.optimizer in ("adam", "adamw"):
+            try:
+                diagonal, settings = run_preconditioner(loaded.run_dir, loaded.model)
+            except OptlabError as why:
+                print(f"  no preconditioned sharpness: {why}")
+            else:
+                pre_values = preconditioned_eigenvalues(
+                    loaded.model, nn.CrossEntropyLoss(), x, y, diagonal, k=k,
+                    max_iterations=max_iterations, seed=seed,
+                )  # fmt: skip
+                pre_limit = adam_stability_limit(settings["lr"], settings["beta1"])
+                preconditioned = (pre_values, pre_limit)
+                side = "above" if pre_values[0] > pre_limit.value else "below"
+                print(
+                    f"preconditioned sharpness λ_max(P⁻¹H) = {pre_values[0]:.4g} with the optimizer's final "
+                    f"P = √v̂ + ε; stability limit {pre_limit.rule} = {pre_limit.value:.4g} at η = "
+                    f"{settings['lr']:.4g}: it is {side} it"
+                )
+                print(f"  ({pre_limit.note})")
         if trace is not None:
             print(f"trace ≈ {trace.value:.4g} ± {trace.standard_error:.2g} ({trace.samples} samples)")
-        data = {
-            "run": str(run_dir),
-            "examples": len(x),
-            "eigenvalues": values,
-            "lr": run.config.lr,
-            "two_over_lr": two_over_lr,
-            "momentum": _momentum(run.config),
-            "trace": None if trace is None else vars(trace),
-        }
-        write_json(folder / "hessian.json", data)
-        figure, axes = new_figure(figsize=(5.5, 4))
-        axes.bar(np.arange(1, len(values) + 1), values, color="C0", label="eigenvalue")
-        axes.axhline(two_over_lr, color="C3", ls="--", label=f"2/lr = {two_over_lr:.3g}")
-        axes.set_yscale("symlog")
-        axes.set_xlabel("rank")
-        axes.set_ylabel("Hessian eigenvalue")
-        axes.set_title(f"{run.config.model} on {run.config.dataset} ({len(x)} examples)")
-        axes.legend(fontsize=8)
-        save_figure(figure, folder / "hessian.png")
-        _written(folder / "hessian.png", folder / "hessian.json")
+        files = Writer(out, output_name("hessian", run_label(loaded.run_dir)))
+        plot_hessian(
+            values,
+            limit,
+            files.path("hessian.png"),
+            title=f"{config.model} on {config.dataset}, {config.optimizer} ({len(x)} examples)",
+            trace=trace,
+            preconditioned=preconditioned,
+        )
+        write_json(
+            files.path("hessian.json"),
+            {
+                "run": str(loaded.run_dir),
+                "examples": len(x),
+                "eigenvalues": values,
+                "lr": lr,
+                "lr_source": lr_source,
+                "stability_limit": limit.to_dict(),
+                "preconditioned_eigenvalues": None if preconditioned is None else preconditioned[0],
+                "preconditioned_stability_limit": None
+                if preconditioned is None
+                else preconditioned[1].to_dict(),
+                "trace": None if trace is None else vars(trace),
+            },
+        )
+        files.report()
 
-    @measure_app.command(epilog=EXIT_CODES)
+    @measure_app.command(epilog=EPILOG)
     def landscape(
         run_a: Annotated[
-            Path, typer.Argument(help="A run folder: the centre of the 2-D plot, α = 0 of the 1-D one.")
+            str,
+            typer.Argument(
+                metavar="RUN_A", help=f"The centre of the 2-D plot and α = 0 of the 1-D one: {RUN_HELP}."
+            ),
         ],
-        run_b: Annotated[Path | None, typer.Argument(help="A second run of the same model: α = 1.")] = None,
+        run_b: Annotated[
+            str | None,
+            typer.Argument(metavar="RUN_B", help="A second run of the same model and data: α = 1."),
+        ] = None,
         points: Annotated[int, typer.Option(help="Points of the 1-D plot over α ∈ [−1, 2].")] = 31,
         steps: Annotated[int, typer.Option(help="Grid points per side of the 2-D plot (0: skip it).")] = 21,
         span: Annotated[
@@ -467,11 +685,15 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         examples: Examples = 2048,
-        seed: int = 0,
+        seed: Seed = 0,
         out: OutDir = None,
         quiet: Quiet = False,
     ) -> None:
-        """1-D interpolation between runs (Keskar et al.), 2-D filter-normalised contours (Li et al.)."""
+        """1-D interpolation between runs (Keskar et al.), 2-D filter-normalised contours (Li et al.).
+
+        The files go to landscape-RUN_A-vs-RUN_B (or landscape-RUN_A with one run), so comparing A with B
+        and A with C keeps both.
+        """
         import numpy as np
         from torch import nn
 
@@ -485,23 +707,32 @@ def register(app: typer.Typer) -> None:
             plot_surface,
             surface_2d,
         )
-        from optlab.measure.runs import load_run
+        from optlab.measure.outputs import output_name
+        from optlab.measure.runs import load_run, run_label
 
         if bn is not None and bn not in BN_MODES:
             raise ConfigError(f"invalid value for --bn: {bn!r} (valid: {', '.join(BN_MODES)})")
-        a = load_run(run_a)
+        at_least("--points", points, 2)
+        at_least("--steps", steps, 0)
+        if steps == 1:
+            raise ConfigError("invalid value for --steps: 1 (0 to skip the 2-D plot, or an integer >= 2)")
+        positive("--span", span)
+        at_least("--examples", examples, 0)
+        check_out(out)
+        a = load_run(_resolve(run_a))
+        b = None
+        if run_b is not None:
+            b = load_run(_resolve(run_b), dataset=a.dataset)
+            if (b.config.model, b.config.dataset) != (a.config.model, a.config.dataset):
+                raise ConfigError(
+                    f"{b.run_dir} trains {b.config.model} on {b.config.dataset}, {a.run_dir} trains "
+                    f"{a.config.model} on {a.config.dataset}: interpolation needs the same model and data"
+                )
         train, test = _subset(a.dataset.train, examples), _subset(a.dataset.test, examples)
-        folder = out_dir(out, Path(run_a) / "measure")
         loss_fn = nn.CrossEntropyLoss()
-        written = []
+        surface = None
         with progress_bars(quiet) as update:
-            if run_b is not None:
-                b = load_run(run_b, dataset=a.dataset)
-                if (b.config.model, b.config.dataset) != (a.config.model, a.config.dataset):
-                    raise ConfigError(
-                        f"{run_b} trains {b.config.model} on {b.config.dataset}, {run_a} trains "
-                        f"{a.config.model} on {a.config.dataset}: interpolation needs the same model and data"
-                    )
+            if b is not None:
                 line = interpolation_1d(
                     a.model,
                     a.model.state_dict(),
@@ -514,8 +745,8 @@ def register(app: typer.Typer) -> None:
                     progress=_task(update, "1-D interpolation"),
                 )
                 title = (
-                    f"A: {a.config.optimizer}, batch {a.config.batch_size}; "
-                    f"B: {b.config.optimizer}, batch {b.config.batch_size}"
+                    f"A = {run_label(a.run_dir)}: {a.config.optimizer}, batch {a.config.batch_size}\n"
+                    f"B = {run_label(b.run_dir)}: {b.config.optimizer}, batch {b.config.batch_size}"
                 )
                 xlabel = "α  (0: run A, 1: run B)"
                 name = "interpolation"
@@ -530,20 +761,9 @@ def register(app: typer.Typer) -> None:
                     bn="keep" if bn in (None, "interpolate") else bn,
                     progress=_task(update, "1-D direction"),
                 )
-                title, xlabel, name = "along one filter-normalised direction", "α", "direction"
-            write_json(folder / f"{name}.json", line)
-            keys = [key for key, value in line.items() if isinstance(value, list)]
-            write_csv(
-                folder / f"{name}.csv", [{k: line[k][i] for k in keys} for i in range(len(line["alpha"]))]
-            )
-            plot_interpolation(line, folder / f"{name}.png", title=title, xlabel=xlabel)
-            written += [folder / f"{name}.png", folder / f"{name}.json", folder / f"{name}.csv"]
-            summary = ", ".join(
-                f"{key} {min(line[key]):.3g}–{max(line[key]):.3g}" for key in keys if key.endswith("_loss")
-            )
-            print(f"1-D ({name}, BatchNorm: {line['bn']}): {summary}")
+                title = f"{run_label(a.run_dir)}: along one filter-normalised direction"
+                xlabel, name = "α", "direction"
             if steps:
-                surface_bn = "keep" if bn in (None, "interpolate") else bn  # Li et al. keep the solution's
                 surface = surface_2d(
                     a.model,
                     loss_fn,
@@ -551,130 +771,214 @@ def register(app: typer.Typer) -> None:
                     steps=steps,
                     span=span,
                     seed=seed,
-                    bn=surface_bn,
+                    bn="keep" if bn in (None, "interpolate") else bn,  # Li et al. keep the solution's
                     progress=_task(update, "2-D surface"),
                 )
-                write_json(folder / "surface.json", surface)
-                plot_surface(surface, folder / "surface.png")
-                written += [folder / "surface.png", folder / "surface.json"]
-                grid = np.asarray(surface["loss"])
-                centre = grid[steps // 2, steps // 2]
-                print(
-                    f"2-D ({steps}×{steps}, BatchNorm: {surface['bn']}): loss at the centre {centre:.3g}, "
-                    f"max on the grid {np.nanmax(grid):.3g}"
-                )
-        _written(*written)
+        keys = [key for key, value in line.items() if isinstance(value, list)]
+        summary = ", ".join(
+            f"{key} {min(line[key]):.3g}–{max(line[key]):.3g}" for key in keys if key.endswith("_loss")
+        )
+        print(f"1-D ({name}, BatchNorm: {line['bn']}): {summary}")
+        labels = [run_label(a.run_dir)] + ([f"vs-{run_label(b.run_dir)}"] if b is not None else [])
+        files = Writer(out, output_name("landscape", *labels))
+        plot_interpolation(line, files.path(f"{name}.png"), title=title, xlabel=xlabel)
+        write_json(files.path(f"{name}.json"), line)
+        write_csv(
+            files.path(f"{name}.csv"), [{k: line[k][i] for k in keys} for i in range(len(line["alpha"]))]
+        )
+        if surface is not None:
+            grid = np.asarray(surface["loss"])
+            centre = grid[steps // 2, steps // 2]
+            print(
+                f"2-D around A ({steps}×{steps}, BatchNorm: {surface['bn']}): loss at the centre "
+                f"{centre:.3g}, max on the grid {np.nanmax(grid):.3g}"
+            )
+            plot_surface(
+                surface,
+                files.path("surface.png"),
+                title=f"{run_label(a.run_dir)}: train loss around the solution\n(BatchNorm: {surface['bn']})",
+            )
+            write_json(files.path("surface.json"), surface)
+        files.report()
 
-    @app.command(epilog=EXIT_CODES)
+    @app.command(epilog=EPILOG)
     def advise(
-        model: Annotated[str, typer.Option(help="Model name (optlab.models.names()).")],
-        dataset: Annotated[str, typer.Option(help="Dataset name (optlab.data.names()).")],
-        optimizer: Annotated[str, typer.Option(help="Optimizer name (optlab.optim.names()).")] = "sgd",
+        model: ModelName,
+        dataset: DatasetName,
+        optimizer: OptimizerName = "sgd",
         reference_lr: Annotated[
-            float | None, typer.Option(help="A learning rate known to work (default: the optimizer's).")
+            float | None,
+            typer.Option(
+                help="A learning rate known to work (default: the optimizer's, `optlab list optimizers`)."
+            ),
         ] = None,
         reference_batch: Annotated[
-            int, typer.Option(help="The batch size that learning rate was found at.")
+            int, typer.Option(help="The batch size that learning rate was found at, examples.")
         ] = 128,
-        batch_sizes: Annotated[str | None, typer.Option(help="Comma-separated batch sizes to time.")] = None,
+        batch_sizes: Annotated[
+            str | None,
+            typer.Option(
+                metavar="B1,B2,...",
+                help="Comma-separated batch sizes to time (default: powers of two up to min(N, 4096)).",
+            ),
+        ] = None,
         run: Annotated[
-            Path | None, typer.Option(help="Measure the noise scale at this run's weights instead.")
+            str | None,
+            typer.Option(metavar="RUN", help=f"Measure B_noise at this run's final weights: {RUN_HELP}."),
         ] = None,
         warm_epochs: Annotated[
-            int, typer.Option(help="Epochs trained at the reference before measuring B_noise.")
+            int, typer.Option(help="Without --run: epochs trained at the reference before measuring B_noise.")
         ] = 1,
-        pairs: Annotated[int, typer.Option(help="Noise-scale pairs.")] = 20,
-        device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+        small_batch: SmallBatch = DEFAULT_SMALL_BATCH,
+        big_batch: BigBatch = DEFAULT_BIG_BATCH,
+        pairs: Pairs = DEFAULT_PAIRS,
+        repeats: Repeats = 30,
+        max_seconds: MaxSeconds = 3.0,
+        device: Device = DEFAULT_DEVICE,
         threads: Threads = None,
         statistic: Statistic = "median",
-        data_dir: Annotated[str | None, typer.Option(help="Where the dataset files are.")] = None,
-        seed: int = 0,
+        data_dir: DataDir = None,
+        seed: Annotated[
+            int, typer.Option(help="Seed of the init, the warm-up run and the batch sampling.")
+        ] = 0,
         out: OutDir = None,
         quiet: Quiet = False,
     ) -> None:
-        """Recommend batch sizes, learning rate and warm-up from timing and the gradient noise scale."""
+        """Recommend batch sizes, learning rate and warm-up from timing and the gradient noise scale.
+
+        B_noise is measured at initialisation and after training, with the estimator, batch sizes, pairs and
+        seed of `optlab measure noise`; the warm-up run is kept in the output folder (warm-up-run/) and the
+        commands that reproduce both values are printed.
+        """
         from optlab import data, models, optim
         from optlab._io import write_json
+        from optlab.cli._device import resolve
         from optlab.measure.advise import advise as run_advise
-        from optlab.measure.advise import plot_advice
+        from optlab.measure.advise import plot_advice, reproduce_commands, scaling_rule
+        from optlab.measure.noise_scale import noise_batches
+        from optlab.measure.outputs import output_name
+        from optlab.measure.runs import run_label
 
         check_name("--model", model, models.names())
         check_name("--dataset", dataset, data.names())
         check_name("--optimizer", optimizer, optim.names())
-        if reference_lr is not None and not (reference_lr > 0 and math.isfinite(reference_lr)):
-            raise ConfigError(f"invalid value for --reference-lr: {reference_lr!r} (a number > 0)")
-        if reference_batch < 1:
-            raise ConfigError(f"invalid value for --reference-batch: {reference_batch!r} (an integer >= 1)")
-        if warm_epochs < 1:
-            raise ConfigError(f"invalid value for --warm-epochs: {warm_epochs!r} (an integer >= 1)")
-        from optlab.measure.timing import resolve_device
-
-        resolve_device(device)
-        folder = out_dir(out, Path("measurements") / f"advise-{dataset}-{model}-{optimizer}")
-        with progress_bars(quiet) as update:
+        try:
+            scaling_rule(optimizer)
+        except ConfigError:
+            raise ConfigError(
+                f"invalid value for --optimizer: advise has no lr scaling rule for {optimizer!r}"
+            ) from None
+        if reference_lr is not None:
+            positive("--reference-lr", reference_lr)
+        at_least("--reference-batch", reference_batch, 1)
+        at_least("--warm-epochs", warm_epochs, 1)
+        at_least("--small-batch", small_batch, 1)
+        at_least("--big-batch", big_batch, 1)
+        at_least("--pairs", pairs, 1)
+        noise_batches(small_batch, big_batch, big_batch)
+        at_least("--repeats", repeats, 3)  # quartiles need three
+        positive("--max-seconds", max_seconds)
+        at_least("--threads", threads, 1)
+        check_statistic(statistic)
+        sizes = parse_batch_sizes(batch_sizes)
+        check_out(out)
+        torch_device = resolve(device)
+        run_dir = _resolve(run) if run is not None else None
+        parts = [dataset, model, optimizer, torch_device.type]
+        if run_dir is not None:
+            parts.append(f"at-{run_label(run_dir)}")
+        with progress_bars(quiet) as update, tempfile.TemporaryDirectory(prefix="optlab-advise-") as tmp:
+            warm = None if run_dir is not None else Path(tmp) / "warm-up-run"
             result = run_advise(
                 model,
                 dataset,
                 optimizer,
                 reference_lr=reference_lr,
                 reference_batch=reference_batch,
-                batch_sizes=parse_batch_sizes(batch_sizes),
-                device=device,
+                batch_sizes=sizes,
+                device=str(torch_device),
                 threads=threads,
                 statistic=statistic,
-                run_dir=run,
+                repeats=repeats,
+                max_seconds=max_seconds,
+                run_dir=run_dir,
                 warm_epochs=warm_epochs,
+                small_batch=small_batch,
+                big_batch=big_batch,
                 n_pairs=pairs,
                 data_dir=data_dir,
                 seed=seed,
+                keep_warmup=warm,
                 progress=update,
             )
+            files = Writer(out, output_name("advise", *parts))
+            if warm is not None:
+                kept = files.folder / "warm-up-run"
+                if kept.exists():
+                    files.existed.add(kept)
+                    shutil.rmtree(kept)
+                shutil.move(str(warm), str(kept))
+                files.paths.append(kept)
         _print_advice(result)
-        write_json(folder / "advice.json", result.to_dict())
-        plot_advice(result, folder / "advice.png")
-        _written(folder / "advice.png", folder / "advice.json")
+        from optlab.measure.noise_scale import NoiseScale
+
+        at_init, trained = NoiseScale(**result.noise_at_init), NoiseScale(**result.noise)
+        trained_at = run_dir if run_dir is not None else files.folder / "warm-up-run"
+        print("reproduce B_noise (at init, after training) with:")
+        for command in reproduce_commands(model, dataset, trained_at, at_init, trained, data_dir):
+            print(f"  {command}")
+        plot_advice(result, files.path("advice.png"))
+        write_json(files.path("advice.json"), result.to_dict())
+        files.report()
 
 
 def _print_advice(advice: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    """The options table (never cut: plain full-width text in a pipe), the recommendation and its reasons."""
+    from optlab.cli._tables import print_table
 
-    console = Console(highlight=False, soft_wrap=True)
-    table = Table(
-        title=f"optlab advise: {advice.model} on {advice.dataset}, {advice.optimizer}, {advice.device}"
-    )
-    for column in (
+    low, high = advice.batch_range
+    rows = []
+    for o in advice.options:
+        choice = (
+            "best"
+            if o.batch_size == advice.recommended_batch
+            else ("range" if low <= o.batch_size <= high else "")
+        )
+        rows.append(
+            (
+                o.batch_size,
+                choice,
+                f"{1e3 * o.update_s:.4g}",
+                f"{o.epoch_s:.4g}",
+                f"{o.steps_factor:.4g}",
+                f"{o.examples_factor:.4g}",
+                f"{o.relative_time:.3f}×",
+                f"{o.lr:.4g}",
+                o.warmup_steps,
+            )
+        )
+    columns = [
         "B",
+        "",
         "ms/update",
         "s/epoch",
-        "steps ×S_min",
-        "examples ×E_min",
+        "steps/S_min",
+        "examples/E_min",
         "time to target",
         "lr",
         "warm-up",
-    ):
-        table.add_column(column, justify="right")
-    low, high = advice.batch_range
-    for o in advice.options:
-        mark = (
-            " ★"
-            if o.batch_size == advice.recommended_batch
-            else (" •" if low <= o.batch_size <= high else "")
-        )
-        table.add_row(
-            f"{o.batch_size}{mark}",
-            f"{1e3 * o.update_s:.3g}",
-            f"{o.epoch_s:.3g}",
-            f"{o.steps_factor:.3g}",
-            f"{o.examples_factor:.3g}",
-            f"{o.relative_time:.2f}×",
-            f"{o.lr:.3g}",
-            str(o.warmup_steps),
-        )
-    console.print(table)
-    console.print(
-        f"recommendation: batch size {advice.recommended_batch} (range {low}–{high}), "
-        f"lr {advice.recommended_lr:.3g}, warm-up {advice.recommended_warmup_steps} updates"
+    ]
+    print_table(
+        columns,
+        rows,
+        title=f"optlab advise: {advice.model} on {advice.dataset}, {advice.optimizer}, {advice.device} "
+        "(best: recommended, range: within the tolerance)",
+        justify={**dict.fromkeys(columns, "right"), "": "left"},
+    )
+    print(
+        f"recommendation: batch size {advice.recommended_batch} "
+        + (f"(range {low}–{high}), " if low != high else "(no other size within the tolerance), ")
+        + f"lr {advice.recommended_lr:.4g}, warm-up {advice.recommended_warmup_steps} updates"
     )
     for line in advice.reasoning:
-        console.print(f"  - {line}")
+        print(f"  - {line}")

@@ -7,10 +7,15 @@ from pathlib import Path
 
 import typer
 
-from optlab.errors import ConfigError
+from optlab.cli._device import DEFAULT_DEVICE, DEVICE_HELP
+from optlab.errors import ConfigError, OptlabError
+from optlab.train.config import DEFAULT_EPOCHS
 
 sweep_app = typer.Typer(
-    help="Sweep training settings (grid or TPE search) on Optuna, with any number of workers on one study.",
+    help="Sweep training settings (grid or TPE search) on Optuna, with any number of workers on one study. "
+    "Output: the study in --storage (default RUNS/sweeps.sqlite; RUNS: $OPTLAB_RUNS, else ./runs); trial "
+    "folders beside an SQLite storage, in sweeps/STUDY-ID/trial-NNNN, indexed in index.sqlite there (with a "
+    "server storage, under RUNS); `sweep report` writes sweeps/STUDY-ID/report/.",
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -41,46 +46,82 @@ def sweep(
         "--grid",
         help="NAME=V1,V2,... (a list) or NAME=LO:HI (a range, --search tpe; log scale if LO > 0). "
         "NAME: lr, batch_size, seed, epochs, optimizer, ... or hp.NAME. Repeat for each parameter.",
+        show_default="none: --study NAME continues a study",
     ),
     search: str = typer.Option(
         "grid", "--search", help="grid (every point once) or tpe (Optuna's TPE sampler)."
     ),
-    trials: int = typer.Option(None, "--trials", help="Number of trials of a --search tpe."),
+    trials: int = typer.Option(
+        None, "--trials", help="Number of trials of a --search tpe.", show_default="none"
+    ),
     prune: bool = typer.Option(
-        False, "--prune", help="Stop trials below the median accuracy after an epoch."
+        False, "--prune/--no-prune", help="Stop trials below the median accuracy after an epoch."
     ),
     storage: str = typer.Option(
         None,
         "--storage",
-        help="SQLAlchemy URL of the study storage (default: sqlite:///<runs root>/sweeps.sqlite).",
+        help="SQLAlchemy URL of the study storage; trial folders go beside an SQLite file.",
+        show_default="sqlite:///RUNS/sweeps.sqlite",
     ),
-    study: str = typer.Option(None, "--study", help="Study name (default: derived from the settings)."),
+    study: str = typer.Option(
+        None, "--study", help="Study name.", show_default="dataset-model-optimizer-search-<hash of settings>"
+    ),
     workers: int = typer.Option(1, "--workers", help="Worker processes to start on this machine."),
     lr_scaling: str = typer.Option(
         "none", "--lr-scaling", help="Rescale lr with batch size: none, linear, sqrt."
     ),
     reference_batch: int = typer.Option(
-        256, "--reference-batch", help="Batch size at which lr is the given lr."
+        256, "--reference-batch", help="Batch size (examples) at which lr is the given lr."
     ),
-    dataset: str = typer.Option(None, "--dataset", help="Dataset (default: mnist1d)."),
-    model: str = typer.Option(None, "--model", help="Model (default: mlp)."),
-    optimizer: str = typer.Option(None, "--optimizer", help="Optimizer (default: adam)."),
-    lr: float = typer.Option(None, "--lr", help="Learning rate when not swept (default: 1e-3)."),
-    batch_size: int = typer.Option(None, "--batch-size", help="Batch size when not swept (default: 128)."),
-    epochs: int = typer.Option(None, "--epochs", help="Epochs per trial (default: 10)."),
-    max_steps: int = typer.Option(None, "--max-steps", help="Cap on updates per trial."),
-    schedule: str = typer.Option(None, "--schedule", help="Learning-rate schedule (default: constant)."),
-    warmup_steps: int = typer.Option(None, "--warmup-steps", help="Linear warm-up updates."),
-    hp: list[str] = typer.Option(None, "--hp", help="Optimizer hyperparameter KEY=VALUE (repeatable)."),
+    dataset: str = typer.Option(
+        None, "--dataset", help="Dataset (`optlab list datasets`).", show_default="mnist1d"
+    ),
+    model: str = typer.Option(None, "--model", help="Model (`optlab list models`).", show_default="mlp"),
+    optimizer: str = typer.Option(
+        None, "--optimizer", help="Optimizer (`optlab list optimizers`).", show_default="adam"
+    ),
+    lr: float = typer.Option(
+        None,
+        "--lr",
+        help="Learning rate when not swept.",
+        show_default="each optimizer's, as `optlab list optimizers` shows",
+    ),
+    batch_size: int = typer.Option(
+        None, "--batch-size", help="Examples per update when not swept.", show_default="128"
+    ),
+    epochs: int = typer.Option(
+        None,
+        "--epochs",
+        help="Passes over the training set per trial; with --max-steps the first reached stops.",
+        show_default=f"{DEFAULT_EPOCHS}, or as many as --max-steps needs",
+    ),
+    max_steps: int = typer.Option(
+        None, "--max-steps", help="Updates per trial (overrides the default epochs).", show_default="none"
+    ),
+    schedule: str = typer.Option(
+        None, "--schedule", help="Learning-rate schedule (`optlab list schedules`).", show_default="constant"
+    ),
+    warmup_steps: int = typer.Option(
+        None, "--warmup-steps", help="Linear warm-up, in updates.", show_default="0"
+    ),
+    hp: list[str] = typer.Option(
+        None,
+        "--hp",
+        help="Optimizer hyperparameter KEY=VALUE (repeatable).",
+        show_default="the optimizer's defaults",
+    ),
     validation: float = typer.Option(
         None,
         "--validation",
-        help="Validation split carved from train, the "
-        "objective (count or fraction; 0 = use test) (default: 0.1).",
+        help="Validation split carved from train, the objective: a count of examples or a fraction "
+        "(0 = use test).",
+        show_default="0.1",
     ),
-    seed: int = typer.Option(None, "--seed", help="Seed when not swept (default: 0)."),
-    device: str = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N (default: auto)."),
-    data_dir: str = typer.Option(None, "--data-dir", help="Where datasets are looked for."),
+    seed: int = typer.Option(None, "--seed", help="Seed when not swept.", show_default="0"),
+    device: str = typer.Option(None, "--device", help=DEVICE_HELP, show_default=DEFAULT_DEVICE),
+    data_dir: str = typer.Option(
+        None, "--data-dir", help="Where datasets are looked for first.", show_default="~/.cache/optlab"
+    ),
     heartbeat_interval: int = typer.Option(
         10, "--heartbeat-interval", help="Seconds between a trial's heartbeats."
     ),
@@ -90,7 +131,8 @@ def sweep(
     threads: int = typer.Option(
         None,
         "--threads",
-        help="torch threads per worker (default: all cores for one worker, cores // K for K).",
+        help="torch threads per worker.",
+        show_default="all cores for one worker, cores // K for K",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or per-trial lines."),
 ) -> None:
@@ -133,17 +175,20 @@ def sweep(
     else:
         hparams = dict(parse_hparam(text) for text in hp or [])
         base = TrainConfig(**given, hparams=hparams, validation=0.1 if validation is None else validation)
+        params = tuple(parse_param(text) for text in grid)
         spec = SweepSpec(
             base=base,
-            params=tuple(parse_param(text) for text in grid),
+            params=params,
             search=search,
             trials=trials,
             prune=prune,
             lr_scaling=lr_scaling,
             reference_batch=reference_batch,
             seed=base.seed,
+            lr_from_optimizer=lr is None and any(p.name == "optimizer" for p in params),
         )
         _check_names(spec)
+        _check_runs(spec)  # data present, model fits it, hyperparameters valid: before any storage is made
 
     def announce(name, url, spec) -> None:
         if not quiet:
@@ -161,7 +206,27 @@ def sweep(
         threads=threads,
         announce=announce,
     )
-    _print_summary(result.study_name, result.storage_url, result.wall_time, storage)
+    _print_summary(result, storage)
+
+
+def _check_runs(spec) -> None:
+    """Every point's optimizer settings, and each distinct dataset/model pair's data and fit, checked once
+    here: a sweep that would fail in every trial fails now, before its storage or any folder exists."""
+    from optlab import data, models
+    from optlab.train import check_fits
+    from optlab.train.config import check_registries
+
+    points = spec.points() if spec.search == "grid" else [spec._corner()]
+    configs = [spec.config_for(point) for point in points]
+    for config in configs:
+        check_registries(config)
+    loaded: dict[tuple, object] = {}
+    for config in configs:
+        key = (config.dataset, config.data_dir)
+        if key not in loaded:
+            loaded[key] = data.load(config.dataset, data_dir=config.data_dir)
+        dataset = loaded[key]
+        check_fits(models.create(config.model, dataset.input_shape, dataset.num_classes), dataset, config)
 
 
 def _check_names(spec) -> None:
@@ -190,41 +255,79 @@ def _check_names(spec) -> None:
         optim.info(config.optimizer)  # ConfigError naming the valid optimizers
 
 
-def _print_summary(study_name: str, url: str, wall: float, storage: str | None) -> None:
+def _print_summary(result, storage: str | None) -> None:
+    """The best settings, where the study and its trials are, and an exit code that says whether trials
+    failed (a sweep whose trials all failed is not a success)."""
+    from optlab.cli._tables import print_table
     from optlab.sweep import build_report
-    from optlab.train.runs import table
+    from optlab.sweep.study import open_storage, sqlite_path, sweep_dir
 
-    report = build_report(study_name, url, write=False)
-    print(
-        table(report.rows[:10], list(report.rows[0]) if report.rows else []) if report.rows else "no results"
-    )
-    print(f"{report.status.line()}; {wall:.1f} s")
-    storage_flag = f" --storage {storage}" if storage else ""
-    print(f"figures and CSVs: optlab sweep report {study_name}{storage_flag}")
+    report = build_report(result.study_name, result.storage_url, write=False)
+    if report.rows:
+        print_table(list(report.rows[0]), report.rows[:10])
+    else:
+        print("no results")
+    status = report.status
+    print(f"{status.line()}; {result.wall_time:.1f} s")
+    storage_flag = f" --storage {result.storage_url}" if storage else ""
+    study, _ = _load(result.study_name, open_storage(result.storage_url))
+    path = sqlite_path(result.storage_url)
+    url = f"sqlite:///{path.resolve()}" if path is not None else result.storage_url
+    print(f"study {result.study_name!r} in {url}")
+    print(f"trial folders: {sweep_dir(study, result.storage_url)}")
+    print(f"another machine joins with: optlab sweep --study {result.study_name} --storage URL-it-can-reach")
+    print(f"figures and CSVs: optlab sweep report {result.study_name}{storage_flag}")
+    failed = status.counts.get("error", 0) + len(status.given_up)
+    if failed:
+        trials = sum(status.counts.values())
+        raise OptlabError(
+            f"{failed} of {trials} trials failed ({status.counts.get('error', 0)} error, "
+            f"{len(status.given_up)} given up); their messages are above and in "
+            f"`optlab sweep report {result.study_name}{storage_flag}`"
+        )
+
+
+def _load(name: str, storage) -> tuple:
+    from optlab.sweep.study import join
+
+    return join(storage, name)
 
 
 @sweep_app.command("report")
 def report(
     study: str = typer.Argument(..., help="Study name (as printed by optlab sweep)."),
     storage: str = typer.Option(
-        None, "--storage", help="SQLAlchemy URL (default: sqlite:///<runs root>/sweeps.sqlite)."
+        None, "--storage", help="SQLAlchemy URL of the study.", show_default="sqlite:///RUNS/sweeps.sqlite"
     ),
-    out: Path = typer.Option(None, "--out", help="Output folder (default: <runs root>/sweeps/STUDY/report)."),
+    out: Path = typer.Option(
+        None, "--out", help="Output folder.", show_default="<the study's trial folder>/report"
+    ),
     metric: str = typer.Option("accuracy", "--metric", help="accuracy, steps-to-target or time-to-target."),
-    target: float = typer.Option(None, "--target", help="Accuracy to reach, for the *-to-target metrics."),
+    target: float = typer.Option(
+        None, "--target", help="Accuracy to reach (0..1), for the *-to-target metrics.", show_default="none"
+    ),
     top: int = typer.Option(20, "--top", help="Rows of the table to print."),
 ) -> None:
-    """Accuracy (or steps/time to a target accuracy) against batch size and learning rate: a table of the
-    settings (mean ± std over seeds, best first), curves.png, heatmap.png, trials.csv and settings.csv."""
-    from optlab.sweep import build_report
+    """Accuracy (or updates/training seconds to a target accuracy) against batch size and learning rate: a
+    table of the settings (mean ± std over seeds, best first), curves.png, heatmap.png, trials.csv and
+    settings.csv. Reads the storage only; writes nothing but the report folder."""
+    from optlab.cli._tables import print_table
+    from optlab.sweep import METRICS, build_report
     from optlab.sweep.results import format_value
-    from optlab.train.runs import table
 
+    if metric not in METRICS:
+        raise ConfigError(f"invalid value for --metric: {metric!r} (use {', '.join(METRICS)})")
+    if metric != "accuracy" and target is None:
+        raise ConfigError(f"--metric {metric} needs --target ACCURACY, e.g. --target 0.6")
+    if target is not None and not 0 < target <= 1:
+        raise ConfigError(f"invalid value for --target: {target} (an accuracy in (0, 1])")
+    if top < 1:
+        raise ConfigError(f"invalid value for --top: {top} (an integer >= 1)")
     result = build_report(study, storage, out, metric=metric, target=target)
     if not result.rows:
         print(f"study {study!r} has no finished trials yet ({result.status.line()})")
         return
-    print(table(result.rows[:top], list(result.rows[0])))
+    print_table(list(result.rows[0]), result.rows[:top])
     if len(result.rows) > top:
         print(f"... {len(result.rows) - top} more settings in settings.csv")
     best = result.best
@@ -239,6 +342,8 @@ def report(
             else ""
         )
         print(f"best: {setting} → {result.metric} {value}{spread}")
+    elif result.metric != "accuracy":
+        print(f"no trial reached the target accuracy {target:g}")
     print(result.status.line())
     for path in result.files:
         print(f"wrote {path}")

@@ -178,3 +178,19 @@ def new_figure(*args: Any, **kwargs: Any) -> Any:
     import matplotlib.pyplot as plt
 
     return plt.subplots(*args, **kwargs)
+
+
+def batch_size_axis(axes: Any, sizes: Sequence[int], label: str = "batch size B") -> None:
+    """A log x axis whose ticks are the measured batch sizes, written out (16, 32, …, not 2×10¹).
+
+    With more than eight sizes every other one is labelled, so the labels never run together.
+    """
+    from matplotlib import ticker
+
+    sizes = sorted({int(s) for s in sizes})
+    axes.set_xscale("log")
+    shown = sizes if len(sizes) <= 8 else sizes[::2]
+    axes.xaxis.set_major_locator(ticker.FixedLocator(shown))
+    axes.xaxis.set_major_formatter(ticker.FixedFormatter([str(s) for s in shown]))
+    axes.xaxis.set_minor_locator(ticker.NullLocator())
+    axes.set_xlabel(label)

@@ -2,9 +2,11 @@
 hardware.
 
 1. The time per update t(B) against batch size (:mod:`optlab.measure.timing`).
-2. The gradient noise scale B_noise ≈ B_simple (:mod:`optlab.measure.noise_scale`), measured after a short
-   training run (at initialisation it is smaller and less telling: it grows as the loss falls, McCandlish et
-   al. 2018 §3).
+2. The gradient noise scale B_noise ≈ B_simple (:mod:`optlab.measure.noise_scale`), measured at
+   initialisation and after a short training run (McCandlish et al. 2018 §3 observe that it grows as the loss
+   falls; the advice reports the direction it measured, not the one expected). Both are measured exactly as
+   ``optlab measure noise`` does (same estimator, batch sizes, pairs and seed), so that command reproduces
+   them.
 
 McCandlish et al.'s model (eq. 2.11, with B_crit ≈ B_noise) predicts the steps and examples needed to reach a
 given loss at batch size B:  S(B) = S_min·(1 + B_noise/B)  and  E(B) = E_min·(1 + B/B_noise).  On this
@@ -26,6 +28,9 @@ adaptive ones (Adam family, RMSProp, Adagrad, LAMB; Krizhevsky 2014, Hoffer et a
 Warm-up: Goyal et al. warm up over 5 epochs when the lr is scaled by k = 32; our heuristic (stated as such)
 warms up over min(5, log₂ k) epochs, one per doubling of the batch size over the reference, and not at all for
 k ≤ 1.
+
+Every sentence of the reasoning that states a direction or a comparison is computed from the measured values
+(:func:`noise_trend`, :func:`timing_sentence`, :func:`recommend`), never assumed.
 """
 
 from __future__ import annotations
@@ -41,8 +46,16 @@ import numpy as np
 from torch import nn
 
 from optlab.errors import ConfigError
-from optlab.measure._common import new_figure, save_figure
-from optlab.measure.noise_scale import NoiseScale, noise_scale
+from optlab.measure._common import batch_size_axis, new_figure, save_figure
+from optlab.measure.noise_scale import (
+    DEFAULT_BIG_BATCH,
+    DEFAULT_PAIRS,
+    DEFAULT_SMALL_BATCH,
+    NoiseScale,
+    model_at_init,
+    noise_batches,
+    noise_scale,
+)
 from optlab.measure.timing import FLAT_FACTOR, NOISY_SPREAD, Timing, time_per_update, timing_spread
 
 LINEAR_RULE = ("sgd", "momentum", "nesterov", "lars")
@@ -65,6 +78,103 @@ def scaled_lr(optimizer: str, reference_lr: float, reference_batch: int, batch_s
 
     rule = linear_scaling if scaling_rule(optimizer) == "linear" else sqrt_scaling
     return rule(reference_lr, batch_size, reference_batch)
+
+
+def _scaled_words(factor: float) -> str:
+    """``factor`` as words: "scaled up 4×", "scaled down 2×" or "unchanged"."""
+    if math.isclose(factor, 1.0, rel_tol=1e-9):
+        return "unchanged"
+    return f"scaled up {factor:.3g}×" if factor > 1 else f"scaled down {1 / factor:.3g}×"
+
+
+def timing_sentence(timing: Timing) -> str:
+    """What the timing curve shows, with the measured ratios (not an assumed "almost free")."""
+    rows = sorted(timing.rows, key=lambda r: r.batch_size)
+    first = rows[0]
+    flat = next(r for r in rows if r.batch_size == timing.flat_up_to)
+    size_ratio = flat.batch_size / first.batch_size
+    time_ratio = flat.update_s / first.update_s
+    text = f"On {timing.device}, the time per update "
+    if flat.batch_size == first.batch_size:
+        text += f"already exceeds {FLAT_FACTOR:g}× from the second batch size measured"
+    else:
+        text += (
+            f"stays within {FLAT_FACTOR:g}× the smallest batch's up to B = {flat.batch_size}: a batch "
+            f"{size_ratio:.3g}× larger took {time_ratio:.3g}× the time per update"
+        )
+    knee = timing.knee_batch_size
+    if knee is not None:
+        knee_row = next(r for r in rows if r.batch_size == knee)
+        text += f"; at B = {knee} it is {knee_row.update_s / first.update_s:.3g}× (the knee)."
+    else:
+        text += " (no knee among the sizes measured)."
+    return text
+
+
+def noise_trend(at_init: NoiseScale, trained: NoiseScale, where: str) -> str:
+    """The sentence comparing B_noise at initialisation with B_noise after training, from the values.
+
+    The direction (rose, fell, no clear change: the difference within two combined standard errors) and the
+    loss's direction are both computed, so reversed numbers give the reversed sentence.
+    """
+    a, b = at_init.b_simple, trained.b_simple
+    loss_words = (
+        f"loss {at_init.loss:.3g} → {trained.loss:.3g}"
+        if math.isfinite(at_init.loss) and math.isfinite(trained.loss)
+        else "loss not measured"
+    )
+    head = f"B_noise was measured at initialisation and after {where} ({loss_words}): "
+    if not (math.isfinite(b) and b > 0):
+        return head + (
+            f"after training the estimate is not usable (B_simple = {b:.3g}: |G|² not positive, the gradient "
+            f"lost in the noise), so the value at initialisation, {a:.3g}, is used."
+        )
+    if not (math.isfinite(a) and a > 0):
+        return head + f"{b:.3g} after training (at initialisation the estimate was not usable: {a:.3g})."
+    errors = [e for e in (at_init.b_simple_stderr, trained.b_simple_stderr) if math.isfinite(e)]
+    combined = math.sqrt(sum(e * e for e in errors)) if len(errors) == 2 else math.nan
+    values = f"{a:.3g} ± {at_init.b_simple_stderr:.2g} → {b:.3g} ± {trained.b_simple_stderr:.2g}"
+    if math.isfinite(combined) and abs(b - a) <= 2 * combined:
+        return head + f"{values}, no clear change (the difference is within two standard errors)."
+    direction = "rose" if b > a else "fell"
+    text = head + f"it {direction} {max(a, b) / min(a, b):.3g}× ({values})"
+    if not math.isfinite(combined):
+        text += " (standard errors unknown: too few pairs)"
+    loss_fell = trained.loss < at_init.loss
+    if b > a and loss_fell:
+        text += (
+            ", as McCandlish et al. observe while the loss falls; later in training still larger batches "
+            "may pay off."
+        )
+    elif b < a and loss_fell:
+        text += (
+            ", although the loss fell (McCandlish et al. observe the opposite over whole runs; a short "
+            "warm-up or an early phase can differ). The advice uses the trained value."
+        )
+    else:
+        text += ". The advice uses the trained value."
+    return text
+
+
+def reproduce_commands(
+    model: str,
+    dataset: str,
+    run_dir: str | Path,
+    at_init: NoiseScale,
+    trained: NoiseScale,
+    data_dir: str | None = None,
+) -> list[str]:
+    """The two ``optlab measure noise`` commands that reproduce an advice's B_noise at init and trained."""
+
+    def settings(noise: NoiseScale) -> str:
+        text = f"--small-batch {noise.small_batch} --big-batch {noise.big_batch} --pairs {noise.n_pairs}"
+        return text + f" --seed {noise.seed}"
+
+    where = f" --data-dir {data_dir}" if data_dir else ""
+    return [
+        f"optlab measure noise --model {model} --dataset {dataset}{where} {settings(at_init)}",
+        f"optlab measure noise {run_dir} {settings(trained)}",
+    ]
 
 
 def warmup_steps(batch_size: int, reference_batch: int, examples: int) -> int:
@@ -160,20 +270,10 @@ def recommend(
     lo_b, hi_b = options[low].batch_size, options[high].batch_size
     knee = timing.knee_batch_size
     reasoning = [
-        f"Gradient noise scale B_noise ≈ {b_noise:.3g}: below it, doubling the batch nearly halves the steps "
-        "needed; "
-        f"above it, the steps hardly fall and the examples (epochs) needed grow (McCandlish et al. 2018).",
-        (
-            f"On {timing.device}, the time per update stays within {FLAT_FACTOR:g}× the smallest batch's "
-            "up to "
-            f"B = {timing.flat_up_to}"
-            + (
-                f" and exceeds it from B = {knee}"
-                if knee is not None
-                else " (no knee among the sizes measured)"
-            )
-            + ": up to there a bigger batch is almost free per step."
-        ),
+        f"Gradient noise scale B_noise ≈ {b_noise:.3g}. McCandlish et al.'s model (2018; a model, not "
+        "measured here) predicts: below B_noise, doubling the batch nearly halves the steps needed; above "
+        "it, the steps hardly fall and the examples (epochs) needed grow.",
+        timing_sentence(timing),
         f"Weighing predicted time to a fixed loss, (1 + B_noise/B)·t(B), against the examples it needs, "
         f"(1 + B/B_noise), the best batch size is B = {best.batch_size} (time {best.relative_time:.2f}× the "
         f"fastest measured, {best.examples_factor:.2g}× the minimum examples); "
@@ -184,13 +284,17 @@ def recommend(
         ),
         (
             f"Learning rate: {'linear' if rule == 'linear' else 'square-root'} rule for {optimizer} from "
-            f"lr = {reference_lr:g} at B = {reference_batch}: lr = {best.lr:.3g} at B = {best.batch_size}."
+            f"lr = {reference_lr:g} at B = {reference_batch}: lr = {best.lr:.3g} at B = {best.batch_size} "
+            f"({_scaled_words(best.lr / reference_lr)})."
         ),
         (
             f"Warm-up: {best.warmup_steps} updates (min(5, log₂ k) epochs for a batch k = "
             f"{best.batch_size / reference_batch:.3g}× the reference; a heuristic after Goyal et al. 2017)."
             if best.warmup_steps
-            else "Warm-up: none needed (the batch is not larger than the reference)."
+            else (
+                f"Warm-up: none (B = {best.batch_size} is not larger than the reference "
+                f"B = {reference_batch})."
+            )
         ),
     ]
     spread = timing_spread(timing)
@@ -238,21 +342,28 @@ def advise(
     device: str = "cpu",
     threads: int | None = None,
     statistic: str = "median",
+    repeats: int = 30,
+    max_seconds: float = 3.0,
     run_dir: str | Path | None = None,
     warm_epochs: int = 1,
-    small_batch: int = 8,
-    big_batch: int = 1024,
-    n_pairs: int = 20,
+    small_batch: int = DEFAULT_SMALL_BATCH,
+    big_batch: int = DEFAULT_BIG_BATCH,
+    n_pairs: int = DEFAULT_PAIRS,
     tolerance: float = DEFAULT_TOLERANCE,
     data_dir: str | None = None,
     seed: int = 0,
+    keep_warmup: str | Path | None = None,
     progress: Any = None,
 ) -> Advice:
     """Measure timing and noise scale for ``model`` on ``dataset`` and :func:`recommend`.
 
-    The noise scale is measured at the weights of ``run_dir`` (its ``final.pt``) if given, else after training
-    ``warm_epochs`` epochs at the reference setting (a throw-away run in a temporary folder). ``reference_lr``
-    defaults to the optimizer registry's default lr. ``progress(task, done, total)`` reports the phases.
+    The noise scale is measured at initialisation (the model initialised from ``seed``) and at the weights
+    of ``run_dir`` (its ``final.pt``, on the run's own data split) if given, else after training
+    ``warm_epochs`` epochs at the reference setting — in ``keep_warmup`` if given (a run folder that
+    ``optlab measure noise`` can measure again), else in a temporary folder. Both use the estimator, batch
+    sizes (:func:`noise_batches`), pairs and seed of ``optlab measure noise``, so it reproduces them.
+    ``reference_lr`` defaults to the optimizer registry's default lr. ``progress(task, done, total)`` reports
+    the phases.
     """
     from optlab import data, models, optim
     from optlab.train import TrainConfig, train
@@ -260,8 +371,21 @@ def advise(
     scaling_rule(optimizer)  # fail early on an unknown name
     if reference_lr is None:
         reference_lr = float(optim.info(optimizer).defaults["lr"])
-    ds = data.load(dataset, data_dir=data_dir)
     models.info(model)
+    run = None
+    if run_dir is not None:
+        from optlab.measure.runs import load_run
+
+        run = load_run(run_dir)
+        if (run.config.model, run.config.dataset) != (model, dataset):
+            raise ConfigError(
+                f"invalid value for --run: {run_dir} trains {run.config.model} on {run.config.dataset}, "
+                f"not {model} on {dataset}"
+            )
+        ds = run.dataset  # the run's own split, as `optlab measure noise RUN` uses
+    else:
+        ds = data.load(dataset, data_dir=data_dir)
+    small, big = noise_batches(small_batch, big_batch, len(ds.train))
 
     def model_fn() -> nn.Module:
         return models.create(model, ds.input_shape, ds.num_classes)
@@ -279,20 +403,23 @@ def advise(
         lr=reference_lr,
         threads=threads,
         statistic=statistic,
+        repeats=repeats,
+        max_seconds=max_seconds,
         progress=report("timing"),
     )
 
     loss_fn = nn.CrossEntropyLoss()
-    big = min(big_batch, len(ds.train))
-    small = min(small_batch, big // 2)
-    init_model = model_fn()
+    # At init on the dataset as `optlab measure noise --model --dataset` loads it (a run's own split may hold
+    # out a validation part, and then its batches differ).
+    plain = data.load(dataset, data_dir=data_dir) if run is not None else ds
+    init_small, init_big = noise_batches(small_batch, big_batch, len(plain.train))
     at_init = noise_scale(
-        init_model, loss_fn, ds, small, big, n_pairs, seed, progress=report("noise scale (init)")
-    )
-    if run_dir is not None:
-        from optlab.measure.runs import load_run
-
-        trained = load_run(run_dir, dataset=ds).model
+        model_at_init(model, plain, seed), loss_fn, plain, init_small, init_big, n_pairs, seed,
+        progress=report("noise scale (init)"),
+    )  # fmt: skip
+    if run is not None:
+        trained = run.model
+        where = f"training (the weights of {run_dir})"
     else:
         config = TrainConfig(
             dataset=dataset,
@@ -303,9 +430,15 @@ def advise(
             epochs=warm_epochs,
             seed=seed,
             device=device,
+            data_dir=data_dir,
+            description="advise warm-up",
         )
-        with tempfile.TemporaryDirectory(prefix="optlab-advise-") as tmp:
-            trained = train(config, Path(tmp) / "warm-up", dataset=ds, quiet=True, index=False).model
+        where = f"{warm_epochs} epoch(s) of training at the reference setting"
+        if keep_warmup is not None:
+            trained = train(config, Path(keep_warmup), dataset=ds, quiet=True, index=False).model
+        else:
+            with tempfile.TemporaryDirectory(prefix="optlab-advise-") as tmp:
+                trained = train(config, Path(tmp) / "warm-up", dataset=ds, quiet=True, index=False).model
     trained = trained.to("cpu")
     measured = noise_scale(
         trained, loss_fn, ds, small, big, n_pairs, seed, progress=report("noise scale (trained)")
@@ -325,13 +458,7 @@ def advise(
     )
     advice.noise = measured.to_dict()
     advice.noise_at_init = at_init.to_dict()
-    where = f"the weights of {run_dir}" if run_dir is not None else f"{warm_epochs} epoch(s) of training"
-    advice.reasoning.insert(
-        1,
-        f"B_noise was measured after {where} (loss {measured.loss:.3g}); at initialisation it was "
-        f"{at_init.b_simple:.3g}. It grows as the loss falls, so late in training larger batches pay off "
-        "more.",
-    )
+    advice.reasoning.insert(1, noise_trend(at_init, measured, where))
     return advice
 
 
@@ -349,10 +476,10 @@ def plot_advice(advice: Advice, path: str | Path) -> None:
         left.axvline(
             advice.knee_batch_size, color="gray", ls="--", lw=0.8, label=f"knee B = {advice.knee_batch_size}"
         )
-    left.set_xlabel("batch size B")
+    batch_size_axis(left, b)
     left.set_ylabel("seconds")
     left.set_title(f"{advice.model} on {advice.dataset} ({advice.device})")
-    left.legend(fontsize=8)
+    left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     options = advice.options
     right.loglog(b, [o.relative_time for o in options], "o-", color="C2", label="time to target (relative)")
     right.loglog(b, [o.relative_cost for o in options], "s-", color="C4", label="time × examples (criterion)")
@@ -362,8 +489,11 @@ def plot_advice(advice: Advice, path: str | Path) -> None:
     )
     right.axvline(advice.b_noise, color="C3", lw=0.8, label=f"B_noise ≈ {advice.b_noise:.3g}")
     low, high = advice.batch_range
-    right.axvspan(low / 2**0.5, high * 2**0.5, color="C2", alpha=0.15, label=f"recommended {low}–{high}")
-    right.set_xlabel("batch size B")
+    band = f"recommended {low}–{high}" if low != high else f"recommended {low}"
+    right.axvspan(low / 2**0.5, high * 2**0.5, color="C2", alpha=0.15, label=band)
+    batch_size_axis(right, b)
+    right.set_ylabel("relative to the best measured B")
     right.set_title(f"recommended B = {advice.recommended_batch}, lr = {advice.recommended_lr:.3g}")
-    right.legend(fontsize=8)
+    # Below the panels: inside, the legends would cover the curves they describe.
+    right.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
     save_figure(figure, path)

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -232,6 +234,52 @@ def hessian_eigenvalues(
     return result.eigenvalues
 
 
+def preconditioned_eigenvalues(
+    model: nn.Module,
+    loss_fn: LossFn,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    preconditioner: torch.Tensor,
+    k: int = 1,
+    *,
+    max_iterations: int = 100,
+    tol: float = 1e-5,
+    chunk_size: int | None = 4096,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> list[float]:
+    """The ``k`` largest eigenvalues of P⁻¹H for a positive diagonal P (a flat vector in parameter order).
+
+    P⁻¹H is similar to the symmetric P^{-1/2} H P^{-1/2}, so Lanczos on v ↦ P^{-1/2} H (P^{-1/2} v) gives its
+    (real) eigenvalues: the *preconditioned sharpness* an adaptive method's step sees (Cohen et al. 2022).
+    """
+    X, Y = as_tensors((X, Y))
+    with eval_mode(model):
+        hvp, n = hvp_operator(model, loss_fn, X, Y, chunk_size)
+        if preconditioner.shape != (n,) or not bool((preconditioner > 0).all()):
+            raise ConfigError(
+                f"the preconditioner must be {n} positive numbers, got shape {tuple(preconditioner.shape)}"
+            )
+        dtype = trainable(model)[0].dtype
+        scale = preconditioner.to(device=model_device(model), dtype=dtype).rsqrt()
+
+        def matvec(vector: torch.Tensor) -> torch.Tensor:
+            return scale * hvp(scale * vector)
+
+        result = lanczos(
+            matvec,
+            n,
+            k,
+            max_iterations,
+            tol,
+            seed,
+            device=model_device(model),
+            dtype=dtype,
+            progress=progress,
+        )
+    return result.eigenvalues
+
+
 @dataclass(frozen=True)
 class TraceEstimate:
     """Hutchinson's estimate of tr H with its standard error (sample std / √samples)."""
@@ -329,3 +377,199 @@ class HessianTracker:
         self.history.append(
             {"step": step, "lr": lr, "lambda_max": top[0], "two_over_lr": 2 / lr if lr > 0 else math.inf}
         )
+
+
+# -- stability thresholds ------------------------------------------------------------------------------------
+ADAPTIVE = ("adagrad", "rmsprop", "adam", "adamw", "radam", "lamb")
+
+
+@dataclass(frozen=True)
+class StabilityLimit:
+    """The largest Hessian eigenvalue an optimizer with a constant lr η stays stable at on a quadratic.
+
+    ``value`` is ``None`` where no such line applies (adaptive methods, whose stability depends on the
+    *preconditioned* sharpness, and LARS, whose trust ratio rescales η per layer); ``rule`` is the formula
+    (``"2/η"``, ``"(2+2β)/η"``, ...) and ``note`` says where it comes from or why there is none.
+    """
+
+    value: float | None
+    rule: str
+    note: str
+    lr: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def stability_limit(optimizer: str, lr: float, hparams: dict[str, Any] | None = None) -> StabilityLimit:
+    """λ_max beyond which ``optimizer`` at learning rate ``lr`` diverges on the quadratic ½λθ².
+
+    * GD (``sgd``, momentum 0): λ < 2/η.
+    * Heavy-ball momentum β (``momentum``, or ``sgd`` with a momentum): λ < (2+2β)/η (Polyak 1964; the
+      iteration θ_{t+1} = θ_t − ηλθ_t + β(θ_t − θ_{t−1}) is stable iff ηλ < 2(1+β)). torch's dampening τ
+      scales the step to η(1−τ).
+    * Nesterov (torch form, β): λ < (2+2β)/((1+2β)η).
+    * A coupled L2 weight decay wd adds wd to every eigenvalue of the penalised loss, so the line for the
+      data loss's eigenvalues moves down by wd.
+    * Adaptive methods (Adam, RMSProp, Adagrad, LAMB, …) and LARS: no line. Their step is preconditioned
+      (per coordinate or per layer), so the threshold applies to the preconditioned sharpness λ_max(P⁻¹H)
+      (Cohen et al. 2022), not to the raw λ_max measured here.
+    """
+    hparams = dict(hparams or {})
+    if not (lr > 0 and math.isfinite(lr)):
+        raise ConfigError(f"invalid learning rate for a stability limit: {lr!r} (a number > 0)")
+    if optimizer in ADAPTIVE:
+        return StabilityLimit(
+            None,
+            "none",
+            f"{optimizer} preconditions its step, so its stability depends on the preconditioned sharpness "
+            "λ_max(P⁻¹H) (for Adam the limit is (2+2β₁)/((1−β₁)η), Cohen et al. 2022), not on the raw "
+            "λ_max of H; no line on H's eigenvalues",
+            lr,
+        )
+    if optimizer == "lars":
+        return StabilityLimit(
+            None,
+            "none",
+            "LARS rescales η per layer by its trust ratio: no single η, no line on H's eigenvalues",
+            lr,
+        )
+    try:
+        from optlab import optim
+
+        defaults = dict(optim.info(optimizer).defaults)
+    except ConfigError:
+        defaults = {}
+    settings = {**defaults, **hparams}
+    beta = float(settings.get("momentum", 0.0) or 0.0)
+    tau = float(settings.get("dampening", 0.0) or 0.0)
+    wd = float(settings.get("weight_decay", 0.0) or 0.0)
+    nesterov = bool(settings.get("nesterov", False))
+    if beta == 0:
+        value, rule, note = 2 / lr, "2/η", "gradient descent is stable on a quadratic iff λ < 2/η"
+    elif nesterov:
+        value = (2 + 2 * beta) / ((1 + 2 * beta) * lr)
+        rule = "(2+2β)/((1+2β)η)"
+        note = f"Nesterov momentum β = {beta:g} is stable on a quadratic iff λ < (2+2β)/((1+2β)η)"
+    else:
+        value = (2 + 2 * beta) / (lr * (1 - tau))
+        rule = "(2+2β)/η" if tau == 0 else "(2+2β)/((1−τ)η)"
+        note = f"heavy-ball momentum β = {beta:g} is stable on a quadratic iff λ < {rule} (Polyak 1964)"
+    if wd:
+        value -= wd
+        rule += " − wd"
+        note += f"; minus the L2 weight decay wd = {wd:g}, which adds wd to every eigenvalue"
+    return StabilityLimit(value, rule, note, lr)
+
+
+def _eigen_panel(axes: Any, values: list[float], limit: StabilityLimit, what: str, missing: str) -> None:
+    """Bars of ``values`` by rank, ``limit`` as a dashed line labelled with its rule (or a note why none)."""
+    ranks = np.arange(1, len(values) + 1)
+    axes.bar(ranks, values, color="C0", label=what)
+    if limit.value is not None:
+        label = f"stability limit {limit.rule} = {limit.value:.4g} (η = {limit.lr:.3g})"
+        axes.axhline(limit.value, color="C3", ls="--", label=label)
+    else:
+        axes.plot([], [], " ", label=missing)
+    shown = list(values) + ([limit.value] if limit.value is not None else [])
+    if min(values) > 0 and max(shown) / min(values) > 30:
+        axes.set_yscale("log")  # a line far above the bars, or eigenvalues of several magnitudes
+    else:
+        axes.set_ylim(min(0.0, min(shown) * 1.1), max(shown) * 1.1)
+    axes.set_xticks(ranks)
+    axes.set_xlabel("rank")
+
+
+def plot_hessian(
+    eigenvalues: list[float],
+    limit: StabilityLimit,
+    path: str | Path,
+    title: str = "",
+    trace: Any = None,
+    preconditioned: tuple[list[float], StabilityLimit] | None = None,
+) -> None:
+    """The top eigenvalues as bars with the optimizer's stability line, labelled by its rule; with
+    ``preconditioned`` (values of P⁻¹H and their limit) a second panel for them."""
+    from optlab.measure._common import new_figure, save_figure
+
+    panels = 2 if preconditioned is not None else 1
+    figure, axes = new_figure(1, panels, figsize=(6 * panels, 4.2), squeeze=False)
+    raw = axes[0][0]
+    _eigen_panel(raw, eigenvalues, limit, "Hessian eigenvalue (Lanczos)",
+                 "no stability line for the raw Hessian: preconditioned or per-layer step")  # fmt: skip
+    raw.set_ylabel("eigenvalue of H")
+    if trace is not None:
+        raw.plot([], [], " ", label=f"trace ≈ {trace.value:.3g} ± {trace.standard_error:.2g}")
+    raw.set_title(title, fontsize=10)
+    if preconditioned is not None:
+        values, pre_limit = preconditioned
+        pre = axes[0][1]
+        _eigen_panel(pre, values, pre_limit, "eigenvalue of P⁻¹H (Lanczos)", "no stability line")
+        pre.set_ylabel("preconditioned eigenvalue")
+        pre.set_title("preconditioned by the optimizer's final P", fontsize=10)
+    for panel in axes[0]:
+        # Below the axes: a legend inside could cover the line or the bars.
+        panel.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False)
+    save_figure(figure, path)
+
+
+def adam_preconditioner(
+    optimizer_state: dict[str, Any], params: list[torch.Tensor]
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """P = √(v/(1−β₂ᵗ)) + ε of an Adam/AdamW state dict (one param group, ``params`` order), its settings.
+
+    Adam's step is η·m̂/P, so on a quadratic with P frozen it is EMA momentum (β₁) with step η·P⁻¹: stable
+    iff λ_max(P⁻¹H) < (2+2β₁)/((1−β₁)η) (Cohen et al. 2022, "Adaptive Gradient Methods at the Edge of
+    Stability"). A state that does not match the parameters is a :class:`ConfigError`.
+    """
+    groups = optimizer_state.get("param_groups", [])
+    if len(groups) != 1:
+        raise ConfigError(f"the optimizer state has {len(groups)} parameter groups; one is supported")
+    group = groups[0]
+    if group.get("amsgrad"):
+        raise ConfigError("AMSGrad's preconditioner (the running maximum) is not supported")
+    ids = group["params"]
+    if len(ids) != len(params):
+        raise ConfigError(f"the optimizer state holds {len(ids)} tensors, the model {len(params)}")
+    beta1, beta2 = (float(b) for b in group["betas"])
+    eps = float(group["eps"])
+    parts = []
+    for index, p in zip(ids, params, strict=True):
+        state = optimizer_state["state"].get(index)
+        if state is None or "exp_avg_sq" not in state:
+            raise ConfigError(f"the optimizer state of tensor {index} has no exp_avg_sq (not Adam?)")
+        v = state["exp_avg_sq"]
+        if v.shape != p.shape:
+            raise ConfigError(
+                f"optimizer state tensor {index} has shape {tuple(v.shape)}, the parameter {tuple(p.shape)}"
+            )
+        t = float(state["step"])
+        parts.append(((v.double() / (1 - beta2**t)).sqrt() + eps).reshape(-1))
+    return torch.cat(parts), {"beta1": beta1, "beta2": beta2, "eps": eps, "lr": float(group["lr"])}
+
+
+def adam_stability_limit(lr: float, beta1: float) -> StabilityLimit:
+    """(2+2β₁)/((1−β₁)η): the limit of the preconditioned sharpness λ_max(P⁻¹H) for Adam with P frozen."""
+    return StabilityLimit(
+        (2 + 2 * beta1) / ((1 - beta1) * lr),
+        "(2+2β₁)/((1−β₁)η)",
+        f"Adam with β₁ = {beta1:g} and its preconditioner P frozen is stable on a quadratic iff "
+        "λ_max(P⁻¹H) < (2+2β₁)/((1−β₁)η) (Cohen et al. 2022)",
+        lr,
+    )
+
+
+def run_preconditioner(run_dir: str | Path, model: nn.Module) -> tuple[torch.Tensor, dict[str, float]]:
+    """Adam's final preconditioner P of a run (its ``checkpoints/last.pt``), checked to belong to ``model``'s
+    weights; anything that does not fit is a :class:`ConfigError` or :class:`OptlabError` saying why."""
+    from optlab.errors import OptlabError
+    from optlab.train import load_checkpoint
+
+    checkpoint = load_checkpoint(Path(run_dir) / "checkpoints" / "last.pt")
+    weights = checkpoint.get("model", {})
+    current = model.state_dict()
+    if set(weights) != set(current) or any(
+        not torch.equal(weights[key].to(current[key].dtype), current[key].cpu()) for key in current
+    ):
+        raise OptlabError("the run's last checkpoint is not at its final weights (the run did not finish?)")
+    return adam_preconditioner(checkpoint["optimizer"], trainable(model))

@@ -311,8 +311,13 @@ def plot_interpolation(data: dict[str, Any], path: str | Path, title: str = "", 
     for marker in (0.0, 1.0):
         if alpha.min() <= marker <= alpha.max():
             loss_axis.axvline(marker, color="gray", lw=0.6, ls=":")
+    from matplotlib import ticker
+
+    # Plain numbers (6, not 6×10⁰) on the log axis; minor ticks are labelled on short ranges only.
+    loss_axis.yaxis.set_major_formatter(ticker.LogFormatter())
+    loss_axis.yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
     loss_axis.set_xlabel(xlabel)
-    loss_axis.set_ylabel("loss", color="C0")
+    loss_axis.set_ylabel("loss (log scale)", color="C0")
     accuracy_axis.set_ylabel("accuracy (%)", color="C3")
     lines = loss_axis.get_legend_handles_labels()
     more = accuracy_axis.get_legend_handles_labels()
@@ -323,21 +328,36 @@ def plot_interpolation(data: dict[str, Any], path: str | Path, title: str = "", 
 
 
 def plot_surface(data: dict[str, Any], path: str | Path, title: str = "") -> None:
-    """Contour plot of the loss around the solution (log-spaced levels), the solution marked at the centre."""
-    figure, axes = new_figure(figsize=(5.5, 5))
+    """Contour plot of the loss around the solution (log-spaced levels), the solution marked at the centre.
+
+    The colour bar is a continuous scale with a few ticks (not one label per contour level), the axes carry
+    at most five ticks each, and the title sits above the plot only (constrained layout), so nothing overlaps
+    at the default size.
+    """
+    from matplotlib import cm, colors, ticker
+
+    figure, axes = new_figure(figsize=(6, 5), layout="constrained")
     alpha, beta = np.asarray(data["alpha"]), np.asarray(data["beta"])
     loss = np.asarray(data["loss"], dtype=float)
     finite = loss[np.isfinite(loss)]
     low, high = max(finite.min(), 1e-8), max(finite.max(), finite.min() * 1.01 + 1e-8)
-    levels = np.geomspace(low, high, 25) if high / low > 10 else np.linspace(low, high, 25)
-    contour = axes.contour(
-        alpha, beta, np.clip(loss, low, high), levels=levels, cmap="viridis", linewidths=0.8
+    logarithmic = high / low > 10
+    levels = np.geomspace(low, high, 25) if logarithmic else np.linspace(low, high, 25)
+    norm = colors.LogNorm(low, high) if logarithmic else colors.Normalize(low, high)
+    axes.contour(
+        alpha, beta, np.clip(loss, low, high), levels=levels, cmap="viridis", norm=norm, linewidths=0.8
     )
-    figure.colorbar(contour, ax=axes, label="train loss")
+    bar = figure.colorbar(cm.ScalarMappable(norm=norm, cmap="viridis"), ax=axes, shrink=0.85)
+    bar.set_label("train loss" + (" (log scale)" if logarithmic else ""))
+    if not logarithmic:
+        bar.locator = ticker.MaxNLocator(6)
+        bar.update_ticks()
     axes.plot([0], [0], "r*", ms=10, label="solution")
+    axes.xaxis.set_major_locator(ticker.MaxNLocator(5))
+    axes.yaxis.set_major_locator(ticker.MaxNLocator(5))
     axes.set_xlabel("filter-normalised direction 1")
     axes.set_ylabel("filter-normalised direction 2")
     axes.set_aspect("equal")
-    axes.legend(fontsize=8)
-    axes.set_title(title or f"loss surface (BatchNorm: {data.get('bn', '-')})", fontsize=10)
+    axes.legend(fontsize=8, loc="upper right")
+    axes.set_title(title or f"loss surface (BatchNorm: {data.get('bn', '-')})", fontsize=10, wrap=True)
     save_figure(figure, path)

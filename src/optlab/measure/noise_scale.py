@@ -32,7 +32,7 @@ from (batch size, steps to reach a target) pairs of runs.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,37 @@ from optlab.measure._common import (
     trainable,
 )
 
+# Defaults shared by ``optlab measure noise`` and ``optlab advise``, so that the two agree on the same model,
+# data and seed (same estimator, same batches).
+DEFAULT_SMALL_BATCH = 8
+DEFAULT_BIG_BATCH = 1024
+DEFAULT_PAIRS = 50
+
+
+def noise_batches(small_batch: int, big_batch: int, examples: int) -> tuple[int, int]:
+    """The (small, big) batch sizes used on ``examples`` training examples: big ≤ N, small < big.
+
+    Both commands call this, so they clamp the same way. Bad values are :class:`ConfigError`.
+    """
+    for flag, value in (("--small-batch", small_batch), ("--big-batch", big_batch)):
+        if not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            raise ConfigError(f"invalid value for {flag}: {value!r} (an integer >= 1)")
+    if small_batch >= big_batch:
+        raise ConfigError(
+            f"invalid value for --small-batch: {small_batch} (must be smaller than --big-batch {big_batch})"
+        )
+    big = min(big_batch, examples)
+    return min(small_batch, max(1, big // 2)), big
+
+
+def model_at_init(name: str, dataset: Any, seed: int) -> nn.Module:
+    """Model ``name`` for ``dataset`` initialised from ``seed`` (the global RNG is left as it was)."""
+    from optlab import models
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return models.create(name, dataset.input_shape, dataset.num_classes)
+
 
 @dataclass(frozen=True)
 class NoiseScale:
@@ -67,6 +98,9 @@ class NoiseScale:
     big_batch: int
     n_pairs: int
     loss: float  # mean loss over the big batches
+    seed: int | None = None  # the seed of the batch sampling
+    small_norms_sq: list[float] = field(default_factory=list)  # |G_small|² of each pair
+    big_norms_sq: list[float] = field(default_factory=list)  # |G_big|² of each pair
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,6 +148,7 @@ def noise_scale(
     generator = torch.Generator().manual_seed(seed)
     params = trainable(model)
     grad_sq_estimates, trace_estimates, losses = [], [], []
+    small_norms, big_norms = [], []
     with eval_mode(model):
         for pair in range(n_pairs):
             index = torch.randint(0, len(x), (big_batch,), generator=generator)
@@ -123,6 +158,8 @@ def noise_scale(
             w_small = small_batch / big_batch  # G_big is the mean over all B_big examples
             g_big = [w_small * a + (1 - w_small) * b for a, b in zip(g_small, g_rest, strict=True)]
             norm_small, norm_big = _squared_norm(g_small), _squared_norm(g_big)
+            small_norms.append(norm_small)
+            big_norms.append(norm_big)
             # McCandlish et al. 2018, App. A.1: unbiased estimates of |G|² and tr Σ from one pair.
             grad_sq_estimates.append(
                 (big_batch * norm_big - small_batch * norm_small) / (big_batch - small_batch)
@@ -131,13 +168,14 @@ def noise_scale(
             losses.append(w_small * loss_small + (1 - w_small) * loss_rest)
             if progress is not None:
                 progress(pair + 1, n_pairs)
-    return _combine(
+    combined = _combine(
         np.asarray(grad_sq_estimates),
         np.asarray(trace_estimates),
         small_batch,
         big_batch,
         float(np.mean(losses)),
     )
+    return replace(combined, seed=seed, small_norms_sq=small_norms, big_norms_sq=big_norms)
 
 
 def _combine(grad_sq: np.ndarray, trace: np.ndarray, small: int, big: int, loss: float) -> NoiseScale:
@@ -295,11 +333,53 @@ def plot_critical_batch(fit: CriticalBatchFit, path: str | Path, title: str = ""
         grid = np.geomspace(min(b.min(), fit.b_crit) / 8, max(b.max(), fit.b_crit) * 8, 200)
         fitted = fit.predicted_steps(grid)
         axes.loglog(grid * fitted, fitted, "-", color="C1", label="(S/S_min − 1)(E/E_min − 1) = 1")
-        axes.axhline(fit.s_min, color="gray", ls="--", lw=0.8)
+        axes.axhline(fit.s_min, color="gray", ls="--", lw=0.8, label="asymptotes S_min, E_min")
         axes.axvline(fit.e_min, color="gray", ls="--", lw=0.8)
         axes.plot([2 * fit.e_min], [2 * fit.s_min], "s", color="C3", label=f"B_crit = {fit.b_crit:.3g}")
-        axes.set_title(title or f"S_min = {fit.s_min:.3g} steps, E_min = {fit.e_min:.3g} examples")
+        axes.set_title(
+            title or f"S_min = {fit.s_min:.4g} steps, E_min = {fit.e_min:.4g} examples", fontsize=10
+        )
     axes.set_xlabel("examples processed E")
     axes.set_ylabel("optimisation steps S")
+    axes.legend(fontsize=8)
+    save_figure(figure, path)
+
+
+def plot_noise_scale(noise: NoiseScale, path: str | Path, title: str = "") -> None:
+    """|G_B|² against B (log-log): each pair's two points, their means, and E|G_B|² = |G|² + tr Σ/B.
+
+    The curve falls as tr Σ/B (noise) until it levels off at |G|² (signal); the two are equal at
+    B = B_simple, where the curve is 2|G|² (marked).
+    """
+    figure, axes = new_figure(figsize=(6, 4.5))
+    sizes = np.array([noise.small_batch, noise.big_batch], dtype=float)
+    if noise.small_norms_sq:
+        for x, values, label in (
+            (sizes[0], noise.small_norms_sq, f"each pair ({noise.n_pairs} pairs)"),
+            (sizes[1], noise.big_norms_sq, None),
+        ):
+            axes.plot(np.full(len(values), x), values, "o", color="C0", alpha=0.25, ms=4, label=label)
+        means = [np.mean(noise.small_norms_sq), np.mean(noise.big_norms_sq)]
+        axes.plot(sizes, means, "s", color="C1", ms=7, label="mean over pairs")
+    b = noise.b_simple
+    top = max(sizes[1], b if math.isfinite(b) else 0) * 4
+    grid = np.geomspace(sizes[0] / 2, top, 200)
+    curve = noise.grad_norm_sq + noise.trace_sigma / grid
+    shown = curve > 0  # an estimate |G|² ≤ 0 makes the curve cross zero: not drawable on a log axis
+    line = f"|G|² + tr Σ/B  (|G|² = {noise.grad_norm_sq:.3g}, tr Σ = {noise.trace_sigma:.3g})"
+    axes.plot(grid[shown], curve[shown], "-", color="C3", label=line)
+    if noise.grad_norm_sq > 0:
+        axes.axhline(noise.grad_norm_sq, color="gray", ls=":", lw=0.8, label="|G|² (signal)")
+        if math.isfinite(b) and b > 0:
+            axes.plot(
+                [b], [2 * noise.grad_norm_sq], "D", color="C2", label=f"B_simple = {b:.3g}: noise = signal"
+            )
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("batch size B")
+    axes.set_ylabel("squared norm of the batch gradient |G_B|²")
+    axes.set_title(
+        title or f"B_simple = {b:.3g} ± {noise.b_simple_stderr:.2g} (loss {noise.loss:.3g})", fontsize=10
+    )
     axes.legend(fontsize=8)
     save_figure(figure, path)

@@ -84,3 +84,46 @@ def load_run(run_dir: str | Path, dataset: Any = None, weights: str = "final.pt"
     )
     model.eval()
     return LoadedRun(run_dir, config, dataset, model)
+
+
+def resolve_run(key: str | Path) -> Path:
+    """The folder of a run given as a folder, or as an id or name of the runs index (as ``optlab runs show``).
+
+    A folder holding ``config.toml`` wins; otherwise ``key`` is looked up in the index of the runs root
+    (``$OPTLAB_RUNS`` or ``./runs``). Read-only: a missing index is not created. Neither → a
+    :class:`ConfigError` naming the key and where it was looked for.
+    """
+    from optlab.train.runs import RunIndex
+
+    path = Path(key)
+    if (path / "config.toml").is_file():
+        return path
+    index = RunIndex()
+    if index.path.is_file():
+        try:
+            row = index.get(str(key))
+        except ConfigError as error:
+            if not str(error).startswith("no run "):
+                raise  # e.g. a name two runs share: the index says which ids to choose from
+            row = None
+        if row is not None:
+            found = Path(row["path"])
+            if (found / "config.toml").is_file():
+                return found
+            raise ConfigError(
+                f"run {str(key)!r} is recorded at {found}, but that folder holds no config.toml"
+            )
+    if path.exists():
+        raise ConfigError(f"{path} is not a run directory (no config.toml there)")
+    raise ConfigError(
+        f"{str(key)!r} is neither a run folder nor a run id or name in {index.path} (see `optlab runs list`)"
+    )
+
+
+def run_label(run_dir: str | Path) -> str:
+    """A short name for a run in output folder names: its folder name (a sweep trial: STUDY-trial-NNNN)."""
+    run_dir = Path(run_dir).resolve()
+    name = run_dir.name
+    if name.startswith("trial-") and run_dir.parent.name:
+        name = f"{run_dir.parent.name}-{name}"
+    return name

@@ -160,3 +160,62 @@ def sharpness(
         iterations=iterations,
         evaluations=calls[0],
     )
+
+
+SPACES_NOTE = (
+    "full space and subspace measure different things: the full-space box lets every weight move by "
+    "ε(|w|+1) in any direction; the subspace box moves only along p random directions (A Gaussian n×p, box "
+    "ε(|(A⁺x)_i|+1) in those p coordinates), which rarely line up with the few sharpest directions but may "
+    "move further along them. Compare φ between runs only at the same ε and in the same space (and seed)."
+)
+
+
+def compare_spaces(results: list[Sharpness]) -> list[str]:
+    """For each ε measured in both spaces: the subspace φ as a multiple of the full-space φ (computed)."""
+    lines = []
+    by_eps: dict[float, dict[str, Sharpness]] = {}
+    for result in results:
+        key = "full" if result.subspace_dim is None else "sub"
+        by_eps.setdefault(result.epsilon, {})[key] = result
+    for eps, pair in by_eps.items():
+        if "full" not in pair or "sub" not in pair:
+            continue
+        full, sub = pair["full"].value, pair["sub"].value
+        if full > 0:
+            ratio = sub / full
+            word = "larger" if ratio > 1 else "smaller"
+            factor = ratio if ratio > 1 else (1 / ratio if ratio > 0 else float("inf"))
+            lines.append(
+                f"ε = {eps:g}: the subspace ({pair['sub'].subspace_dim}-dim) value is {factor:.3g}× {word} "
+                "than the full-space one"
+                if ratio != 1
+                else f"ε = {eps:g}: the subspace and full-space values are equal"
+            )
+        else:
+            lines.append(f"ε = {eps:g}: the full-space search found no rise of the loss (φ = {full:.3g})")
+    return lines
+
+
+def plot_sharpness(results: list[Sharpness], path: Any, title: str = "") -> None:
+    """φ for each ε as grouped bars, one bar per space (full, random subspace)."""
+    from optlab.measure._common import new_figure, save_figure
+
+    epsilons = sorted({r.epsilon for r in results}, reverse=True)
+    spaces = list(dict.fromkeys(r.subspace_dim for r in results))
+    figure, axes = new_figure(figsize=(6, 4.2))
+    width = 0.8 / max(1, len(spaces))
+    for j, dim in enumerate(spaces):
+        values = [
+            next((r.value for r in results if r.epsilon == eps and r.subspace_dim == dim), np.nan)
+            for eps in epsilons
+        ]
+        positions = np.arange(len(epsilons)) + (j - (len(spaces) - 1) / 2) * width
+        label = "full space (A = I)" if dim is None else f"random subspace, p = {dim}"
+        bars = axes.bar(positions, values, width, label=label, color=f"C{j}")
+        axes.bar_label(bars, fmt="%.3g", fontsize=8)
+    axes.set_xticks(np.arange(len(epsilons)), [f"ε = {eps:g}" for eps in epsilons])
+    axes.set_ylabel("sharpness φ (% rise of the loss)")
+    axes.set_title(title, fontsize=10)
+    axes.margins(y=0.15)
+    axes.legend(fontsize=8, title="compare within one space", title_fontsize=8)
+    save_figure(figure, path)

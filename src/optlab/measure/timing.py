@@ -28,7 +28,14 @@ import torch
 from torch import nn
 
 from optlab.errors import ConfigError
-from optlab.measure._common import LossFn, Progress, as_tensors, new_figure, save_figure
+from optlab.measure._common import (
+    LossFn,
+    Progress,
+    as_tensors,
+    batch_size_axis,
+    new_figure,
+    save_figure,
+)
 
 STATISTICS = ("median", "min")
 FLAT_FACTOR = 2.0  # "time per update stops being flat": it exceeds this multiple of the small-batch time
@@ -318,8 +325,8 @@ def plot_timing(result: Timing, path: str | Path, title: str = "") -> None:
         axes.axvline(
             result.knee_batch_size, color="gray", ls="--", lw=0.8, label=f"knee B = {result.knee_batch_size}"
         )
-    axes.set_xlabel("batch size B")
+    batch_size_axis(axes, b)
     axes.set_ylabel("seconds")
-    axes.set_title(title or f"{result.optimizer} on {result.device}")
+    axes.set_title(title or f"{result.optimizer} on {result.device}", fontsize=10)
     axes.legend(fontsize=8)
     save_figure(figure, path)

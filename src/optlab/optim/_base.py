@@ -19,6 +19,8 @@ reference step.
 
 from __future__ import annotations
 
+import functools
+import numbers
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -27,28 +29,120 @@ from torch import Tensor
 
 from optlab.optim import _fused
 
-ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
+ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
 
 
-def check_lr(lr: float) -> None:
-    if not isinstance(lr, int | float) or lr < 0.0:
-        raise ValueError(f"Invalid learning rate: {lr}")
+def real_number(name: str, value: Any, *, tensor_ok: bool = False) -> float | Tensor:
+    """``value`` as a Python number: Python and NumPy real scalars are accepted (as torch.optim accepts
+    them), a 1-element tensor is kept where torch keeps one (``tensor_ok``, the learning rate) and read out
+    elsewhere. NumPy scalars and tensors are read at their exact value, as Python floats: torch.optim does
+    its arithmetic on a NumPy scalar as NumPy does (NumPy 2 keeps ``np.float32`` in float32) and on a
+    float32 tensor in float32, so there its last digits can differ from optlab's.
+
+    Anything else (a bool, a string, a multi-element tensor, a complex number) raises ``TypeError`` naming
+    the argument.
+    """
+    if isinstance(value, Tensor):
+        if value.numel() != 1 or value.is_complex():
+            raise TypeError(
+                f"Invalid {name}: a tensor {name} must be one real element, got shape "
+                f"{tuple(value.shape)} {value.dtype}"
+            )
+        return value if tensor_ok else value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Invalid {name}: must be a real number, got {value!r}")
+    return value if type(value) in (int, float) else float(value)  # NumPy scalars become Python floats
 
 
-def check_non_negative(name: str, value: float) -> None:
-    if not isinstance(value, int | float) or value < 0.0:
-        raise ValueError(f"Invalid {name} value: {value}")
+def check_lr(lr: Any) -> float | Tensor:
+    """The learning rate, >= 0 (a 1-element tensor is kept, as torch keeps it, so schedulers fill it)."""
+    lr = real_number("learning rate", lr, tensor_ok=True)
+    value = lr.item() if isinstance(lr, Tensor) else lr
+    if not value >= 0.0:  # also refuses NaN
+        raise ValueError(f"Invalid learning rate: {value} (must be >= 0)")
+    return lr
 
 
-def check_betas(betas: tuple[float, float]) -> None:
-    for index, beta in enumerate(betas):
+def check_non_negative(name: str, value: Any) -> float:
+    """A real number >= 0 (NaN refused), as a Python number."""
+    number = real_number(name, value)
+    if not number >= 0.0:  # also refuses NaN
+        raise ValueError(f"Invalid {name} value: {number} (must be >= 0)")
+    return number
+
+
+def check_betas(betas: Any) -> tuple[float, float]:
+    """Two real numbers in [0, 1)."""
+    try:
+        first, second = betas
+    except (TypeError, ValueError):
+        raise TypeError(f"Invalid betas: must be a pair (beta1, beta2), got {betas!r}") from None
+    checked = []
+    for index, beta in enumerate((first, second)):
+        beta = real_number(f"beta parameter at index {index}", beta)
         if not 0.0 <= beta < 1.0:
-            raise ValueError(f"Invalid beta parameter at index {index}: {beta}")
+            raise ValueError(f"Invalid beta parameter at index {index}: {beta} (must be in [0, 1))")
+        checked.append(beta)
+    return checked[0], checked[1]
 
 
 def check_fused(fused: bool | None) -> None:
     if fused not in (None, True, False):
         raise ValueError(f"Invalid fused value: {fused!r} (use None for automatic, True or False)")
+
+
+def torch_options(
+    owner: str,
+    *,
+    maximize: bool = False,
+    foreach: bool | None = None,
+    capturable: bool = False,
+    differentiable: bool = False,
+) -> dict[str, Any]:
+    """torch.optim's implementation keywords, checked; the group keys torch stores for them.
+
+    ``maximize`` is implemented (the step ascends: g ← −g). ``foreach`` picks an implementation in torch
+    and changes no number; optlab chooses its own multi-tensor path, so any value is accepted and kept in
+    the group (checkpoints stay loadable by torch). ``capturable=True`` (CUDA-graph capture) and
+    ``differentiable=True`` (autograd through the step) are refused: optlab's steps run under
+    ``torch.no_grad`` with host-side scalars.
+    """
+    for name, value in (
+        ("maximize", maximize),
+        ("capturable", capturable),
+        ("differentiable", differentiable),
+    ):
+        if value not in (True, False):
+            raise TypeError(f"Invalid {name}: must be True or False, got {value!r}")
+    if foreach not in (None, True, False):
+        raise TypeError(f"Invalid foreach: must be None, True or False, got {foreach!r}")
+    if capturable:
+        raise ValueError(
+            f"{owner}: capturable=True (CUDA-graph capture) is not supported; "
+            f"use torch.optim.{owner} to capture"
+        )
+    if differentiable:
+        raise ValueError(
+            f"{owner}: differentiable=True (autograd through the step) is not supported; "
+            f"use torch.optim.{owner}"
+        )
+    return dict(maximize=bool(maximize), foreach=foreach, capturable=False, differentiable=False)
+
+
+@functools.lru_cache(maxsize=1024)
+def dense(shape: tuple[int, ...], stride: tuple[int, ...]) -> bool:
+    """True where a tensor of this shape and stride covers its memory exactly once: a permutation of a
+    contiguous layout (contiguous, transposed, channels_last, ...), not a slice with gaps and not an expanded
+    (overlapping) view. Cached: a model's parameters come in a handful of layouts.
+    """
+    expected = 1
+    for size, step in sorted(zip(shape, stride, strict=True), key=lambda pair: pair[1]):
+        if size == 1:
+            continue
+        if step != expected:
+            return False
+        expected *= size
+    return True
 
 
 def group_numel(params: list[Tensor]) -> int:
@@ -64,10 +158,74 @@ def group_by_device_and_dtype(params: list[Tensor]) -> dict[tuple[torch.device, 
 
 
 class OptlabOptimizer(torch.optim.Optimizer):
-    """Base class: subclasses define ``_init_state``, ``_reference_step`` and ``_fast_step``."""
+    """Base class: subclasses define ``_init_state``, ``_reference_step`` and ``_fast_step``.
+
+    Fast-step preconditions, checked per parameter on every step (a few attribute reads per tensor, far
+    below the step's memory traffic); a parameter that fails them takes the reference step:
+
+    * real floating dtype (torch's ``.grad`` setter already keeps the gradient's dtype, device and shape
+      equal to the parameter's; sparse gradients are refused);
+    * where ``_fast_step_needs_same_layout`` (torch's native fused kernels, which walk the tensors' memory
+      in storage order): the parameter non-overlapping and dense, and its gradient and every state tensor
+      laid out with the same strides. A ``channels_last`` weight whose gradient is a contiguous view into a
+      flat buffer (DDP's ``gradient_as_bucket_view``), or a transposed parameter with a contiguous gradient,
+      would otherwise have its elements receive each other's updates. The compiled kernels index every
+      tensor by its own strides (inductor specialises on them), so they need no such check.
+    """
 
     #: True where the fast step is one of torch's native fused kernels (no compile cost: use it at any size).
     _native_fused: bool = False
+    #: True where the fast step needs param, grad and state in one memory layout (torch's fused kernels).
+    _fast_step_needs_same_layout: bool = False
+    #: The per-parameter state tensors (shaped like the parameter) whose layout that check covers.
+    _state_tensor_keys: tuple[str, ...] = ()
+    #: Complex parameters are optimised as real pairs (``view_as_real``), as torch.optim does.
+    _supports_complex: bool = True
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """torch's ``add_param_group``; optimizers without complex support refuse complex parameters here."""
+        params = param_group["params"]
+        tensors = [params] if isinstance(params, Tensor) else list(params)
+        for p in tensors:
+            p = p[1] if isinstance(p, tuple) else p  # (name, tensor) pairs
+            if isinstance(p, Tensor) and p.is_complex() and not self._supports_complex:
+                raise TypeError(
+                    f"{type(self).__name__}: complex parameters are not supported (got {p.dtype}): its "
+                    "per-tensor trust ratio has no complex form; optimise a real parameter instead"
+                )
+        param_group["params"] = params if isinstance(params, Tensor) else tensors
+        super().add_param_group(param_group)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Also what ``load_state_dict`` ends with: make a checkpoint from torch.optim, an older torch or an
+        older optlab usable.
+
+        * group keys the checkpoint lacks are filled from this optimizer's defaults (torch's
+          ``__setstate__`` does the same with its own keys);
+        * a ``step`` saved as a Python number (older torch versions) becomes a 0-dim float32 tensor beside
+          its parameter, as optlab keeps it;
+        * a state tensor saved in another memory layout than its parameter's is copied into the parameter's
+          layout, so that the fast step's layout precondition holds after loading.
+        """
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for key, value in self.defaults.items():
+                group.setdefault(key, value)
+            for p in group["params"]:
+                p_state = self.state.get(p)
+                if not p_state:
+                    continue
+                step = p_state.get("step")
+                if step is not None and not isinstance(step, Tensor):
+                    p_state["step"] = torch.tensor(float(step), dtype=torch.float32, device=p.device)
+                for key, value in p_state.items():
+                    if (
+                        isinstance(value, Tensor)
+                        and value.shape == p.shape
+                        and value.dim() > 0
+                        and value.stride() != p.stride()
+                    ):
+                        p_state[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
@@ -92,10 +250,106 @@ class OptlabOptimizer(torch.optim.Optimizer):
                 elif "step" in state and state["step"].device != p.device:
                     # load_state_dict leaves "step" where it was saved; kernels want it beside the parameter.
                     state["step"] = state["step"].to(p.device)
-            if self._use_fast_step(group, params) and self._fast_step(group, params):
-                continue
-            self._reference_step(group, params)
+            if any(p.is_complex() for p in params):
+                params, complex_views = self._real_views(params)
+                try:
+                    self._step_group(group, params)
+                finally:
+                    self._end_real_views(complex_views)
+            else:
+                self._step_group(group, params)
         return loss
+
+    def _step_group(self, group: dict[str, Any], params: list[Tensor]) -> None:
+        fast, reference = (
+            self._fast_step_candidates(params) if self._use_fast_step(group, params) else ([], params)
+        )
+        if fast and not self._fast_step(group, fast):
+            reference = params  # the fast step could not run (no compiler): it changed nothing
+        if reference:
+            self._reference_step(group, reference)
+
+    def _real_views(self, params: list[Tensor]) -> tuple[list[Tensor], list[tuple[Tensor, Tensor, dict]]]:
+        """Complex parameters as torch.optim treats them: as real ones of twice the size (``view_as_real``
+        of the parameter, its gradient and its state, all sharing memory), so the update rule runs on the
+        real and imaginary parts as separate coordinates. The views' state is registered for this step."""
+        views: list[Tensor] = []
+        complex_views: list[tuple[Tensor, Tensor, dict]] = []
+        for p in params:
+            if not p.is_complex():
+                views.append(p)
+                continue
+            real = torch.view_as_real(p)
+            real.grad = torch.view_as_real(p.grad)
+            created = {
+                key: torch.view_as_real(value)
+                for key, value in self.state[p].items()
+                if isinstance(value, Tensor) and value.is_complex()
+            }
+            self.state[real] = {**self.state[p], **created}
+            views.append(real)
+            complex_views.append((p, real, created))
+        return views, complex_views
+
+    def _end_real_views(self, complex_views: list[tuple[Tensor, Tensor, dict]]) -> None:
+        """Carry state the step created or replaced (not updated in place) back to the complex parameter."""
+        for p, real, created in complex_views:
+            state = self.state.pop(real)
+            real.grad = None
+            for key, value in state.items():
+                if created.get(key) is value:
+                    continue  # a view: updated in place, the complex state already holds the numbers
+                if isinstance(value, Tensor) and value.dim() == p.dim() + 1 and value.is_floating_point():
+                    value = torch.view_as_complex(value)
+                self.state[p][key] = value
+
+    def _fast_step_candidates(self, params: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
+        """Split ``params``: those meeting the fast step's preconditions (class docstring), and the rest.
+
+        A gradient's dtype, device and shape equal its parameter's (torch checks them when ``.grad`` is
+        set), so only the layout is checked. The common case, all contiguous, costs a few flag reads per
+        tensor (≈1 µs); any other layout compares strides.
+        """
+        if not self._fast_step_needs_same_layout:
+            if all(p.is_floating_point() for p in params):
+                return params, []
+            floating = [p.is_floating_point() for p in params]
+            return [p for p, f in zip(params, floating, strict=True) if f], [
+                p for p, f in zip(params, floating, strict=True) if not f
+            ]
+        fast: list[Tensor] = []
+        reference: list[Tensor] = []
+        state, keys = self.state, self._state_tensor_keys
+        for p in params:
+            p_state = state[p]
+            if not p.is_floating_point():
+                ok = False
+            elif p.is_contiguous():
+                ok = p.grad.is_contiguous()
+                for key in keys:
+                    value = p_state.get(key)
+                    if ok and value is not None and not value.is_contiguous():
+                        ok = False
+            else:
+                stride = p.stride()
+                ok = p.grad.stride() == stride and dense(tuple(p.shape), stride)
+                for key in keys:
+                    value = p_state.get(key)
+                    if ok and value is not None and value.stride() != stride:
+                        ok = False
+            (fast if ok else reference).append(p)
+        return fast, reference
+
+    @staticmethod
+    def _grad(group: dict[str, Any], p: Tensor) -> Tensor:
+        """The gradient the rule descends along: −∇f where the group maximises (torch's ``maximize``)."""
+        return -p.grad if group["maximize"] else p.grad
+
+    @staticmethod
+    def _grads(group: dict[str, Any], params: list[Tensor]) -> list[Tensor]:
+        """``_grad`` for a list, in one foreach call where the group maximises."""
+        grads = [p.grad for p in params]
+        return torch._foreach_neg(grads) if group["maximize"] else grads
 
     def _use_fast_step(self, group: dict[str, Any], params: list[Tensor]) -> bool:
         fused = group.get("fused")

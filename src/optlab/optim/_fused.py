@@ -18,6 +18,12 @@ the eager ops, but as a ``torch.stack``: inductor's CPU backend stores a concate
 is evaluated once (see ``lamb_direction_kernel``). Python booleans (weight decay on/off, centered, ...)
 select the graph: changing them recompiles, which a run does at most once.
 
+Preconditions: real floating tensors of one device (complex parameters arrive as ``view_as_real`` views,
+see ``OptlabOptimizer._real_views``). No layout precondition: torch.compile specialises on each tensor's
+strides (``dynamic=False``), so a channels_last parameter with a contiguous gradient, or a transposed one,
+is indexed correctly (a new layout compiles once more). torch's native fused kernels, used by SGD, Adagrad,
+Adam and AdamW, do need one layout for parameter, gradient and state; ``OptlabOptimizer`` checks that.
+
 These kernels mirror the readable reference steps in the algorithm files;
 ``tests/optim/test_optim_fast_paths.py`` checks each against its reference.
 """
@@ -137,7 +143,7 @@ def rmsprop_kernel(
         if centered:
             ga = grad_avgs[i]
             ga_new = ga + one_minus_alpha * (d - ga)
-            avg = (sq_new - ga_new * ga_new).sqrt() + eps
+            avg = (sq_new - ga_new * ga_new).clamp_min(0).sqrt() + eps  # a rounded variance can be < 0
             ga.copy_(ga_new)
         else:
             avg = sq_new.sqrt() + eps

@@ -16,6 +16,7 @@ from optlab.optim._base import (
     check_lr,
     check_non_negative,
     group_by_device_and_dtype,
+    torch_options,
 )
 
 
@@ -36,8 +37,11 @@ class Adagrad(OptlabOptimizer):
         params: parameters or parameter groups.
         lr: η.  lr_decay: η_t's decay.  weight_decay: L2 penalty added to the gradient.
         initial_accumulator_value: s_0.  eps: ε, added to the square root (outside it, as in torch).
+        foreach: accepted for torch compatibility; changes no number.
+        maximize: ascend (g ← −g).  differentiable: only False.
         average: the lecture's root-mean-square form.
-        fused: None = fast step where it pays, True = always, False = the reference step.
+        fused: None = fast step where it pays (torch's fused CPU kernel for the classic form, for parameters
+        whose gradient and sum share the parameter's memory layout), True = always, False = the reference.
     """
 
     def __init__(
@@ -48,16 +52,20 @@ class Adagrad(OptlabOptimizer):
         weight_decay: float = 0.0,
         initial_accumulator_value: float = 0.0,
         eps: float = 1e-10,
+        foreach: bool | None = None,
         *,
-        average: bool = False,
+        maximize: bool = False,
+        differentiable: bool = False,
         fused: bool | None = None,
+        average: bool = False,
     ) -> None:
-        check_lr(lr)
-        check_non_negative("lr_decay", lr_decay)
-        check_non_negative("weight_decay", weight_decay)
-        check_non_negative("initial_accumulator_value", initial_accumulator_value)
-        check_non_negative("epsilon", eps)
+        lr = check_lr(lr)
+        lr_decay = check_non_negative("lr_decay", lr_decay)
+        weight_decay = check_non_negative("weight_decay", weight_decay)
+        initial_accumulator_value = check_non_negative("initial_accumulator_value", initial_accumulator_value)
+        eps = check_non_negative("epsilon", eps)
         check_fused(fused)
+        options = torch_options("Adagrad", maximize=maximize, foreach=foreach, differentiable=differentiable)
         defaults = dict(
             lr=lr,
             lr_decay=lr_decay,
@@ -66,20 +74,22 @@ class Adagrad(OptlabOptimizer):
             eps=eps,
             average=average,
             fused=fused,
+            **options,
         )
         super().__init__(params, defaults)
 
     def _init_state(self, group: dict[str, Any], p: Tensor, state: dict[str, Any]) -> None:
         state["step"] = self._new_step_counter(p)
-        state["sum"] = torch.full_like(
-            p, group["initial_accumulator_value"], memory_format=torch.preserve_format
-        )
+        s_0 = group["initial_accumulator_value"]
+        if p.is_complex():  # real and imaginary part are two coordinates, each starts at s_0 (as in torch)
+            s_0 = complex(s_0, s_0)
+        state["sum"] = torch.full_like(p, s_0, memory_format=torch.preserve_format)
 
     def _reference_step(self, group: dict[str, Any], params: list[Tensor]) -> None:
         lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
         for theta, t in zip(params, self._steps_after_increment(params), strict=True):
             s = self.state[theta]["sum"]
-            g = theta.grad
+            g = self._grad(group, theta)  # −∇f where maximising
             if wd != 0:
                 g = g + wd * theta  # L2 penalty
             lr_t = lr / (1 + (t - 1) * group["lr_decay"])  # η_t
@@ -87,6 +97,9 @@ class Adagrad(OptlabOptimizer):
             # σ_t = √(s_t / t), the root mean square, in the lecture's form; √s_t in the paper's
             sigma = (s / t).sqrt() if group["average"] else s.sqrt()
             theta.sub_(lr_t * (g / (sigma + eps)))  # θ_t = θ_{t−1} − η_t·g_t/(σ_t + ε)
+
+    _fast_step_needs_same_layout = True  # torch's fused kernel walks memory in storage order
+    _state_tensor_keys = ("sum",)
 
     def _native_fused_available(self, group: dict[str, Any], params: list[Tensor]) -> bool:
         # torch 2.13 has a fused Adagrad for the CPU only.
@@ -99,7 +112,7 @@ class Adagrad(OptlabOptimizer):
             lr_t = group["lr"] / (1 + (t - 1) * group["lr_decay"])
             scalars = torch.stack([lr_t, t], dim=1).to(hp.dtype)  # (η_t, t) per parameter
             sums = [self.state[p]["sum"] for p in params]
-            grads = [p.grad for p in params]
+            grads = self._grads(group, params)
             decay = group["weight_decay"] != 0
             if _fused.run(_fused.adagrad_kernel, params, grads, sums, scalars, hp, decay, group["average"]):
                 return True
@@ -113,11 +126,11 @@ class Adagrad(OptlabOptimizer):
                 [p.grad for p in same_kind],
                 [self.state[p]["sum"] for p in same_kind],
                 steps,
-                lr=group["lr"],
+                lr=float(group["lr"]),
                 lr_decay=group["lr_decay"],
                 weight_decay=group["weight_decay"],
                 eps=group["eps"],
-                maximize=False,
+                maximize=group["maximize"],
                 grad_scale=None,
                 found_inf=None,
             )

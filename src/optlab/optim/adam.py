@@ -19,6 +19,7 @@ from optlab.optim._base import (
     check_lr,
     check_non_negative,
     group_by_device_and_dtype,
+    torch_options,
 )
 
 
@@ -40,15 +41,19 @@ class Adam(OptlabOptimizer):
     Args:
         params: parameters or parameter groups.
         lr: α.  betas: (β1, β2).  eps: ε.  weight_decay: L2 penalty added to the gradient (AdamW decouples
-        it). amsgrad: the AMSGrad variant. fused: None/True = torch's fused kernel (one pass over memory) on
-        devices that have it, False = the reference.
+        it). amsgrad: the AMSGrad variant. maximize: ascend (g ← −g). foreach: accepted, changes no number.
+        capturable, differentiable: only False (refused with a ValueError otherwise).
+        decoupled_weight_decay: AdamW's decay (torch 2.13's ``Adam(decoupled_weight_decay=True)``).
+        fused: None/True = torch's fused kernel (one pass over memory) on devices that have it, for
+        parameters whose gradient and state share the parameter's memory layout; False = the reference.
 
     Example::
 
         opt = Adam(model.parameters(), lr=1e-3)
     """
 
-    _decoupled_weight_decay = False
+    _fast_step_needs_same_layout = True  # torch's fused kernels walk memory in storage order
+    _state_tensor_keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
 
     def __init__(
         self,
@@ -59,15 +64,38 @@ class Adam(OptlabOptimizer):
         weight_decay: float = 0.0,
         amsgrad: bool = False,
         *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
         fused: bool | None = None,
+        decoupled_weight_decay: bool = False,
     ) -> None:
-        check_lr(lr)
-        check_non_negative("epsilon", eps)
-        check_betas(betas)
-        check_non_negative("weight_decay", weight_decay)
+        lr = check_lr(lr)
+        eps = check_non_negative("epsilon", eps)
+        betas = check_betas(betas)
+        weight_decay = check_non_negative("weight_decay", weight_decay)
         check_fused(fused)
+        if decoupled_weight_decay not in (True, False):
+            raise TypeError(
+                f"Invalid decoupled_weight_decay: must be True or False, got {decoupled_weight_decay!r}"
+            )
+        options = torch_options(
+            type(self).__name__,
+            maximize=maximize,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
+        )
         defaults = dict(
-            lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, fused=fused
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=bool(amsgrad),
+            fused=fused,
+            decoupled_weight_decay=bool(decoupled_weight_decay),
+            **options,
         )
         super().__init__(params, defaults)
 
@@ -83,9 +111,9 @@ class Adam(OptlabOptimizer):
         for theta, t in zip(params, self._steps_after_increment(params), strict=True):
             state = self.state[theta]
             m, v = state["exp_avg"], state["exp_avg_sq"]
-            g = theta.grad
+            g = self._grad(group, theta)  # −∇f where maximising
             if wd != 0:
-                if self._decoupled_weight_decay:
+                if group["decoupled_weight_decay"]:
                     theta.mul_(1 - alpha * wd)  # AdamW: θ_{t−1} ← (1 − α·λ)·θ_{t−1}
                 else:
                     g = g + wd * theta  # L2 penalty: g_t ← g_t + λ·θ_{t−1}
@@ -109,7 +137,7 @@ class Adam(OptlabOptimizer):
         if not self._native_fused_available(group, params):
             return False
         beta1, beta2 = group["betas"]
-        kernel = torch._fused_adamw_ if self._decoupled_weight_decay else torch._fused_adam_
+        kernel = torch._fused_adamw_ if group["decoupled_weight_decay"] else torch._fused_adam_
         for same_kind in group_by_device_and_dtype(params).values():
             states = [self.state[p] for p in same_kind]
             steps = [s["step"] for s in states]
@@ -122,12 +150,12 @@ class Adam(OptlabOptimizer):
                 [s["max_exp_avg_sq"] for s in states] if group["amsgrad"] else [],
                 steps,
                 amsgrad=group["amsgrad"],
-                lr=group["lr"],
+                lr=float(group["lr"]),
                 beta1=beta1,
                 beta2=beta2,
                 weight_decay=group["weight_decay"],
                 eps=group["eps"],
-                maximize=False,
+                maximize=group["maximize"],
                 grad_scale=None,
                 found_inf=None,
             )
@@ -147,8 +175,6 @@ class AdamW(Adam):
     Args: as :class:`Adam`, with ``weight_decay`` = λ (default 1e-2).
     """
 
-    _decoupled_weight_decay = True
-
     def __init__(
         self,
         params: ParamsT,
@@ -158,6 +184,23 @@ class AdamW(Adam):
         weight_decay: float = 1e-2,
         amsgrad: bool = False,
         *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, fused=fused)
+        super().__init__(
+            params,
+            lr,
+            betas,
+            eps,
+            weight_decay,
+            amsgrad,
+            foreach=foreach,
+            maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
+            decoupled_weight_decay=True,
+        )

@@ -16,6 +16,7 @@ from optlab.optim._base import (
     check_fused,
     check_lr,
     check_non_negative,
+    torch_options,
 )
 from optlab.optim._trust_ratio import norm_terms, trust_ratio
 
@@ -34,13 +35,22 @@ class LAMB(OptlabOptimizer):
         u_t = r_t + λ·w_{t−1}
         w_t = w_{t−1} − η_t · (‖w_{t−1}‖ / ‖u_t‖) · u_t       (trust ratio = 1 where either norm is 0)
 
-    No torch counterpart. The fast step makes two passes: moments and norms first, then the update.
+    1-D tensors: LAMB as You et al. state it applies the trust ratio and the decay λ·w to *every* tensor,
+    and so does this class (biases and norm scales included; no ``exclude_1d`` switch, unlike
+    :class:`~optlab.optim.LARS`). BERT's reference optimizer and many LAMB ports (e.g. TensorFlow
+    Addons' ``exclude_from_weight_decay``) exclude biases and LayerNorm parameters from the weight decay:
+    build groups with :func:`optlab.optim.param_groups` to do that (the trust ratio still applies to
+    them). A zero tensor (a bias initialised at 0) gets trust ratio 1, so it moves by η·u at first. No
+    torch counterpart. The fast step makes two passes: moments and norms first,
+    then the update.
 
     Args:
         params: parameters or parameter groups.
-        lr: η.  betas: (β1, β2).  eps: ε.  weight_decay: λ.
+        lr: η.  betas: (β1, β2).  eps: ε.  weight_decay: λ.  maximize: ascend (g ← −g).
         fused: None = fast step where it pays, True = always, False = the reference step.
     """
+
+    _supports_complex = False  # a per-tensor trust ratio has no complex form
 
     def __init__(
         self,
@@ -50,14 +60,16 @@ class LAMB(OptlabOptimizer):
         eps: float = 1e-6,
         weight_decay: float = 0.0,
         *,
+        maximize: bool = False,
         fused: bool | None = None,
     ) -> None:
-        check_lr(lr)
-        check_non_negative("epsilon", eps)
-        check_betas(betas)
-        check_non_negative("weight_decay", weight_decay)
+        lr = check_lr(lr)
+        eps = check_non_negative("epsilon", eps)
+        betas = check_betas(betas)
+        weight_decay = check_non_negative("weight_decay", weight_decay)
         check_fused(fused)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, fused=fused)
+        options = torch_options("LAMB", maximize=maximize)
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, fused=fused, **options)
         super().__init__(params, defaults)
         self._scratch: dict[Tensor, Tensor] = {}
 
@@ -71,7 +83,7 @@ class LAMB(OptlabOptimizer):
         for w, t in zip(params, self._steps_after_increment(params), strict=True):
             state = self.state[w]
             m, v = state["exp_avg"], state["exp_avg_sq"]
-            g = w.grad
+            g = self._grad(group, w)  # −∇f where maximising
             m.mul_(beta1).add_(g, alpha=1 - beta1)  # m_t = β1·m_{t−1} + (1 − β1)·g_t
             v.mul_(beta2).addcmul_(g, g, value=1 - beta2)  # v_t = β2·v_{t−1} + (1 − β2)·g_t²
             m_hat = m / (1 - beta1**t)  # m̂_t
@@ -105,7 +117,7 @@ class LAMB(OptlabOptimizer):
         if not _fused.run(
             _fused.lamb_direction_kernel,
             params,
-            [p.grad for p in params],
+            self._grads(group, params),
             [s["exp_avg"] for s in states],
             [s["exp_avg_sq"] for s in states],
             directions,

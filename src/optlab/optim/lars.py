@@ -9,7 +9,14 @@ import torch
 from torch import Tensor
 
 from optlab.optim import _fused
-from optlab.optim._base import OptlabOptimizer, ParamsT, check_fused, check_lr, check_non_negative
+from optlab.optim._base import (
+    OptlabOptimizer,
+    ParamsT,
+    check_fused,
+    check_lr,
+    check_non_negative,
+    torch_options,
+)
 from optlab.optim._trust_ratio import norms, trust_ratio
 
 
@@ -22,16 +29,23 @@ class LARS(OptlabOptimizer):
         v ← m·v + γ·λ·(∇L(w) + β·w)
         w ← w − v
 
-    With ``exclude_1d`` (default) 1-D tensors – biases, norm scales – get neither the trust ratio nor weight
-    decay (v ← m·v + γ·∇L(w)), as is common practice since Goyal et al. / You et al.'s ImageNet runs. No torch
-    counterpart. The fast step makes two passes: the norms first, then the update.
+    ``exclude_1d`` (default True): every tensor with ``ndim <= 1`` – biases, BatchNorm/LayerNorm scales and
+    shifts, and 0-d scalars – gets neither the trust ratio nor weight decay, only momentum SGD at γ
+    (v ← m·v + γ·∇L(w)), as in the common LARS ports (Goyal et al. / You et al.'s ImageNet runs). The rule
+    goes by the tensor's dimension, not its role: a 1-D weight is excluded too, and a 2-D bias is not. With
+    ``exclude_1d=False`` all tensors are scaled and decayed; for finer control pass param groups
+    (:func:`optlab.optim.param_groups`). No torch counterpart. The fast step makes two passes: the norms
+    first, then the update.
 
     Args:
         params: parameters or parameter groups.
         lr: γ (required).  momentum: m.  weight_decay: β.  trust_coefficient: η.  eps: ε.
-        exclude_1d: leave 1-D tensors unscaled and undecayed.
+        exclude_1d: leave tensors with ndim <= 1 unscaled and undecayed (above).
+        maximize: ascend (g ← −g).
         fused: None = fast step where it pays, True = always, False = the reference step.
     """
+
+    _supports_complex = False  # a per-tensor trust ratio has no complex form
 
     def __init__(
         self,
@@ -43,14 +57,16 @@ class LARS(OptlabOptimizer):
         eps: float = 0.0,
         exclude_1d: bool = True,
         *,
+        maximize: bool = False,
         fused: bool | None = None,
     ) -> None:
-        check_lr(lr)
-        check_non_negative("momentum", momentum)
-        check_non_negative("weight_decay", weight_decay)
-        check_non_negative("trust_coefficient", trust_coefficient)
-        check_non_negative("epsilon", eps)
+        lr = check_lr(lr)
+        momentum = check_non_negative("momentum", momentum)
+        weight_decay = check_non_negative("weight_decay", weight_decay)
+        trust_coefficient = check_non_negative("trust_coefficient", trust_coefficient)
+        eps = check_non_negative("epsilon", eps)
         check_fused(fused)
+        options = torch_options("LARS", maximize=maximize)
         defaults = dict(
             lr=lr,
             momentum=momentum,
@@ -59,6 +75,7 @@ class LARS(OptlabOptimizer):
             eps=eps,
             exclude_1d=exclude_1d,
             fused=fused,
+            **options,
         )
         super().__init__(params, defaults)
 
@@ -79,7 +96,7 @@ class LARS(OptlabOptimizer):
         )
         for w in params:
             v = self.state[w]["momentum_buffer"]
-            grad = w.grad
+            grad = self._grad(group, w)  # −∇f where maximising
             if self._excluded(group, w):
                 v.mul_(m).add_(gamma * grad)  # v ← m·v + γ·∇L(w)
             else:
@@ -93,16 +110,16 @@ class LARS(OptlabOptimizer):
         gamma, beta, eta, eps = group["lr"], group["weight_decay"], group["trust_coefficient"], group["eps"]
         hp = self._hyperparameters(params, group["momentum"], beta)
         # Pass 1: the norms, in one foreach call each; then every tensor's γ·λ by a few tiny vector ops.
-        scaled = [p for p in params if not self._excluded(group, p)]
+        grads = self._grads(group, params)
+        index = [i for i, p in enumerate(params) if not self._excluded(group, p)]
+        scaled = [params[i] for i in index]
         scale = torch.full((len(params),), gamma, dtype=torch.float64, device=params[0].device)
         if scaled:
             w_norm = norms(scaled)
-            g_norm = norms([p.grad for p in scaled])
+            g_norm = norms([grads[i] for i in index])
             local_lr = trust_ratio(eta * w_norm, g_norm + beta * w_norm + eps, w_norm, g_norm)  # λ
-            index = [i for i, p in enumerate(params) if not self._excluded(group, p)]
             scale[index] = gamma * local_lr
         # Pass 2: the update, one compiled loop per tensor.
         decay = tuple(beta != 0 and not self._excluded(group, p) for p in params)
         bufs = [self.state[p]["momentum_buffer"] for p in params]
-        grads = [p.grad for p in params]
         return _fused.run(_fused.lars_kernel, params, grads, bufs, scale.to(hp.dtype), hp, decay)

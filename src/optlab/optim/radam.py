@@ -15,6 +15,7 @@ from optlab.optim._base import (
     check_fused,
     check_lr,
     check_non_negative,
+    torch_options,
 )
 
 #: torch (and the authors' code) rectify only when ρ_t > 5; the paper's Algorithm 2 writes ρ_t > 4: we
@@ -47,6 +48,8 @@ class RAdam(OptlabOptimizer):
         params: parameters or parameter groups.
         lr: α.  betas: (β1, β2).  eps: ε.  weight_decay: L2 penalty (or decoupled decay).
         decoupled_weight_decay: AdamW-style decay.
+        foreach: accepted, changes no number.  maximize: ascend (g ← −g).
+        capturable, differentiable: only False.
         fused: None = fast step where it pays, True = always, False = the reference step.
     """
 
@@ -59,20 +62,28 @@ class RAdam(OptlabOptimizer):
         weight_decay: float = 0.0,
         decoupled_weight_decay: bool = False,
         *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        check_lr(lr)
-        check_non_negative("epsilon", eps)
-        check_betas(betas)
-        check_non_negative("weight_decay", weight_decay)
+        lr = check_lr(lr)
+        eps = check_non_negative("epsilon", eps)
+        betas = check_betas(betas)
+        weight_decay = check_non_negative("weight_decay", weight_decay)
         check_fused(fused)
+        options = torch_options(
+            "RAdam", maximize=maximize, foreach=foreach, capturable=capturable, differentiable=differentiable
+        )
         defaults = dict(
             lr=lr,
-            betas=tuple(betas),
+            betas=betas,
             eps=eps,
             weight_decay=weight_decay,
             decoupled_weight_decay=decoupled_weight_decay,
             fused=fused,
+            **options,
         )
         super().__init__(params, defaults)
 
@@ -87,7 +98,7 @@ class RAdam(OptlabOptimizer):
         for theta, t in zip(params, self._steps_after_increment(params), strict=True):
             state = self.state[theta]
             m, v = state["exp_avg"], state["exp_avg_sq"]
-            g = theta.grad
+            g = self._grad(group, theta)  # −∇f where maximising
             if wd != 0:
                 if group["decoupled_weight_decay"]:
                     theta.mul_(1 - alpha * wd)  # θ_{t−1} ← (1 − α·wd)·θ_{t−1}
@@ -126,7 +137,7 @@ class RAdam(OptlabOptimizer):
         ok = _fused.run(
             _fused.radam_kernel,
             params,
-            [p.grad for p in params],
+            self._grads(group, params),
             [s["exp_avg"] for s in states],
             [s["exp_avg_sq"] for s in states],
             scalars,

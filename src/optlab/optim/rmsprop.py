@@ -9,7 +9,14 @@ import torch
 from torch import Tensor
 
 from optlab.optim import _fused
-from optlab.optim._base import OptlabOptimizer, ParamsT, check_fused, check_lr, check_non_negative
+from optlab.optim._base import (
+    OptlabOptimizer,
+    ParamsT,
+    check_fused,
+    check_lr,
+    check_non_negative,
+    torch_options,
+)
 
 INITS = ("zero", "first_grad")
 
@@ -20,9 +27,15 @@ class RMSProp(OptlabOptimizer):
     Update rule (g_t = ∇f(θ_{t−1}) + wd·θ_{t−1}; α = alpha)::
 
         v_t = α·v_{t−1} + (1 − α)·g_t²,                         v_0 = 0
-        σ_t = √v_t              (centered: √(v_t − ḡ_t²) with ḡ_t = α·ḡ_{t−1} + (1 − α)·g_t)
+        σ_t = √v_t              (centered: √max(v_t − ḡ_t², 0) with ḡ_t = α·ḡ_{t−1} + (1 − α)·g_t)
         θ_t = θ_{t−1} − η·g_t / (σ_t + ε)
         with momentum μ > 0:  b_t = μ·b_{t−1} + g_t/(σ_t + ε);  θ_t = θ_{t−1} − η·b_t
+
+    Centered, v_t − ḡ_t² is a variance and ≥ 0 in exact arithmetic, but where the gradients barely vary
+    (|g| ≫ its spread) it is the difference of two nearly equal rounded numbers and can come out slightly
+    negative: torch.optim then takes √ of it and the parameters become NaN (e.g. float32, α = 0.9, 64
+    gradients ≈ 3.3·(1 + 1e-6·noise) give NaN from step 137). optlab clamps it at 0 first, so σ_t = 0 there
+    (the step is η·g/ε, as for any zero variance, and finite); elsewhere the numbers are torch's.
 
     The lecture's form, ``init="first_grad"``: σ_0 = |g_0| (v starts at the first squared gradient instead of
     0), then v_t = α·v_{t−1} + (1 − α)·g_t². torch starts the average at zero, so its first step is 1/√(1 − α)
@@ -32,6 +45,8 @@ class RMSProp(OptlabOptimizer):
         params: parameters or parameter groups.
         lr: η.  alpha: α, the average's decay.  eps: ε, outside the square root (as in torch).
         weight_decay: L2 penalty.  momentum: μ.  centered: Graves' centered form.
+        capturable, differentiable: only False.  foreach: accepted, changes no number.
+        maximize: ascend (g ← −g).
         init: ``"zero"`` (torch, Tieleman & Hinton) or ``"first_grad"`` (the lecture).
         fused: None = fast step where it pays, True = always, False = the reference step.
     """
@@ -45,17 +60,29 @@ class RMSProp(OptlabOptimizer):
         weight_decay: float = 0.0,
         momentum: float = 0.0,
         centered: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
         *,
         init: Literal["zero", "first_grad"] = "zero",
         fused: bool | None = None,
     ) -> None:
-        check_lr(lr)
-        check_non_negative("epsilon", eps)
-        check_non_negative("momentum", momentum)
-        check_non_negative("weight_decay", weight_decay)
+        lr = check_lr(lr)
+        eps = check_non_negative("epsilon", eps)
+        momentum = check_non_negative("momentum", momentum)
+        weight_decay = check_non_negative("weight_decay", weight_decay)
         check_fused(fused)
+        options = torch_options(
+            "RMSprop",
+            maximize=maximize,
+            foreach=foreach,
+            capturable=capturable,
+            differentiable=differentiable,
+        )
+        alpha = check_non_negative("alpha", alpha)
         if not 0.0 <= alpha <= 1.0:
-            raise ValueError(f"Invalid alpha value: {alpha}")
+            raise ValueError(f"Invalid alpha value: {alpha} (must be in [0, 1])")
         if init not in INITS:
             raise ValueError(f"Invalid init: {init!r} (valid: {', '.join(INITS)})")
         if init == "first_grad" and centered:
@@ -71,6 +98,7 @@ class RMSProp(OptlabOptimizer):
             centered=centered,
             init=init,
             fused=fused,
+            **options,
         )
         super().__init__(params, defaults)
 
@@ -93,7 +121,7 @@ class RMSProp(OptlabOptimizer):
         for theta, t in zip(params, self._steps_after_increment(params), strict=True):
             state = self.state[theta]
             v = state["square_avg"]
-            g = theta.grad
+            g = self._grad(group, theta)  # −∇f where maximising
             if wd != 0:
                 g = g + wd * theta  # L2 penalty
             if group["init"] == "first_grad" and t == 1:
@@ -103,7 +131,8 @@ class RMSProp(OptlabOptimizer):
             if group["centered"]:
                 g_bar = state["grad_avg"]
                 g_bar.lerp_(g, 1 - alpha)  # ḡ_t = α·ḡ_{t−1} + (1 − α)·g_t
-                sigma = (v - g_bar * g_bar).sqrt()  # σ_t = √(v_t − ḡ_t²)
+                # σ_t = √max(v_t − ḡ_t², 0): rounding can make the variance slightly negative (docstring)
+                sigma = (v - g_bar * g_bar).clamp_min_(0).sqrt()
             else:
                 sigma = v.sqrt()  # σ_t = √v_t
             if mu > 0:
@@ -124,7 +153,7 @@ class RMSProp(OptlabOptimizer):
         ok = _fused.run(
             _fused.rmsprop_kernel,
             params,
-            [p.grad for p in params],
+            self._grads(group, params),
             [s["square_avg"] for s in states],
             [s["grad_avg"] for s in states] if group["centered"] else [],
             [s["momentum_buffer"] for s in states] if group["momentum"] > 0 else [],

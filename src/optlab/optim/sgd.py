@@ -19,6 +19,7 @@ from optlab.optim._base import (
     check_lr,
     check_non_negative,
     group_by_device_and_dtype,
+    torch_options,
 )
 
 FORMS = ("torch", "lecture")
@@ -51,8 +52,15 @@ class SGD(OptlabOptimizer):
         dampening: τ, scales the new gradient in the buffer (not on the first step, as in torch).
         weight_decay: L2 penalty added to the gradient.
         nesterov: Nesterov momentum (needs momentum > 0 and dampening = 0).
+        maximize: ascend (g ← −g), as in torch.
+        foreach: accepted for torch compatibility; changes no number (optlab picks its own multi-tensor path).
+        differentiable: only False (torch's autograd-through-the-step is not supported).
         form: ``"torch"`` or ``"lecture"`` (see above).
         fused: None = fast step where it pays, True = always, False = the reference step.
+
+    The fast step (``form="torch"``) is torch's fused SGD kernel; it runs for parameters whose gradient and
+    momentum buffer share the parameter's memory layout (:class:`~optlab.optim._base.OptlabOptimizer`), the
+    others take the reference step.
 
     Example::
 
@@ -69,14 +77,18 @@ class SGD(OptlabOptimizer):
         weight_decay: float = 0.0,
         nesterov: bool = False,
         *,
-        form: Literal["torch", "lecture"] = "torch",
+        maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
         fused: bool | None = None,
+        form: Literal["torch", "lecture"] = "torch",
     ) -> None:
-        check_lr(lr)
-        check_non_negative("momentum", momentum)
-        check_non_negative("weight_decay", weight_decay)
-        check_non_negative("dampening", dampening)
+        lr = check_lr(lr)
+        momentum = check_non_negative("momentum", momentum)
+        weight_decay = check_non_negative("weight_decay", weight_decay)
+        dampening = check_non_negative("dampening", dampening)
         check_fused(fused)
+        options = torch_options("SGD", maximize=maximize, foreach=foreach, differentiable=differentiable)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         if form not in FORMS:
@@ -91,6 +103,7 @@ class SGD(OptlabOptimizer):
             nesterov=nesterov,
             form=form,
             fused=fused,
+            **options,
         )
         super().__init__(params, defaults)
 
@@ -105,7 +118,7 @@ class SGD(OptlabOptimizer):
         lr, mu, tau, wd = group["lr"], group["momentum"], group["dampening"], group["weight_decay"]
         for theta in params:
             state = self.state[theta]
-            g = theta.grad
+            g = self._grad(group, theta)  # −∇f where maximising
             if wd != 0:
                 g = g + wd * theta  # L2 penalty: g_t ← g_t + wd·θ_{t−1}
             if group["form"] == "lecture":
@@ -124,6 +137,10 @@ class SGD(OptlabOptimizer):
             d = g + mu * b if group["nesterov"] else b  # d_t
             theta.sub_(lr * d)  # θ_t = θ_{t−1} − η·d_t
 
+    # torch's fused SGD walks memory in storage order (the lecture form's compiled kernel would not need it)
+    _fast_step_needs_same_layout = True
+    _state_tensor_keys = ("momentum_buffer",)
+
     def _native_fused_available(self, group: dict[str, Any], params: list[Tensor]) -> bool:
         return group["form"] == "torch" and all(p.device.type in ("cpu", "cuda") for p in params)
 
@@ -131,7 +148,7 @@ class SGD(OptlabOptimizer):
         if group["form"] == "lecture":
             hp = self._hyperparameters(params, group["lr"], group["momentum"], group["weight_decay"])
             bufs = [self.state[p]["momentum_buffer"] for p in params]
-            grads = [p.grad for p in params]
+            grads = self._grads(group, params)
             decay = group["weight_decay"] != 0
             return _fused.run(_fused.sgd_lecture_kernel, params, grads, bufs, hp, decay)
         if not self._native_fused_available(group, params):
@@ -157,10 +174,10 @@ class SGD(OptlabOptimizer):
                     subset_bufs,
                     weight_decay=group["weight_decay"],
                     momentum=group["momentum"],
-                    lr=group["lr"],
+                    lr=float(group["lr"]),
                     dampening=group["dampening"],
                     nesterov=group["nesterov"],
-                    maximize=False,
+                    maximize=group["maximize"],
                     is_first_step=is_first_step and group["momentum"] != 0,
                     grad_scale=None,
                     found_inf=None,

@@ -6,6 +6,7 @@ paths, so the folder can be moved, zipped and opened offline in any browser.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import math
@@ -61,6 +62,7 @@ ul.checks li { margin: 2px 0; }
 .pass { color: var(--ok); font-weight: 700; }
 .fail { color: var(--bad); font-weight: 700; }
 a { color: #1f5fbf; }
+p.tryit { background: #eef5ff; border-radius: 8px; padding: 6px 14px; font-size: 15.5px; }
 """
 
 _BADGE_CLASS = {REPRODUCED: "reproduced", NOT_REPRODUCED: "not-reproduced", INCONCLUSIVE: "inconclusive"}
@@ -140,6 +142,12 @@ def _claim_html(claim: dict[str, Any]) -> str:
             f'<figure><img src="{_e(figure["path"])}" alt="{_e(figure.get("caption", claim["id"]))}" '
             f'loading="eager"><figcaption>{_e(figure.get("caption", ""))}</figcaption></figure>'
         )
+    link = _try_it_links().get(claim["id"])
+    if link is not None:  # the interactive page (optlab explore), preset to this claim's runs
+        parts.append(
+            f'<p class="tryit"><a href="explore.html?{_e(link.query)}">▶ Try it in the explorer</a>: '
+            f"{_e(link.text)}</p>"
+        )
     if claim.get("formulas"):
         rows = "".join(f"<div>{_formula(f)}</div>" for f in claim["formulas"])
         parts.append(f'<div class="formulas"><span class="label">The methods</span>{rows}</div>')
@@ -198,6 +206,13 @@ def _lecture_table_html(rows: list[dict[str, Any]]) -> str:
         "<table><tr><th>aspect</th><th>small batch (lecture)</th><th>large batch (lecture)</th>"
         "<th>measured here</th><th>claim</th><th>agrees</th></tr>" + "".join(body) + "</table>"
     )
+
+
+@functools.cache
+def _try_it_links() -> dict[str, Any]:
+    from optlab.explore.presets import try_it_links
+
+    return try_it_links()
 
 
 def render_html(results: dict[str, Any]) -> str:
@@ -292,4 +307,7 @@ def render(out_dir: Path) -> Path:
         raise OptlabError(f"{results_path} is not valid JSON ({error}); re-run `optlab lecture`") from None
     page = out_dir / "index.html"
     write_text(page, render_html(results))
+    from optlab.explore import write_page
+
+    write_page(out_dir)  # explore.html beside it: the "try it" links open it
     return page

@@ -7,6 +7,7 @@ a ``torch.optim.lr_scheduler.LRScheduler``. Warm-up wrappers do not shift the sc
 
 from optlab.schedules.attach import ScheduledLR, attach
 from optlab.schedules.core import (
+    WSD,
     Constant,
     ConstantWarmup,
     Cosine,
@@ -26,11 +27,13 @@ from optlab.schedules.core import (
     multistep,
     step_decay,
     transformer,
+    wsd,
 )
 from optlab.schedules.registry import ScheduleInfo, create, info, names
 from optlab.schedules.scaling import linear_scaling, sqrt_scaling
 
 __all__ = [
+    "WSD",
     "Constant",
     "ConstantWarmup",
     "Cosine",
@@ -58,4 +61,5 @@ __all__ = [
     "sqrt_scaling",
     "step_decay",
     "transformer",
+    "wsd",
 ]

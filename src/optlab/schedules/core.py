@@ -35,6 +35,7 @@ __all__ = [
     "multistep",
     "step_decay",
     "transformer",
+    "wsd",
 ]
 
 
@@ -264,6 +265,54 @@ class Transformer(Schedule):
         return self.scale * self.d_model**-0.5 * min(s**-0.5, s * self.warmup_steps**-1.5)
 
 
+@dataclass(frozen=True, repr=False)
+class WSD(Schedule):
+    """Warmup–stable–decay without its warm-up (compose with :func:`linear_warmup`): lr until the cool-down,
+    then down to ``final_lr`` over the last ``decay_steps`` updates of ``total_steps``, then ``final_lr``.
+
+    With S = total_steps − decay_steps and progress p = (t − S) / decay_steps for S <= t <= total_steps::
+
+        linear:  lr_t = final_lr + (lr − final_lr) · (1 − p)
+        1-sqrt:  lr_t = final_lr + (lr − final_lr) · (1 − √p)
+
+    Hu et al. 2024 (MiniCPM, "WSD"); the 1 − √ cool-down from Hägele et al. 2024, "Scaling Laws and
+    Compute-Optimal Training Beyond Fixed Training Durations", which found it better than linear.
+    """
+
+    lr: float
+    total_steps: int
+    decay_steps: int
+    final_lr: float = 0.0
+    shape: str = "linear"
+    builder = "wsd"
+
+    def __post_init__(self) -> None:
+        _set(self, "lr", _check_float(self.builder, "lr", self.lr, minimum=0.0, strict=False))
+        _set(self, "total_steps", _check_int(self.builder, "total_steps", self.total_steps, 1))
+        _set(self, "decay_steps", _check_int(self.builder, "decay_steps", self.decay_steps, 1))
+        if self.decay_steps > self.total_steps:
+            raise ConfigError(
+                f"wsd: decay_steps must be <= total_steps ({self.total_steps}), got {self.decay_steps}"
+            )
+        _set(
+            self, "final_lr", _check_float(self.builder, "final_lr", self.final_lr, minimum=0.0, strict=False)
+        )
+        if self.shape not in WSD_SHAPES:
+            raise ConfigError(f"wsd: shape must be one of {', '.join(WSD_SHAPES)}, got {self.shape!r}")
+
+    def lr_at(self, step: int) -> float:
+        start = self.total_steps - self.decay_steps  # S, the first step of the cool-down
+        if step <= start:
+            return self.lr
+        progress = min(step - start, self.decay_steps) / self.decay_steps  # p
+        if self.shape == "linear":
+            return self.final_lr + (self.lr - self.final_lr) * (1.0 - progress)
+        return self.final_lr + (self.lr - self.final_lr) * (1.0 - math.sqrt(progress))
+
+
+WSD_SHAPES = ("linear", "1-sqrt")
+
+
 # ----------------------------------------------------------------------------------------------------
 # warm-up wrappers. The wrapped schedule is NOT shifted: its clock runs from step 0 as usual and the warm-up
 # replaces its first `warmup_steps` values: `linear_warmup(cosine(lr, T), W)` still reaches final_lr at step
@@ -369,3 +418,9 @@ def constant_warmup(schedule: Schedule, warmup_steps: int, warmup_lr: float) -> 
 def transformer(d_model: int, warmup_steps: int, scale: float = 1.0) -> Transformer:
     """scale · d_model^−0.5 · min(s^−0.5, s · warmup_steps^−1.5), s = step + 1 (Vaswani et al. 2017)."""
     return Transformer(d_model, warmup_steps, scale)
+
+
+def wsd(lr: float, total_steps: int, decay_steps: int, final_lr: float = 0.0, shape: str = "linear") -> WSD:
+    """lr, then a ``shape`` ("linear" or "1-sqrt") cool-down to ``final_lr`` over the last ``decay_steps``
+    of ``total_steps`` (warmup–stable–decay; add the warm-up with :func:`linear_warmup`)."""
+    return WSD(lr, total_steps, decay_steps, final_lr, shape)

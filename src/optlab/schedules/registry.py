@@ -29,6 +29,7 @@ from optlab.schedules.core import (
     multistep,
     step_decay,
     transformer,
+    wsd,
 )
 
 __all__ = ["ScheduleInfo", "create", "info", "names"]
@@ -86,6 +87,16 @@ def _transformer(lr: float, total_steps: int, warmup_steps: int, d_model: int = 
     return transformer(d_model, warmup_steps, scale=lr * math.sqrt(d_model * warmup_steps))
 
 
+def _wsd(
+    lr: float, total_steps: int, decay_fraction: float = 0.2, final_lr: float = 0.0, shape: str = "linear"
+) -> Schedule:
+    # default: cool down over the last 20 % of the run (Hägele et al. 2024 found 10–20 % enough)
+    fraction = _check_float("wsd", "decay_fraction", decay_fraction, minimum=0.0, strict=True)
+    if fraction > 1.0:
+        raise ConfigError(f"wsd: decay_fraction must be <= 1, got {decay_fraction!r}")
+    return wsd(lr, total_steps, max(1, round(fraction * total_steps)), final_lr, shape)
+
+
 _REGISTRY: dict[str, ScheduleInfo] = {
     info.name: info
     for info in (
@@ -125,6 +136,14 @@ _REGISTRY: dict[str, ScheduleInfo] = {
             _transformer,
             "linear warm-up to lr over warmup_steps, then lr·√(warmup/s) (inverse square root)",
             "Vaswani et al. 2017, Attention is all you need, eq. 3",
+        ),
+        ScheduleInfo(
+            "wsd",
+            _wsd,
+            "warmup-stable-decay: lr, then a linear or 1-sqrt (shape) cool-down to final_lr over the last "
+            "decay_fraction (0.2) of the run",
+            "Hu et al. 2024 (MiniCPM); Hägele et al. 2024, Scaling laws and compute-optimal training beyond "
+            "fixed training durations",
         ),
     )
 }

@@ -111,6 +111,16 @@ def heatmap(
         fig.colorbar(scatter, ax=ax)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
+    elif all(g.mean is None for g in cells):
+        # nothing to colour (no trial reached the target, or none finished): say so instead of a blank map
+        # with a meaningless colour bar
+        what = "no trial reached the target" if metric != "accuracy" else "no trial finished"
+        ax.text(
+            0.5, 0.5, f"{what}\n({len(cells)} settings tried)", ha="center", va="center",
+            transform=ax.transAxes, fontsize=11,
+        )  # fmt: skip
+        ax.set_xticks([])
+        ax.set_yticks([])
     else:
         grid = np.full((len(lrs), len(sizes)), np.nan)
         for i, lr in enumerate(lrs):

@@ -42,7 +42,12 @@ def start_study(
     """(storage, study name, spec, url): a new study for ``spec``, or the existing one
     (``spec=None`` continues ``study_name`` with its stored settings)."""
     url = storage_url or study_mod.default_storage_url()
-    storage = study_mod.open_storage(url, heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+    if spec is None and not study_name:
+        raise ConfigError("nothing to sweep: give --grid NAME=V1,V2,... or --study NAME to continue one")
+    # continuing a study (no spec) only reads: a wrong --storage must not leave a new empty database
+    storage = study_mod.open_storage(
+        url, heartbeat_interval=heartbeat_interval, grace_period=grace_period, create=spec is not None
+    )
     if spec is None:
         if not study_name:
             raise ConfigError("nothing to sweep: give --grid NAME=V1,V2,... or --study NAME to continue one")

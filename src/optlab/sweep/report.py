@@ -1,8 +1,8 @@
 """``optlab sweep report STUDY``: read a study back from storage; write a table, curves and a heat map.
 
-Writes into ``out_dir`` (default ``<runs root>/sweeps/<study>/report``): ``trials.csv`` (one row per trial
-that trained), ``settings.csv`` (one row per setting, best first, with the spread over seeds),
-``curves.png`` and ``heatmap.png``.
+Writes into ``out_dir`` (default ``<storage root>/sweeps/<study>-<uid>/report``, beside the trial folders):
+``trials.csv`` (one row per trial that trained), ``settings.csv`` (one row per setting, best first, with the
+spread over seeds), ``curves.png`` and ``heatmap.png``. Reading never creates a storage.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from optlab.sweep import figures
 from optlab.sweep import study as study_mod
 from optlab.sweep.results import Setting, TrialResult, load_results, ranked, settings, table
 from optlab.sweep.space import SweepSpec
-from optlab.train import runs_root
 from optlab.train.runs import write_csv
 
 
@@ -52,14 +51,14 @@ def build_report(
     write: bool = True,
 ) -> SweepReport:
     """Read study ``study_name`` and (with ``write``) write the CSVs and figures into ``out_dir``."""
-    storage = study_mod.open_storage(storage_url)
+    storage = study_mod.open_storage(storage_url, create=False)  # a reader: never makes a storage
     study, spec = study_mod.join(storage, study_name)
     trials = study.get_trials(deepcopy=False)
     status = study_mod.sweep_status(trials, spec)
     results = load_results(study)
     groups = ranked(settings(results, metric, target), metric)
     rows = table(groups, metric, spec, target)
-    out = Path(out_dir) if out_dir is not None else runs_root() / "sweeps" / study_name / "report"
+    out = Path(out_dir) if out_dir is not None else study_mod.sweep_dir(study, storage_url) / "report"
     files: list[Path] = []
     if write:
         files.append(_write_trials(out / "trials.csv", results, spec))

@@ -164,6 +164,9 @@ class SweepSpec:
     # Also evaluate each trial's final model on its whole training split (eval mode): what "optimises
     # better" is judged by (lecture B3). Costs one forward pass over the training set per trial.
     evaluate_train: bool = False
+    # No --lr given and the optimizer swept: each point trains at its own optimizer's registry lr (SGD 0.1,
+    # Adam 1e-3), not at the base optimizer's.
+    lr_from_optimizer: bool = False
 
     def __post_init__(self) -> None:
         self.validate()
@@ -239,6 +242,10 @@ class SweepSpec:
                 hparams[name[len(HP_PREFIX) :]] = value
             else:
                 fields[name] = value
+        if self.lr_from_optimizer and "optimizer" in fields and "lr" not in fields:
+            from optlab.train.config import default_lr
+
+            fields["lr"] = default_lr(fields["optimizer"])
         config = self.base.replace(
             **fields, hparams=hparams, description=description or self.base.description
         )
@@ -263,7 +270,9 @@ class SweepSpec:
 
     # -- storage ----------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        optional = {"evaluate_train": True} if self.evaluate_train else {}  # older studies stay joinable
+        optional: dict[str, Any] = {"evaluate_train": True} if self.evaluate_train else {}
+        if self.lr_from_optimizer:  # only when set, so older studies keep their fingerprint and stay joinable
+            optional["lr_from_optimizer"] = True
         return optional | {
             "version": SPEC_VERSION,
             "base": self.base.to_dict(),
@@ -292,6 +301,7 @@ class SweepSpec:
             reference_batch=data["reference_batch"],
             seed=data["seed"],
             evaluate_train=bool(data.get("evaluate_train", False)),
+            lr_from_optimizer=bool(data.get("lr_from_optimizer", False)),
         )
 
     def fingerprint(self) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from optlab.sweep.space import SweepSpec, point_key
 from optlab.train import runs_root
 
 SPEC_ATTR = "optlab_sweep"
+UID_ATTR = "optlab_uid"  # random id given at creation: a study re-made under an old name gets new folders
 STORAGE_NAME = "sweeps.sqlite"
 MAX_RETRY = 3  # a point whose trial dies this many times more is given up (e.g. it is killed for memory)
 DEFAULT_HEARTBEAT_INTERVAL = 10  # seconds (Optuna takes whole seconds)
@@ -48,18 +50,47 @@ def default_storage_url() -> str:
     return f"sqlite:///{(runs_root() / STORAGE_NAME).resolve()}"
 
 
+def sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///PATH`` URL; None for a server URL."""
+    return Path(url[len("sqlite:///") :]) if url.startswith("sqlite:///") else None
+
+
+def storage_root(url: str | None) -> Path:
+    """Where a storage's trial folders and their runs index live: beside an SQLite file (so
+    ``optlab lecture --sweep`` keeps its trials under ``--out``), else (a server) under the runs root."""
+    path = sqlite_path(url or default_storage_url())
+    return path.resolve().parent if path is not None else runs_root()
+
+
+def sweep_dir(study: Any, url: str | None) -> Path:
+    """``<storage root>/sweeps/<study>-<uid>``: the folder of one study's trials and report, unique per study
+    *and* storage (a study made again under the same name, in a new or recreated database, gets a new uid)."""
+    uid = study.user_attrs.get(UID_ATTR)
+    name = f"{study.study_name}-{uid}" if uid else study.study_name  # studies made before uids keep theirs
+    return storage_root(url) / "sweeps" / name
+
+
 def open_storage(
     url: str | None = None,
     *,
     heartbeat_interval: int = DEFAULT_HEARTBEAT_INTERVAL,
     grace_period: int = DEFAULT_GRACE_PERIOD,
+    create: bool = True,
 ) -> Any:
-    """An ``optuna.storages.RDBStorage`` with heartbeats and retries of dead trials; bad URL → ConfigError."""
-    import optuna
-    import sqlalchemy.exc
+    """An ``optuna.storages.RDBStorage`` with heartbeats and retries of dead trials; bad URL → ConfigError.
+
+    ``create=False`` (readers such as ``optlab sweep report``): a missing SQLite file is a ConfigError naming
+    it, and nothing is created."""
+    try:
+        import optuna
+        import sqlalchemy.exc
+    except ImportError:
+        raise OptlabError("sweeps need Optuna, which is not installed: pip install 'optlab[sweep]'") from None
 
     quiet_optuna()
     url = url or default_storage_url()
+    if not create and (path := sqlite_path(url)) is not None and not path.is_file():
+        raise ConfigError(f"no sweep storage at {url} (no such file; give --storage URL of the sweep)")
     for name, value in (("--heartbeat-interval", heartbeat_interval), ("--grace-period", grace_period)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"invalid value for {name}: {value!r} (whole seconds >= 1)")
@@ -147,6 +178,7 @@ def create_or_join(storage: Any, name: str, spec: SweepSpec, worker_index: int |
                 "continue it with `optlab sweep --study NAME` alone, or pick another --study"
             ) from None
         return study
+    study.set_user_attr(UID_ATTR, uuid.uuid4().hex[:8])  # before the spec: joiners wait for the spec
     study.set_user_attr(SPEC_ATTR, spec.to_dict())
     return study
 
@@ -162,7 +194,9 @@ def join(storage: Any, name: str, worker_index: int | None = 0, wait: float = 30
     names = [s.study_name for s in summaries]
     if name not in names:
         known = ", ".join(names) if names else "none"
-        raise ConfigError(f"no sweep study {name!r} in this storage (studies there: {known})")
+        url = getattr(getattr(storage, "engine", None), "url", None)
+        where = f" {url.render_as_string(hide_password=True)}" if url is not None else ""
+        raise ConfigError(f"no sweep study {name!r} in storage{where} (studies there: {known})")
     deadline = time.monotonic() + wait
     while True:
         attrs = next(s for s in optuna.study.get_all_study_summaries(storage, False) if s.study_name == name)

@@ -32,14 +32,15 @@ from typing import Any
 from optlab.errors import OptlabError
 from optlab.sweep import study as study_mod
 from optlab.sweep.space import point_key
-from optlab.train import TrainState, evaluate, resolve_device, runs_root, train
+from optlab.train import TrainState, evaluate, resolve_device, train
 
 POLL_SECONDS = 1.0
 
 
-def trial_run_dir(study_name: str, number: int) -> Path:
-    """``<runs root>/sweeps/<study>/trial-0007``: one run folder per trial, on the machine that ran it."""
-    return runs_root() / "sweeps" / study_name / f"trial-{number:04d}"
+def trial_run_dir(study: Any, number: int, storage_url: str | None = None) -> Path:
+    """``<storage root>/sweeps/<study>-<uid>/trial-0007``: one run folder per trial, on the machine that ran
+    it, unique per study and storage (see :func:`optlab.sweep.study.sweep_dir`)."""
+    return study_mod.sweep_dir(study, storage_url) / f"trial-{number:04d}"
 
 
 class _Reporter:
@@ -57,7 +58,7 @@ class _Reporter:
         accuracy = row[self.metric]
         self.curve.append([row["epoch"], row["step"], accuracy, self.train_seconds])
         self.trial.report(accuracy, row["epoch"])
-        if self.prune and state.epoch < state.config.epochs and self.trial.should_prune():
+        if self.prune and state.epoch < state.epochs and self.trial.should_prune():
             self.pruned_at = row["epoch"]
             state.stop = True
 
@@ -78,6 +79,9 @@ class Worker:
     ):
         self.storage, self.study_name = storage, study_name
         self.study, self.spec = study_mod.join(storage, study_name, worker_index)
+        self.url = storage.engine.url.render_as_string(hide_password=False)
+        # trial runs are indexed beside their folders: the lecture's under --out, not in ./runs
+        self.index = study_mod.storage_root(self.url) / "index.sqlite"
         self.quiet, self.poll, self.on_trial = quiet, poll, on_trial
         self.label = label
         self.datasets: dict[tuple, Any] = {}
@@ -159,7 +163,7 @@ class Worker:
             raise optuna.TrialPruned(f"duplicate of trial {holder}")
 
         config = self.spec.config_for(point, description=f"sweep {self.study_name} trial {trial.number}")
-        run_dir = trial_run_dir(self.study_name, trial.number)
+        run_dir = trial_run_dir(self.study, trial.number, self.url)
         trial.set_user_attr("run_dir", str(run_dir.resolve()))
         trial.set_user_attr("effective_lr", config.lr)
         metric = self.spec.objective_name()
@@ -167,7 +171,15 @@ class Worker:
         dataset = self._dataset(config)
         started = time.perf_counter()
         try:
-            result = train(config, run_dir, dataset=dataset, callbacks=[reporter], quiet=True)
+            result = train(
+                config,
+                run_dir,
+                dataset=dataset,
+                callbacks=[reporter],
+                quiet=True,
+                index=self.index,
+                group=self.study_name,
+            )
         except (OptlabError, ValueError) as error:
             # A NaN loss or a bad hyperparameter would fail again: that is the point's result, not a crash.
             trial.set_user_attr("error", str(error))
@@ -181,6 +193,7 @@ class Worker:
         if metric == "val_acc":
             _, test_acc = evaluate(result.model, dataset.test, config.eval_batch_size)
             trial.set_user_attr("test_acc", test_acc)
+            _record_test_acc(self.index, run_dir, result.summary, test_acc)
         final = {k: v for k, v in result.metrics[-1].items() if k.startswith(("val_", "test_"))}
         if self.spec.evaluate_train:
             final["train_loss"], final["train_acc"] = evaluate(
@@ -210,6 +223,17 @@ class Worker:
     def _say(self, text: str) -> None:
         if not self.quiet:
             print(f"{self.label}{text}", file=sys.stderr, flush=True)
+
+
+def _record_test_acc(index_path: Path, run_dir: Path, summary: dict[str, Any], test_acc: float) -> None:
+    """The trial's test accuracy (measured after training, beside its validation objective) in its
+    summary.json and its runs-index row, so `optlab runs list` shows val_acc and test_acc for trials too."""
+    from optlab.train import runs
+
+    summary = {**summary, "test_acc": test_acc}
+    runs.write_json(run_dir / "summary.json", summary)
+    index = runs.RunIndex(index_path)
+    index.finish(index.get(str(run_dir.resolve()))["id"], summary["status"], summary)
 
 
 def _claim(study: Any, trial: Any, key: str, poll: float) -> int | None:

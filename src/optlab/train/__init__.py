@@ -18,6 +18,7 @@ _EXPORTS = {
     "TrainConfig": "config",
     "parse_hparam": "config",
     "RunResult": "loop",
+    "check_fits": "loop",
     "evaluate": "loop",
     "resolve_device": "loop",
     "train": "loop",

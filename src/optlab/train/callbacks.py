@@ -38,6 +38,7 @@ class TrainState:
     metrics: dict[str, Any] = field(default_factory=dict)  # the last epoch's row (set before on_epoch)
     history: list[dict[str, Any]] = field(default_factory=list)  # all epoch rows so far
     stop: bool = False  # set True to end the run after this update
+    epochs: int = 0  # epochs the run takes unless stopped (--epochs, or as many as --max-steps needs)
 
 
 @runtime_checkable

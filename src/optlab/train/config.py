@@ -29,6 +29,24 @@ FLAGS: dict[str, str] = {
 }
 
 
+DEFAULT_EPOCHS = 10  # without --epochs and --max-steps
+
+
+def default_lr(optimizer: Any) -> Any:
+    """The optimizer's registry learning rate (what ``optlab list optimizers`` shows); an unknown name is left
+    for :func:`check_registries` (or ``validate``) to report."""
+    from optlab import optim
+
+    if isinstance(optimizer, str) and optimizer in optim.names():
+        return float(optim.info(optimizer).defaults["lr"])
+    if isinstance(optimizer, str) and optimizer:
+        raise ConfigError(
+            f"invalid value for --optimizer: unknown name {optimizer!r}; choose one of: "
+            f"{', '.join(optim.names())} (see `optlab list optimizers`)"
+        )
+    return None
+
+
 def flag(name: str) -> str:
     """The command-line flag that sets field ``name``."""
     return FLAGS.get(name, "--" + name.replace("_", "-"))
@@ -39,20 +57,25 @@ class TrainConfig:
     """Everything that determines a training run (given the seed, two runs with equal configs are equal on
     CPU).
 
-    ``batch_size=None`` trains full batch; ``max_steps`` caps the number of updates (the schedule's horizon is
-    ``min(epochs * batches_per_epoch, max_steps)``); ``hparams`` are the optimizer's hyperparameters beyond
+    ``lr=None`` (the default) takes the optimizer's registry default (``optlab list optimizers``: SGD 0.1,
+    Adam 1e-3, LARS 1.0, ...), resolved when the config is made. ``batch_size=None`` trains full batch.
+    ``epochs`` and ``max_steps`` bound the run; the first reached stops it (the schedule's horizon is
+    ``min(epochs * batches_per_epoch, max_steps)``). ``epochs=None`` means :data:`DEFAULT_EPOCHS` without
+    ``max_steps`` and no epoch bound with it, so ``max_steps=N`` alone trains N updates (as in Lightning and
+    the HF Trainer); ``hparams`` are the optimizer's hyperparameters beyond
     ``lr`` (e.g. ``{"momentum": 0.9}`` or ``{"betas": (0.9, 0.99)}``); ``validation`` is a count or fraction
     of the training set held out (0: evaluate on the test split); ``checkpoint_every`` writes a checkpoint
     every N updates in addition to one per epoch (0: per epoch only); ``log_steps`` writes ``steps.csv``
     (loss, lr per update). Data parallel: ``batch_size`` is per rank (the global batch is ranks × batch_size);
-    ``sync_bn`` uses SyncBatchNorm (batch statistics over all ranks; CUDA only)."""
+    ``sync_bn`` uses SyncBatchNorm (batch statistics over all ranks; CUDA only). ``no_decay_bias_norm``
+    exempts biases and norm-layer parameters from weight decay (:func:`optlab.optim.param_groups`)."""
 
     dataset: str = "mnist1d"
     model: str = "mlp"
     optimizer: str = "adam"
-    lr: float = 1e-3
+    lr: float | None = None
     batch_size: int | None = 128
-    epochs: int = 10
+    epochs: int | None = None
     max_steps: int | None = None
     schedule: str = "constant"
     warmup_steps: int = 0
@@ -68,10 +91,27 @@ class TrainConfig:
     drop_last: bool = False
     eval_batch_size: int = 2048
     sync_bn: bool = False
+    no_decay_bias_norm: bool = False
     description: str = ""
 
     def __post_init__(self) -> None:
+        if self.lr is None:
+            self.lr = default_lr(self.optimizer)
         self.validate()
+
+    def epoch_limit(self, batches_per_epoch: int) -> int:
+        """Epochs the run may take: ``epochs``, else :data:`DEFAULT_EPOCHS`, else (``max_steps`` alone) as
+        many as ``max_steps`` updates need."""
+        if self.epochs is not None:
+            return self.epochs
+        if self.max_steps is None:
+            return DEFAULT_EPOCHS
+        return -(-self.max_steps // max(batches_per_epoch, 1))
+
+    def total_steps(self, batches_per_epoch: int) -> int:
+        """Updates the run takes unless stopped early: the first reached of its epochs and ``max_steps``."""
+        total = self.epoch_limit(batches_per_epoch) * batches_per_epoch
+        return total if self.max_steps is None else min(total, self.max_steps)
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` naming the flag of the first invalid value."""
@@ -83,7 +123,9 @@ class TrainConfig:
             raise bad("lr", "must be a number > 0")
         if self.batch_size is not None and not (isinstance(self.batch_size, int) and self.batch_size >= 1):
             raise bad("batch_size", "must be an integer >= 1, or omitted for full batch")
-        if not (isinstance(self.epochs, int) and self.epochs >= 1):
+        if self.epochs is not None and not (
+            isinstance(self.epochs, int) and not isinstance(self.epochs, bool) and self.epochs >= 1
+        ):
             raise bad("epochs", "must be an integer >= 1")
         if self.max_steps is not None and not (isinstance(self.max_steps, int) and self.max_steps >= 1):
             raise bad("max_steps", "must be an integer >= 1")
@@ -97,6 +139,8 @@ class TrainConfig:
             raise bad("shuffle", "must be true, false or 'once'")
         if not isinstance(self.sync_bn, bool):
             raise bad("sync_bn", "must be true or false")
+        if not isinstance(self.no_decay_bias_norm, bool):
+            raise bad("no_decay_bias_norm", "must be true or false")
         if not (isinstance(self.eval_batch_size, int) and self.eval_batch_size >= 1):
             raise bad("eval_batch_size", "must be an integer >= 1")
         for name in ("dataset", "model", "optimizer", "schedule", "device"):
@@ -226,8 +270,48 @@ def check_registries(config: TrainConfig, check_dataset: bool = True) -> None:
             raise ConfigError(
                 f"invalid value for {flag(name)}: unknown name {value!r}; choose one of: {', '.join(valid)}"
             )
+    valid = optimizer_hparams(config.optimizer)
+    listing = ", ".join(f"{k}={_show(v)}" for k, v in valid.items())
+    unknown = [key for key in config.hparams if key not in valid]
+    if "lr" in config.hparams:
+        raise ConfigError("invalid value for --hp: lr=... (the learning rate is --lr)")
+    if unknown:
+        raise ConfigError(
+            f"invalid value for --hp: {config.optimizer} has no hyperparameter {unknown[0]!r}; "
+            f"valid (with defaults): {listing}"
+        )
     try:
         optim.create(config.optimizer, [torch.nn.Parameter(torch.zeros(1))], lr=config.lr, **config.hparams)
     except (TypeError, ValueError) as error:
         hparams = ", ".join(f"{k}={v!r}" for k, v in config.hparams.items()) or "none"
-        raise ConfigError(f"invalid value for --hp ({hparams}) of {config.optimizer}: {error}") from None
+        raise ConfigError(
+            f"invalid value for --hp ({hparams}) of {config.optimizer}: {error}; valid (with defaults): "
+            f"{listing}"
+        ) from None
+
+
+def optimizer_hparams(name: str) -> dict[str, Any]:
+    """The hyperparameters ``--hp`` may set for optimizer ``name`` (all but ``lr``), with the values it uses
+    when they are not given: the class's keyword defaults overridden by the registry's."""
+    import inspect
+
+    from optlab import optim
+
+    entry = optim.info(name)
+    signature = inspect.signature(entry.cls.__init__)
+    skip = ("self", "params", "lr")
+    defaults = {
+        p.name: p.default
+        for p in signature.parameters.values()
+        if p.name not in skip and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
+    defaults.update({k: v for k, v in entry.defaults.items() if k != "lr"})
+    return defaults
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, tuple):
+        return ",".join(_show(v) for v in value)
+    return "none" if value is None else str(value)

@@ -97,12 +97,14 @@ def train(
     quiet: bool = False,
     resume: bool = False,
     index: bool | str | Path = True,
+    group: str | None = None,
 ) -> RunResult:
     """Train ``config.model`` on ``config.dataset``; write the run folder; return the model and its metrics.
 
     ``resume=True`` continues the run in ``run_dir`` with the config saved there (``config`` is ignored).
     ``dataset`` overrides loading by name (an ``optlab.data.Dataset``). ``index`` is the runs index to record
-    the run in: ``True`` for ``$OPTLAB_RUNS/index.sqlite``, a path, or ``False`` for none. Raises
+    the run in: ``True`` for ``$OPTLAB_RUNS/index.sqlite``, a path, or ``False`` for none; ``group`` is the
+    sweep study the run is a trial of (the index's ``study`` column). Raises
     :class:`ConfigError` for bad settings and :class:`OptlabError` when the run fails (e.g. a NaN loss)."""
     from optlab import data, models, optim, schedules
 
@@ -136,43 +138,52 @@ def train(
     check_registries(config, check_dataset=dataset is None)
     device = distributed.rank_device(resolve_device(config.device))
     config = config.replace(device=str(device))
-    if writer:
-        runs.prepare_run_dir(run_dir)  # fail before any data is loaded or any update is made
 
     # -- build: data, model, optimizer, schedule, batcher ----------------------------------------------------
-    if dataset is None:
-        dataset = data.load(
-            config.dataset, data_dir=config.data_dir, validation=config.validation, seed=config.seed
-        )
-    dataset = dataset.to(device)
-    torch.manual_seed(config.seed)
-    model = models.create(config.model, dataset.input_shape, dataset.num_classes).to(device)
-    net = distributed.wrap(model, device, config.sync_bn)  # DDP on several ranks; `model` is what is saved
-    optimizer = optim.create(config.optimizer, model.parameters(), lr=config.lr, **config.hparams)
-    batcher = data.Batcher(
-        dataset.train,
-        config.batch_size,
-        shuffle=config.shuffle,
-        drop_last=config.drop_last,
-        seed=config.seed,
-        device=device,
-        rank=rank,
-        world_size=world_size,
-        reuse_buffer=True,  # each batch is finished (backward done, hooks run) before the next is gathered
-    )
-    total_steps = config.epochs * len(batcher)
-    if config.max_steps is not None:
-        total_steps = min(total_steps, config.max_steps)
+    created = runs.prepare_run_dir(run_dir) if writer else None  # fail before any data is loaded
     try:
-        schedule = schedules.create(
-            config.schedule,
-            config.lr,
-            total_steps,
-            warmup_steps=config.warmup_steps,
-            **config.schedule_kwargs,
+        if dataset is None:
+            dataset = data.load(
+                config.dataset, data_dir=config.data_dir, validation=config.validation, seed=config.seed
+            )
+        dataset = dataset.to(device)
+        torch.manual_seed(config.seed)
+        model = models.create(config.model, dataset.input_shape, dataset.num_classes).to(device)
+        check_fits(model, dataset, config)
+        # DDP on several ranks; `model` is what is saved
+        net = distributed.wrap(model, device, config.sync_bn)
+        params = (  # --no-decay-bias-norm: biases and norm layers in a group without weight decay
+            optim.param_groups(model, weight_decay=None, no_decay=("bias", "norm"))
+            if config.no_decay_bias_norm
+            else model.parameters()
         )
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"invalid schedule {config.schedule!r} for this run: {error}") from None
+        optimizer = optim.create(config.optimizer, params, lr=config.lr, **config.hparams)
+        batcher = data.Batcher(
+            dataset.train,
+            config.batch_size,
+            shuffle=config.shuffle,
+            drop_last=config.drop_last,
+            seed=config.seed,
+            device=device,
+            rank=rank,
+            world_size=world_size,
+            reuse_buffer=True,  # each batch is done (backward, hooks run) before the next is gathered
+        )
+        n_epochs = config.epoch_limit(len(batcher))  # --max-steps alone: as many epochs as its updates need
+        total_steps = config.total_steps(len(batcher))
+        try:
+            schedule = schedules.create(
+                config.schedule,
+                config.lr,
+                total_steps,
+                warmup_steps=config.warmup_steps,
+                **config.schedule_kwargs,
+            )
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"invalid schedule {config.schedule!r} for this run: {error}") from None
+    except BaseException:
+        runs.remove_empty_dirs(created)  # settings the data, model or schedule reject leave nothing behind
+        raise
     eval_split, eval_name = (dataset.val, "val") if dataset.val is not None else (dataset.test, "test")
     params = [p for p in model.parameters() if p.requires_grad]
 
@@ -201,9 +212,10 @@ def train(
             runs.truncate_steps(run_dir / "steps.csv", step)
         if index is not False:
             index_db = runs.RunIndex(None if index is True else index)
-            run_id = index_db.start(run_dir, config)
+            run_id = index_db.start(run_dir, config, study=group)
 
     state = TrainState(config, model, optimizer, dataset, device, step=step, epoch=epoch, history=history)
+    state.epochs = n_epochs
     on_step, on_epoch = hooks(callbacks, "on_step"), hooks(callbacks, "on_epoch")
 
     def save(reason: str) -> None:
@@ -234,11 +246,11 @@ def train(
 
     started = time.perf_counter()
     lr = schedule(max(step - 1, 0))  # the lr of the last update, until the next one
-    bar = Progress(quiet or not writer, config.epochs, len(batcher), epoch, stats.updates)
+    bar = Progress(quiet or not writer, n_epochs, len(batcher), epoch, stats.updates)
     status, error_message = "failed", None
     try:
         with bar:
-            while epoch < config.epochs and step < total_steps and not state.stop:
+            while epoch < n_epochs and step < total_steps and not state.stop:
                 model.train()
                 t0 = clock()
                 # A checkpoint taken after the epoch's last batch resumes with nothing left of that epoch.
@@ -304,6 +316,7 @@ def train(
         summary = _summary(
             config, history, step, epoch, wall, device, status, error_message, eval_name, dataset
         )
+        summary["stopped_by"] = _stopped_by(config, step, epoch, n_epochs, total_steps, status, state.stop)
         summary.update(distributed.summary_fields(config.batch_size))
         if writer:
             if status == "completed":
@@ -325,6 +338,40 @@ def _check_finite(stats: EpochStats, params: list[torch.Tensor] | None, step: in
             f"loss became nan/inf by update {step} (epoch {epoch + 1}); run stopped, the last good "
             f"checkpoint is kept in {run_dir / 'checkpoints' / 'last.pt'} (try a smaller --lr)"
         )
+
+
+def check_fits(model: nn.Module, dataset: Any, config: TrainConfig) -> None:
+    """One eval-mode forward pass on one training example, so that a model that does not fit the data (a 1-D
+    model on images) fails as a usage error before anything is written. Eval mode draws no random numbers
+    and changes no state, so the run is the same with or without this check."""
+    if len(dataset.train) == 0:
+        raise ConfigError(f"invalid value for --dataset: {config.dataset!r} has no training examples left")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(dataset.train.x[:1])
+    except (RuntimeError, ValueError, TypeError) as error:
+        raise ConfigError(
+            f"invalid value for --model: {config.model!r} does not fit dataset {config.dataset!r} (inputs "
+            f"{tuple(dataset.input_shape)}): {str(error).splitlines()[0]}"
+        ) from None
+    finally:
+        model.train(was_training)
+
+
+def _stopped_by(
+    config: TrainConfig, step: int, epoch: int, n_epochs: int, total_steps: int, status: str, stop: bool
+) -> str | None:
+    """Which bound ended a completed run: ``max_steps`` (its updates were reached first), ``epochs`` or
+    ``callback`` (a callback set ``state.stop``); None for a failed run."""
+    if status != "completed":
+        return None
+    if config.max_steps is not None and step >= config.max_steps:
+        return "max_steps"
+    if epoch >= n_epochs or step >= total_steps:
+        return "epochs"
+    return "callback" if stop else None
 
 
 def _summary(config, history, step, epoch, wall, device, status, error_message, eval_name, dataset) -> dict:

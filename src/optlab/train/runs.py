@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS runs (
     dataset TEXT, model TEXT, optimizer TEXT, lr REAL, batch_size INTEGER, epochs INTEGER, seed INTEGER,
     description TEXT,
     config_json TEXT NOT NULL,
-    summary_json TEXT
+    summary_json TEXT,
+    study TEXT
 )
 """
 
@@ -76,9 +77,16 @@ def default_run_dir(config: Any, root: Path | None = None) -> Path:
     return path
 
 
-def prepare_run_dir(run_dir: Path) -> None:
+def prepare_run_dir(run_dir: Path) -> Path | None:
     """Create ``run_dir`` and ``run_dir/checkpoints`` and prove they are writable — before any training
-    starts."""
+    starts. Returns the topmost folder this created (None if ``run_dir`` existed), for
+    :func:`remove_empty_dirs` to take back if the run then fails to start."""
+    run_dir = Path(run_dir)
+    top = None
+    for folder in (run_dir, *run_dir.parents):
+        if folder.exists():
+            break
+        top = folder
     try:
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         probe = run_dir / "checkpoints" / ".write-test"
@@ -86,6 +94,18 @@ def prepare_run_dir(run_dir: Path) -> None:
         probe.unlink()
     except OSError as error:
         raise OptlabError(f"cannot write to run directory {run_dir}: {error.strerror or error}") from None
+    return top
+
+
+def remove_empty_dirs(top: Path | None) -> None:
+    """Remove ``top`` if it holds nothing but empty folders (a run that failed to start leaves nothing)."""
+    if top is None or not top.is_dir():
+        return
+    if any(path.is_file() or path.is_symlink() for path in top.rglob("*")):
+        return
+    for folder in sorted((p for p in top.rglob("*")), key=lambda p: len(p.parts), reverse=True):
+        folder.rmdir()
+    top.rmdir()
 
 
 # -- metrics.csv ---------------------------------------------------------------------------------------------
@@ -152,12 +172,16 @@ class RunIndex:
             connection.row_factory = sqlite3.Row
             with connection:
                 connection.execute(_SCHEMA)
+                columns = {row["name"] for row in connection.execute("PRAGMA table_info(runs)")}
+                if "study" not in columns:  # an index written before runs had a study
+                    connection.execute("ALTER TABLE runs ADD COLUMN study TEXT")
         except (OSError, sqlite3.Error) as error:
             raise OptlabError(f"cannot open the runs index {self.path}: {error}") from None
         return connection
 
-    def start(self, run_dir: Path, config: Any) -> int:
-        """Insert (or, on resume, reset to ``running``) the row of ``run_dir``; returns the run's id."""
+    def start(self, run_dir: Path, config: Any, study: str | None = None) -> int:
+        """Insert (or, on resume, reset to ``running``) the row of ``run_dir``; returns the run's id.
+        ``study`` names the sweep study a trial belongs to (shown by ``optlab runs list``)."""
         path = str(Path(run_dir).resolve())
         now = _now()
         values = {
@@ -176,6 +200,7 @@ class RunIndex:
             "seed": config.seed,
             "description": config.description,
             "config_json": json.dumps(config.to_dict(), sort_keys=True),
+            "study": study,
         }
         columns = ", ".join(values)
         marks = ", ".join(f":{key}" for key in values)
@@ -215,9 +240,21 @@ class RunIndex:
                     row = connection.execute("SELECT * FROM runs WHERE id = ?", (int(text),)).fetchone()
                 if row is None:
                     row = connection.execute(
-                        "SELECT * FROM runs WHERE path = ? OR name = ? ORDER BY id DESC",
-                        (str(Path(text).resolve()), text),
+                        "SELECT * FROM runs WHERE path = ?", (str(Path(text).resolve()),)
                     ).fetchone()
+                if row is None:
+                    named = connection.execute(
+                        "SELECT * FROM runs WHERE name = ? ORDER BY id", (text,)
+                    ).fetchall()
+                    if len(named) > 1:  # trial-0001 of two studies: never guess which one is meant
+                        which = ", ".join(
+                            f"{r['id']}" + (f" (study {r['study']})" if r["study"] else "") for r in named
+                        )
+                        raise ConfigError(
+                            f"run name {text!r} is ambiguous in {self.path}: runs {which}; give the id or "
+                            "the path"
+                        )
+                    row = named[0] if named else None
             if row is not None:
                 return _row(row)
         raise ConfigError(f"no run {str(key)!r} in {self.path} (see `optlab runs list`)")
