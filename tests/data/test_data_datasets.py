@@ -17,7 +17,7 @@ from optlab.errors import ConfigError
 
 
 def test_names_and_descriptions() -> None:
-    assert names() == ["fashion-mnist", "mnist", "mnist1d", "cifar10", "ordered-abc"]
+    assert names() == ["fashion-mnist", "mnist", "mnist1d", "mnist1d-50k", "cifar10", "ordered-abc"]
     for name in names():
         assert info(name).description and "\n" not in info(name).description
 
@@ -129,3 +129,15 @@ def test_cache_root_follows_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert cache_root() == tmp_path / "c"
     monkeypatch.delenv("OPTLAB_CACHE")
     assert cache_root() == Path.home() / ".cache" / "optlab"
+
+
+def test_mnist1d_args_draw_more_examples_from_the_same_generator() -> None:
+    from optlab.data.mnist1d_data import default_args, load_mnist1d, mnist1d_args
+
+    args = mnist1d_args(num_samples=600)
+    assert args == {**default_args(), "num_samples": 600}
+    small = load_mnist1d(args, name="mnist1d-600")
+    assert small.name == "mnist1d-600"
+    assert small.train.x.shape == (480, 40) and small.test.x.shape == (120, 40)
+    with pytest.raises(ValueError, match=r"unknown MNIST-1D argument.*num_sample.*valid: "):
+        mnist1d_args(num_sample=10)

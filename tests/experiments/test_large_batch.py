@@ -14,13 +14,18 @@ from optlab.experiments.framework import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCE
 from optlab.experiments.swap import average_states, swap_phase2
 
 
-def _runs(acc_by_method: dict[str, list[float]]):
+def _runs(acc_by_method: dict[str, list[float]], val_by_method: dict[str, list[float]] | None = None):
+    """Measurements as run() writes them; validation accuracy = test accuracy unless given."""
     seeds = len(next(iter(acc_by_method.values())))
+    val_by_method = {**acc_by_method, **(val_by_method or {})}
     runs = []
     for s in range(seeds):
-        methods = {m: {"batch_size": 32 if m == "small" else 1024, "peak_lr": 0.05, "test_acc": accs[s],
-                       "updates": 100, "wall_time": 1.0} for m, accs in acc_by_method.items()}  # fmt: skip
-        runs.append({"settings": [{"key": "mnist1d/mlp1d", "methods": methods}], "skipped": []})
+        methods = {m: {"batch_size": 32 if m == "small" else 1024, "lr": 0.05, "peak_lr": 0.05,
+                       "test_acc": accs[s], "val_acc": val_by_method[m][s], "updates": 100, "wall_time": 1.0}
+                   for m, accs in acc_by_method.items()}  # fmt: skip
+        setting = {"key": "mnist1d/mlp1d", "small_batch": 32, "large_batch": 1024, "epochs": 10,
+                   "methods": methods}  # fmt: skip
+        runs.append({"settings": [setting], "skipped": []})
     return json.loads(json.dumps(runs))
 
 
@@ -37,7 +42,7 @@ GOOD = {
 def test_reproduced_when_a_method_matches_the_small_batch():
     result, goyal = b6.verdict(_runs(GOOD))
     assert result.outcome == REPRODUCED
-    assert result.numbers["mnist1d/mlp1d: best large-batch method"] == "SWAP"
+    assert result.numbers["mnist1d/mlp1d: best large-batch method (by validation)"] == "SWAP"
     # scaling + warm-up beats naive clearly but stays 2.7 points below the small batch
     assert goyal.checks == {
         "mnist1d/mlp1d: scaling + warm-up > naive beyond spread": True,
@@ -70,6 +75,17 @@ def test_not_reproduced_when_the_naive_large_batch_is_not_worse():
     equal = {**GOOD, "large naive": [0.62, 0.63, 0.64]}
     result = b6.verdict(_runs(equal))[0]
     assert result.checks["mnist1d/mlp1d: naive < small beyond spread"] is False
+    assert result.outcome == NOT_REPRODUCED
+
+
+def test_the_best_method_is_chosen_on_validation_never_on_test():
+    # LARS has the best test accuracy (matching the small batch) but the worst validation accuracy: the
+    # verdict must not pick it, and every other method is 2+ points short.
+    test = {**GOOD, "SWAP": [0.60, 0.59, 0.61], "LARS": [0.63, 0.62, 0.64]}
+    val = {"LARS": [0.40, 0.41, 0.42]}
+    result = b6.verdict(_runs(test, val))[0]
+    assert result.numbers["mnist1d/mlp1d: best large-batch method (by validation)"] != "LARS"
+    assert result.checks["mnist1d/mlp1d: best method within 1 point of small"] is False
     assert result.outcome == NOT_REPRODUCED
 
 
@@ -118,7 +134,13 @@ def test_smoke_run_trains_every_method_and_writes_a_figure(tmp_path):
     assert list(methods) == list(b6.METHODS)
     assert methods["small"]["updates"] > methods["large naive"]["updates"]
     assert len(methods["SWAP"]["worker_test_acc"]) == b6.SETTINGS["smoke"][0].swap_workers
-    assert methods["large + scaling + warm-up"]["peak_lr"] == pytest.approx(0.05 * 256 / 32)
+    small = b6.SETTINGS["smoke"][0]
+    assert methods["large + scaling + warm-up"]["peak_lr"] == pytest.approx(
+        methods["small"]["lr"] * small.large_batch / small.small_batch
+    )
+    assert methods["large naive"]["lr"] == methods["small"]["lr"]  # naive: the small batch's picked lr
+    for method in ("small", "LARS", "LAMB"):  # each grid was searched on validation, as the runs record
+        assert {g["lr"] for g in measurements["settings"][0]["lr_grids"][method]} >= {methods[method]["lr"]}
     assert (tmp_path / measurements["figures"][0]["file"]).stat().st_size > 1000
     on_disk = json.loads((tmp_path / "b6_measurements_seed0.json").read_text())
     assert {r.outcome for r in b6.verdict([on_disk])} == {INCONCLUSIVE}

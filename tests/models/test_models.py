@@ -18,6 +18,7 @@ TAKES = {
     "c1": [MNIST, CIFAR],
     "mlp1d": [MNIST, CIFAR, MNIST1D, ABC],
     "cnn1d": [MNIST1D],
+    "cnn1d_bn": [MNIST1D],
     "logreg": [MNIST, CIFAR, MNIST1D, ABC],
     "mlp": [MNIST, CIFAR, MNIST1D, ABC],
 }
@@ -63,11 +64,13 @@ def expected_parameters(name, shape, classes):
         for kernel in (5, 3, 3):
             length = conv_out(length, kernel, stride=2, padding=1)
         return conv(1, 25, 5) + 2 * conv(25, 25, 3) + linear(25 * length, classes)
+    if name == "cnn1d_bn":  # cnn1d plus a BatchNorm (weight and bias) per convolution
+        return expected_parameters("cnn1d", shape, classes) + 3 * batchnorm(25)
     raise AssertionError(name)
 
 
 def test_names():
-    assert names() == ["f1", "c1", "mlp1d", "cnn1d", "logreg", "mlp"]
+    assert names() == ["f1", "c1", "mlp1d", "cnn1d", "cnn1d_bn", "logreg", "mlp"]
     for name in names():
         entry = info(name)
         assert entry.name == name and entry.description and entry.paper and entry.inputs
@@ -176,7 +179,7 @@ def test_accepts_torch_size():
     [
         (
             lambda: create("resnet", MNIST, 10),
-            "unknown model 'resnet'; valid: f1, c1, mlp1d, cnn1d, logreg, mlp",
+            "unknown model 'resnet'; valid: f1, c1, mlp1d, cnn1d, cnn1d_bn, logreg, mlp",
         ),
         (lambda: create("c1", MNIST1D, 10), r"model 'c1' takes images shaped \(channels, height, width\)"),
         (lambda: create("c1", ABC, 10), "model 'c1' takes images"),

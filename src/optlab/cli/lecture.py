@@ -26,6 +26,12 @@ def register(app: typer.Typer) -> None:
         seeds: int = typer.Option(
             None, "--seeds", help="Seeds for seed-dependent experiments (default 1/3/5)."
         ),
+        first_seed: int = typer.Option(
+            0,
+            "--first-seed",
+            min=0,
+            help="Seed-dependent experiments run seeds S … S+n−1 (n = --seeds); recorded in results.json.",
+        ),
         workers: int = typer.Option(
             None, "--workers", help="Parallel processes (default: 1 for smoke, else CPU count, max 4)."
         ),
@@ -66,9 +72,15 @@ def register(app: typer.Typer) -> None:
         _use_device(device)
         if sweep and storage is not None and not storage.startswith("sqlite:"):
             os.environ["OPTLAB_RUNS"] = str(out.resolve())  # a server's trial folders: under --out too
-        selection = {"only": ",".join(ids), "seeds": seeds, "workers": workers, "resume": resume}
+        selection = {
+            "only": ",".join(ids),
+            "seeds": seeds,
+            "workers": workers,
+            "resume": resume,
+            "first_seed": first_seed,
+        }
         expected = runner.estimate(profile, out, **selection)
-        studies = _sweep_lines(ids, profile, seeds, out, storage) if sweep else []
+        studies = _sweep_lines(ids, profile, seeds, out, storage, first_seed) if sweep else []
         if dry_run:
             print(f"optlab lecture: profile {profile}, experiments {', '.join(ids)}")
             for experiment_id, (seconds, n) in expected.per_experiment.items():
@@ -146,7 +158,7 @@ def _use_device(device: str) -> None:
 
 
 def _sweep_lines(
-    ids: list[str], profile: str, seeds: int | None, out: Path, storage: str | None
+    ids: list[str], profile: str, seeds: int | None, out: Path, storage: str | None, first_seed: int = 0
 ) -> list[str]:
     """Where --sweep keeps its studies and trials, and the study names another machine needs to join."""
     from optlab.experiments import registry, runner
@@ -154,11 +166,12 @@ def _sweep_lines(
     url = storage or f"sqlite:///{(out / 'sweeps.sqlite').resolve()}"
     lines = [f"sweep storage: {url}"]
     n_seeds = runner.DEFAULT_SEEDS[profile] if seeds is None else seeds
+    seed_range = range(first_seed, first_seed + n_seeds)
     for experiment_id in ids:
         module = registry.load(experiment_id)
         if not (hasattr(module, "sweep_specs") and hasattr(module, "study_name")):
             continue
-        for name, spec in module.sweep_specs(profile, n_seeds).items():
+        for name, spec in module.sweep_specs(profile, seed_range).items():
             study = module.study_name(profile, name, spec)
             lines.append(f"  study {study}: join from another machine with "
                          f"`optlab sweep --study {study} --storage URL`")  # fmt: skip

@@ -41,6 +41,19 @@ def default_args() -> dict:
     return args
 
 
+def mnist1d_args(**overrides: int | float) -> dict:
+    """The paper's dataset arguments with some replaced, e.g. ``mnist1d_args(num_samples=50_000)``: more
+    examples drawn by the same generator (templates, noise and transforms unchanged). Unknown names raise
+    ValueError."""
+    args = default_args()
+    unknown = sorted(set(overrides) - set(args))
+    if unknown:
+        raise ValueError(
+            f"unknown MNIST-1D argument(s) {', '.join(unknown)}; valid: {', '.join(sorted(args))}"
+        )
+    return {**args, **overrides}
+
+
 def cache_path(args: dict) -> Path:
     try:
         version = metadata.version("mnist1d")
@@ -82,7 +95,7 @@ def _read_cache(path: Path, args: dict) -> dict[str, np.ndarray] | None:
     return arrays
 
 
-def load_mnist1d(args: dict | None = None) -> Dataset:
+def load_mnist1d(args: dict | None = None, name: str = "mnist1d") -> Dataset:
     """MNIST-1D with `args` (default: the paper's), from the cache or generated and cached."""
     args = default_args() if args is None else args
     path = cache_path(args)
@@ -94,7 +107,7 @@ def load_mnist1d(args: dict | None = None) -> Dataset:
         with contextlib.suppress(OSError):  # a read-only cache only costs the regeneration next time
             atomic_write_bytes(path, buffer.getvalue())
     return Dataset(
-        name="mnist1d",
+        name=name,
         train=Split(torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"])),
         test=Split(torch.from_numpy(arrays["x_test"]), torch.from_numpy(arrays["y_test"])),
         val=None,

@@ -13,7 +13,7 @@ from optlab.errors import ConfigError
 from ._common import Dataset, Split
 from .cifar import load_cifar10
 from .idx import load_idx_dataset
-from .mnist1d_data import load_mnist1d
+from .mnist1d_data import load_mnist1d, mnist1d_args
 from .toy import load_ordered_abc
 
 DataDir = str | os.PathLike[str] | None
@@ -45,6 +45,12 @@ _REGISTRY: dict[str, DatasetInfo] = {
             "mnist1d",
             "MNIST-1D (Greydanus & Kobak): length-40 1-D digits, 4000 train / 1000 test, generated offline",
             lambda data_dir: load_mnist1d(),
+        ),
+        DatasetInfo(
+            "mnist1d-50k",
+            "MNIST-1D generated with 50 000 samples by the mnist1d package's own generator (otherwise the "
+            "paper's arguments): 40 000 train / 10 000 test",
+            lambda data_dir: load_mnist1d(mnist1d_args(num_samples=50_000), name="mnist1d-50k"),
         ),
         DatasetInfo(
             "cifar10",

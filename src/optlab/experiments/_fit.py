@@ -82,6 +82,7 @@ def fit(
     on_update: Callable[[int, torch.optim.Optimizer], None] | None = None,
     eval_train: bool = True,
     max_updates: int | None = None,
+    min_loss: float | None = None,
 ) -> FitResult:
     """Train ``model`` in place on ``dataset.train`` (on the model's device) for up to ``epochs`` epochs.
 
@@ -91,7 +92,9 @@ def fit(
     below ``(1 − min_improvement) ×`` its best for ``patience`` epochs — "trained until the training loss
     stops improving". A non-finite loss stops the run with ``stopped="diverged"``.
     ``on_update(step, optimizer)`` runs after every update (step = 1 for the first); ``max_updates`` ends the
-    run after that many updates. Each history row holds epoch, updates, lr, train_loss, train_acc (full
+    run after that many updates; ``min_loss`` stops it (``stopped="fitted"``) once the full training loss is
+    below that value (the data are fitted: further updates mostly scale the logits up). Each history row
+    holds epoch, updates, lr, train_loss, train_acc (full
     training set, eval mode; the running mini-batch mean when ``eval_train`` is False), test_loss, test_acc
     and the cumulative training time (seconds, evaluations excluded).
     """
@@ -150,6 +153,9 @@ def fit(
             best, since_best = train_loss, 0
         else:
             since_best += 1
+        if min_loss is not None and train_loss < min_loss:
+            result.stopped = "fitted"
+            break
         if patience is not None and since_best >= patience:
             result.stopped = "plateau"
             break

@@ -70,6 +70,14 @@ INTRO = (
 CLAIMS = (
     Claim(
         id="B1",
+        mechanism=(
+            "The flat region comes from work the hardware does in parallel or pays once per update: the "
+            "fixed "
+            "cost of an update (Python, dispatch, allocation) and the SIMD lanes of a core on a CPU, the "
+            "thousands of lanes of a GPU. It operates wherever an update's fixed cost is comparable to the "
+            "per-example cost — true for the small MLP on any device; the flat region is longer the more "
+            "parallel the device (see the lecture table's GPU row when one is present)."
+        ),
         title="A larger batch costs no more time per update (until saturation)",
         section=SECTION,
         sentence=(
@@ -87,6 +95,11 @@ CLAIMS = (
     ),
     Claim(
         id="B2",
+        mechanism=(
+            "An epoch is ⌈N/B⌉ updates; as long as an update costs about the same at B as at 1 (B1's flat "
+            "region), the epoch's time falls ∝ 1/B. The mechanism operates on any device that has a flat "
+            "region, so the timing setting of B1 shows it."
+        ),
         title="A smaller batch needs more time per epoch",
         section=SECTION,
         sentence="A smaller batch needs more time per epoch: an epoch is ⌈N/B⌉ updates, and small updates "

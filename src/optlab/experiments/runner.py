@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import optlab
-from optlab.experiments import registry
+from optlab.experiments import lecture_table, registry
 from optlab.experiments.framework import INCONCLUSIVE, SweepPlan, check_profile, write_json
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 DEFAULT_SEEDS = {"smoke": 1, "quick": 3, "full": 5}
+TABLE_TIMED_WITH = "B1"  # the lecture table's update timing belongs to B1 (time per update)
 ProgressFn = Callable[[int, int, str], None]
 
 
@@ -110,12 +111,21 @@ def _cost(experiment_id: str, profile: str) -> float:
     return float(getattr(registry.load(experiment_id), "COST", {}).get(profile, 1.0))
 
 
-def _jobs(profile: str, ids: list[str], n_seeds: int) -> list[tuple[str, int]]:
+def seed_list(profile: str, experiment_id: str, n_seeds: int | None = None, first_seed: int = 0) -> list[int]:
+    """The seeds one experiment runs: ``first_seed … first_seed + n − 1`` (n: ``n_seeds`` or the profile's
+    default) for a seeded experiment; ``[first_seed]`` for a deterministic one (seeds change nothing)."""
+    n = DEFAULT_SEEDS[profile] if n_seeds is None else n_seeds
+    if not registry.load(experiment_id).SEEDED:
+        return [first_seed]
+    return list(range(first_seed, first_seed + n))
+
+
+def _jobs(profile: str, ids: list[str], n_seeds: int, first_seed: int = 0) -> list[tuple[str, int]]:
     """(experiment, seed) pairs, longest first: the slowest experiment is not the one left running alone."""
     jobs = [
         (experiment_id, seed)
         for experiment_id in ids
-        for seed in range(n_seeds if registry.load(experiment_id).SEEDED else 1)
+        for seed in seed_list(profile, experiment_id, n_seeds, first_seed)
     ]
     return sorted(jobs, key=lambda job: -_cost(job[0], profile))
 
@@ -161,11 +171,12 @@ def estimate(
     seeds: int | None = None,
     workers: int | None = None,
     resume: bool = False,
+    first_seed: int = 0,
 ) -> Estimate:
     """The expected wall time of :func:`run_lecture` with the same arguments (printed before it starts)."""
     profile = check_profile(profile)
     ids = registry.resolve(only)
-    jobs = _jobs(profile, ids, DEFAULT_SEEDS[profile] if seeds is None else seeds)
+    jobs = _jobs(profile, ids, DEFAULT_SEEDS[profile] if seeds is None else seeds, first_seed)
     pending = [j for j in jobs if not (resume and _finished(out_dir, j[0], profile, j[1]))]
     n_workers = min(workers or _default_workers(profile), max(len(pending), 1))
     loads = [0.0] * n_workers
@@ -197,11 +208,13 @@ def run_lecture(
     progress: ProgressFn | None = None,
     sweep: bool = False,
     storage: str | None = None,
+    first_seed: int = 0,
 ) -> dict[str, Any]:
     """Run the selected experiments and write ``out_dir/results.json``; return its content.
 
     ``seeds`` applies to experiments whose outcome depends on the seed (default per profile: smoke 1, quick 3,
-    full 5); deterministic ones run once. ``workers`` processes run jobs side by side (default: 1 for smoke,
+    full 5), numbered ``first_seed …``; deterministic ones run once. ``workers`` processes run jobs side by
+    side (default: 1 for smoke,
     else the CPU count, at most 4); 1 runs everything in this process.
 
     ``sweep``: grid experiments (those with ``run_grid``, e.g. B3) first train their whole grid as Optuna
@@ -214,11 +227,13 @@ def run_lecture(
     n_seeds = DEFAULT_SEEDS[profile] if seeds is None else seeds
     if n_seeds < 1:
         raise ValueError(f"--seeds must be ≥ 1, got {n_seeds}")
+    if first_seed < 0:
+        raise ValueError(f"--first-seed must be ≥ 0, got {first_seed}")
     if workers is not None and workers < 1:
         raise ValueError(f"--workers must be ≥ 1, got {workers}")
     check_sweep_options(sweep, storage)
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = _jobs(profile, ids, n_seeds)
+    jobs = _jobs(profile, ids, n_seeds, first_seed)
     started = time.perf_counter()
     results: list[JobResult] = []
     pending = []
@@ -235,7 +250,7 @@ def run_lecture(
     plan = None
     if sweep:
         url = storage or f"sqlite:///{(out_dir / 'sweeps.sqlite').resolve()}"
-        plan = SweepPlan(storage_url=url, workers=workers or default_workers, seeds=n_seeds)
+        plan = SweepPlan(url, workers or default_workers, n_seeds, first_seed)
         failed = _run_grids(profile, plan, pending, progress, lambda: (len(results), total))
         results += [JobResult(e, s, 0.0, failed[e]) for e, s in pending if e in failed]
         pending = [(e, s) for e, s in pending if e not in failed]
@@ -266,8 +281,13 @@ def run_lecture(
                     if progress:
                         running = ", ".join(sorted({futures[f][0] for f in remaining}))
                         progress(len(results), total, f"{experiment_id} done; running {running or '-'}")
+    if TABLE_TIMED_WITH in ids:
+        # In this process, after every job: the all-cores timing must not share the cores with training.
+        if progress:
+            progress(len(results), total, "timing the lecture's table (1 thread, all cores)")
+        lecture_table.write_timing(out_dir, profile)
     wall = time.perf_counter() - started
-    return collect(out_dir, profile, ids, results, wall_time_s=wall, seeds=n_seeds)
+    return collect(out_dir, profile, ids, results, wall_time_s=wall, seeds=n_seeds, first_seed=first_seed)
 
 
 def _run_grids(
@@ -303,10 +323,12 @@ def collect(
     *,
     wall_time_s: float,
     seeds: int,
+    first_seed: int = 0,
 ) -> dict[str, Any]:
     """Read every measurements.json back, compute the verdicts and write results.json."""
     experiments: list[dict[str, Any]] = []
     claims: list[dict[str, Any]] = []
+    runs_by_id: dict[str, list[dict[str, Any]]] = {}
     for experiment_id in ids:
         module = registry.load(experiment_id)
         own = sorted((j for j in jobs if j.experiment_id == experiment_id), key=lambda j: j.seed)
@@ -316,6 +338,7 @@ def collect(
             if job.error is None:
                 path = _seed_dir(out_dir, experiment_id, job.seed) / "measurements.json"
                 runs.append(json.loads(path.read_text())["measurements"])
+        runs_by_id[experiment_id] = runs
         experiments.append(
             {
                 "id": experiment_id,
@@ -353,6 +376,7 @@ def collect(
                 "sentence": claim.sentence,
                 "formulas": list(claim.formulas),
                 "differs": claim.differs,
+                "mechanism": claim.mechanism,
                 "figures": figures_by_claim.get(claim.id, []),
             }
             if result is None:
@@ -375,14 +399,24 @@ def collect(
                     note=result.note,
                 )
             claims.append(entry)
+    timing = None
+    if TABLE_TIMED_WITH in ids:
+        try:
+            timing = json.loads((out_dir / lecture_table.FILE).read_text())
+        except (OSError, ValueError):
+            timing = None
+    verdicts = {c["id"]: c["verdict"] for c in claims}
+    table = lecture_table.build(timing, runs_by_id, verdicts) if set(ids) & {"B1", "B3", "B4"} else []
     results = {
         "optlab_version": optlab.__version__,
         "profile": profile,
         "seeds": seeds,
+        "first_seed": first_seed,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "wall_time_s": wall_time_s,
         "experiments": experiments,
         "claims": claims,
+        "lecture_table": table,
     }
     write_json(out_dir / "results.json", results)
     return results

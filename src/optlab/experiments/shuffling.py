@@ -69,6 +69,12 @@ INTRO = (
 CLAIMS = (
     Claim(
         id="B5a",
+        mechanism=(
+            "SGD follows the gradient of the batch at hand; with blocks of one class, 10 successive updates "
+            "each push the decision towards that class, and at lr 0.5 a block moves the classifier further "
+            "than the last block's memory. The ordered A/B/C set with batch 10 (10 updates per block) is the "
+            "lecture's own example of that."
+        ),
         title="Without shuffling the model learns the order",
         section=SECTION,
         sentence=(
@@ -85,6 +91,12 @@ CLAIMS = (
     ),
     Claim(
         id="B5b",
+        mechanism=(
+            "A permutation mixes the classes within every batch, so each update's gradient estimates the "
+            "full "
+            "gradient without bias; drawing it once already removes the order, redrawing it every epoch also "
+            "removes any fixed pattern. Same setting as B5a, where the unshuffled run fails."
+        ),
         title="Shuffling (once or every epoch) fixes it",
         section=SECTION,
         sentence=(

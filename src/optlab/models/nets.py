@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from optlab.errors import ConfigError
 
-__all__ = ["c1", "cnn1d", "f1", "logreg", "mlp", "mlp1d"]
+__all__ = ["c1", "cnn1d", "cnn1d_bn", "f1", "logreg", "mlp", "mlp1d"]
 
 Shape = tuple[int, ...]
 
@@ -145,7 +145,7 @@ def _conv_length(length: int, kernel: int, stride: int, padding: int) -> int:
     return (length + 2 * padding - kernel) // stride + 1
 
 
-def cnn1d(input_shape: Shape, num_classes: int, channels: int = 25) -> nn.Module:
+def cnn1d(input_shape: Shape, num_classes: int, channels: int = 25, batch_norm: bool = False) -> nn.Module:
     """MNIST-1D's CNN (``ConvBase``): 3 × [Conv1d 25 channels, stride 2, padding 1, ReLU] → flatten → Linear.
 
     Kernel sizes 5, 3, 3: a length-40 signal becomes 19, 10, 5 positions, so the linear layer sees 25·5 = 125
@@ -166,14 +166,20 @@ def cnn1d(input_shape: Shape, num_classes: int, channels: int = 25) -> nn.Module
         out_length = _conv_length(out_length, kernel, stride=2, padding=1)
     if out_length < 1:
         raise ConfigError(f"model 'cnn1d' needs sequences of length >= 3; got length {length}")
-    layers += [
-        nn.Conv1d(in_channels, channels, kernel_size=5, stride=2, padding=1),
-        nn.ReLU(),
-        nn.Conv1d(channels, channels, kernel_size=3, stride=2, padding=1),
-        nn.ReLU(),
-        nn.Conv1d(channels, channels, kernel_size=3, stride=2, padding=1),
-        nn.ReLU(),
-        nn.Flatten(),
-        nn.Linear(channels * out_length, num_classes),
-    ]
+    for i, kernel in enumerate((5, 3, 3)):
+        layers.append(nn.Conv1d(in_channels if i == 0 else channels, channels, kernel, stride=2, padding=1))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(channels))
+        layers.append(nn.ReLU())
+    layers += [nn.Flatten(), nn.Linear(channels * out_length, num_classes)]
     return nn.Sequential(*layers)
+
+
+def cnn1d_bn(input_shape: Shape, num_classes: int) -> nn.Module:
+    """:func:`cnn1d` with a BatchNorm after each convolution (Conv → BN → ReLU), as in ResNets.
+
+    Not in the MNIST-1D paper: the large-batch experiment (B6) needs a network with BatchNorm, because Goyal
+    et al.'s linear-scaling argument is made for their ResNet-50, which has it. BatchNorm needs more than one
+    example per batch in training mode.
+    """
+    return cnn1d(input_shape, num_classes, batch_norm=True)

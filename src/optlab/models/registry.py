@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from optlab.errors import ConfigError
-from optlab.models.nets import c1, cnn1d, f1, logreg, mlp, mlp1d
+from optlab.models.nets import c1, cnn1d, cnn1d_bn, f1, logreg, mlp, mlp1d
 
 __all__ = ["ModelInfo", "create", "info", "names"]
 
@@ -54,6 +54,13 @@ _REGISTRY: dict[str, ModelInfo] = {
             cnn1d,
             "1-D CNN: 3 × [Conv1d 25 channels, stride 2, ReLU] → linear",
             "Greydanus & Kobak 2020, Scaling down deep learning with MNIST-1D (ConvBase)",
+            "sequences (length,) or (channels, length), length >= 3",
+        ),
+        ModelInfo(
+            "cnn1d_bn",
+            cnn1d_bn,
+            "1-D CNN: 3 × [Conv1d 25 channels, stride 2, BatchNorm, ReLU] → linear",
+            "cnn1d (Greydanus & Kobak 2020) with BatchNorm after each convolution, for B6",
             "sequences (length,) or (channels, length), length >= 3",
         ),
         ModelInfo("logreg", logreg, "logistic regression: flatten → linear", "—", "any (flattened)"),

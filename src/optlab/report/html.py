@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from optlab.errors import OptlabError
-from optlab.experiments.framework import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, SECTIONS, write_text
+from optlab.experiments.framework import (
+    DATA_CLAIM_RULE,
+    INCONCLUSIVE,
+    NOT_REPRODUCED,
+    REPRODUCED,
+    SECTIONS,
+    write_text,
+)
 
 __all__ = ["format_number", "render", "render_html"]
 
@@ -144,6 +151,10 @@ def _claim_html(claim: dict[str, Any]) -> str:
     if claim.get("formulas"):
         rows = "".join(f"<div>{_formula(f)}</div>" for f in claim["formulas"])
         parts.append(f'<div class="formulas"><span class="label">The methods</span>{rows}</div>')
+    if claim.get("mechanism"):
+        parts.append(
+            f'<div class="note"><span class="label">Why this setting.</span> {_e(claim["mechanism"])}</div>'
+        )
     if claim.get("criterion"):
         parts.append(f'<p><span class="label">Criterion.</span> {_e(claim["criterion"])}</p>')
     checks = claim.get("checks") or {}
@@ -176,6 +187,27 @@ def _claim_html(claim: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _lecture_table_html(rows: list[dict[str, Any]]) -> str:
+    """The lecture's small-vs-large summary, each cell with this run's number, its claim and ✓/✗."""
+    mark = {True: '<span class="pass">✓</span>', False: '<span class="fail">✗</span>', None: "–"}
+    body = []
+    for row in rows:
+        links = ", ".join(f'<a href="#claim-{_e(c)}">{_e(c)}</a>' for c in row.get("claims", []))
+        body.append(
+            f"<tr><td>{_e(row['aspect'])}</td><td>{_e(row['lecture_small'])}</td>"
+            f"<td>{_e(row['lecture_large'])}</td><td>{_e(row['measured'])}</td><td>{links}</td>"
+            f"<td>{mark.get(row.get('agrees'), '–')}</td></tr>"
+        )
+    return (
+        '<h3 id="lecture-table">The lecture\'s table, measured: small batch vs large batch</h3>'
+        "<p>The lecture sums up the batch-size part in six rows. Each row below holds what this run measured,"
+        " the claim it comes from, and ✓ where the measurement agrees with the lecture's word (✗ where it "
+        "does not, – where this run has no number for it).</p>"
+        "<table><tr><th>aspect</th><th>small batch (lecture)</th><th>large batch (lecture)</th>"
+        "<th>measured here</th><th>claim</th><th>agrees</th></tr>" + "".join(body) + "</table>"
+    )
+
+
 @functools.cache
 def _try_it_links() -> dict[str, Any]:
     from optlab.explore.presets import try_it_links
@@ -204,6 +236,12 @@ def render_html(results: dict[str, Any]) -> str:
         "inconclusive</p>"
     )
     body.append(f"<p>{_INTRO}</p>")
+    if any(e.get("seeded") for e in experiments.values()):
+        seeds = results.get("first_seed", 0)
+        body.append(
+            f'<p><span class="label">How a data claim is decided.</span> {_e(DATA_CLAIM_RULE)} This run: '
+            f"seeds from {_e(seeds)} (n = {_e(results.get('seeds'))} per seeded experiment).</p>"
+        )
     if any(not e.get("seeded", True) for e in experiments.values()):
         body.append(f"<p>{_e(_SURFACE_NOTE)}</p>")
     body.append(
@@ -245,6 +283,8 @@ def render_html(results: dict[str, Any]) -> str:
                         f"{_e(error)}</div>"
                     )
             body.append(_claim_html(claim))
+        if section == "Batch size" and results.get("lecture_table"):
+            body.append(_lecture_table_html(results["lecture_table"]))
     body.append(
         '<p class="meta">Made by <code>optlab lecture</code> from <code>results.json</code> in this folder; '
         "each experiment's raw measurements (JSON) and the data behind its figures (CSV) are in its "
