@@ -142,7 +142,9 @@ def test_the_grid_through_a_sweep_gives_the_runs_training_here_gives(tmp_path, m
     # Run again: the study is settled, so nothing is trained twice and the records are the same.
     again = run_lecture("smoke", tmp_path / "swept", only="B3", workers=2, sweep=True)
     assert again["claims"][0]["numbers"] == swept["claims"][0]["numbers"]
-    assert len(list((tmp_path / "runs" / "sweeps" / study).iterdir())) == 4
+    # the trials live under --out, beside the study's SQLite storage, in one folder per study and storage
+    (folder,) = (tmp_path / "swept" / "sweeps").glob(f"{study}-*")
+    assert len(list(folder.glob("trial-*"))) == 4
 
 
 def test_reading_a_grid_from_a_missing_study_names_it(tmp_path):
