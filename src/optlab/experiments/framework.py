@@ -155,7 +155,7 @@ DATA_CLAIM_RULE = (
     "operate would decide nothing. (2) The effect is large against the spread over seeds: the criterion "
     "compares means over seeds with their standard deviations (the ±1 std intervals must not overlap) or "
     "with a stated tolerance. (3) The verdict is stable: the same verdict must come out for seeds 0–2, "
-    "3–5 and 10–12 (`optlab lecture --first-seed S`). No criterion is loosened to make a claim pass: where a"
+    "3–5 and 10–12 (optlab lecture --first-seed S). No criterion is loosened to make a claim pass: where a"
     " claim does not show, the report says what was tried and why."
 )
 

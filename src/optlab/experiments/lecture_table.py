@@ -258,6 +258,6 @@ def _generalisation_row(runs: Sequence[Mapping[str, Any]], verdicts: Mapping[str
         f"{100 * small:.1f} % at B = {first['small_batch']}, "
         f"{100 * large:.1f} % at B = {first['large_batch']}"
         f" (B4: {verdicts['B4']})",
-        ["B4", "B4-sharp"],
+        ["B4"],
         small > large and verdicts["B4"] == REPRODUCED,
     )
