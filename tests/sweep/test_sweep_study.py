@@ -96,3 +96,27 @@ def test_search_with_pruning_counts_trials(grid_spec, storage_url):
         assert trial.intermediate_values and max(trial.intermediate_values) <= 3
         if trial.state == TrialState.PRUNED:
             assert len(trial.intermediate_values) < 3
+
+
+def test_trial_folders_unique_per_study_and_storage_beside_the_database(grid_spec, tmp_path):
+    """The same study name in two new databases (or one deleted and made again): new folders each time, so
+    no trial meets another study's run folder ("already holds a run"); they live beside the SQLite file."""
+    from optlab.sweep import trial_run_dir
+    from optlab.train import RunIndex
+
+    spec = grid_spec("batch_size=16")
+    folders = []
+    for name in ("one", "two", "one"):  # "one" twice: the database deleted and made again
+        db = tmp_path / "elsewhere" / f"{name}.db"
+        db.unlink(missing_ok=True)
+        url = f"sqlite:///{db}"
+        result = run_sweep(spec, "bars", url, quiet=True, **FAST)
+        assert result.status.counts == {"complete": 1}
+        study, _ = join(open_storage(url), "bars")
+        folder = trial_run_dir(study, 0, url)
+        assert folder.parent.parent == db.parent / "sweeps" and (folder / "final.pt").is_file()
+        folders.append(folder)
+    assert len(set(folders)) == 3
+    rows = RunIndex(tmp_path / "elsewhere" / "index.sqlite").list()
+    assert [row["study"] for row in rows] == ["bars"] * 3
+    assert not (tmp_path / "runs").exists()  # nothing under the default runs root
