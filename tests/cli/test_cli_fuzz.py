@@ -106,6 +106,27 @@ CASES: list[tuple[str, list[str], str]] = [
     ("lecture-device-unknown", ["lecture", "--device", "tpu", "-o", "out"], "--device"),
     ("lecture-storage-without-sweep", ["lecture", "--storage", "sqlite:///x.db", "-o", "out"], "--sweep"),
     ("data-download-unknown", ["data", "download", "imagenet"], "imagenet"),
+    ("measure-timing-sizes-type", ["measure", "timing", *ABC, "--batch-sizes", "4,x"], "--batch-sizes"),
+    (
+        "measure-timing-unknown-model",
+        ["measure", "timing", "--model", "nope", "--dataset", "mnist1d"],
+        "nope",
+    ),
+    ("measure-timing-device", ["measure", "timing", *ABC, "--device", "tpu"], "--device"),
+    (
+        "measure-noise-unknown-dataset",
+        ["measure", "noise", "--model", "mlp", "--dataset", "imagenet"],
+        "imagenet",
+    ),
+    ("measure-sharpness-missing-run", ["measure", "sharpness", "nope"], "nope"),
+    ("measure-hessian-missing-run", ["measure", "hessian", "nope"], "nope"),
+    ("measure-landscape-missing-runs", ["measure", "landscape", "nope-a", "nope-b"], "nope-a"),
+    ("advise-sizes-type", ["advise", *ABC, "--batch-sizes", "4,x"], "--batch-sizes"),
+    ("advise-unknown-optimizer", ["advise", *ABC, "--optimizer", "sgdd"], "sgdd"),
+    ("advise-lr-negative", ["advise", *ABC, "--reference-lr", "-1"], "--reference-lr"),
+    ("demo-steps-negative", ["demo", "--steps", "-1"], "--steps"),
+    ("explore-unknown-surface", ["explore", "--surface", "nope"], "nope"),
+    ("version-unknown-option", ["version", "--x"], "--x"),
 ]
 if NO_CUDA:
     CASES += [
