@@ -50,7 +50,10 @@ def fail(message: str, exit_code: int = 2) -> typer.Exit:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from typer._click import exceptions as click_errors
+    try:  # typer >= 0.2x carries its own click; older ones use click itself
+        from typer._click import exceptions as click_errors
+    except ImportError:
+        from click import exceptions as click_errors
 
     from optlab.cli import _help
 

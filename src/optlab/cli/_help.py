@@ -22,9 +22,9 @@ def install() -> None:
     """Show no ``<bool>`` type beside flags in every command's ``--help`` (idempotent)."""
     from typer import core
 
-    original = core.TyperOption.display_type_rich
-    if getattr(original, "_optlab", False):
-        return
+    original = getattr(core.TyperOption, "display_type_rich", None)
+    if original is None or getattr(original, "_optlab", False):
+        return  # a typer without the type column (or already installed): nothing to change
 
     def display_type_rich(self: Any, ctx: Any) -> str | None:
         if getattr(self, "is_flag", False) and self.metavar is None:
@@ -37,7 +37,9 @@ def install() -> None:
     # A default given as text (show_default="10, or as many as --max-steps needs") is shown as written,
     # not wrapped in parentheses: "[default: 128]", like a default given as a value.
     for cls in (core.TyperOption, core.TyperArgument):
-        default_string = cls._get_default_string
+        default_string = getattr(cls, "_get_default_string", None)
+        if default_string is None:
+            continue
 
         def plain(self: Any, *args: Any, _inner: Any = default_string, **kwargs: Any) -> str:
             if isinstance(getattr(self, "show_default", None), str):
