@@ -82,9 +82,13 @@ def test_index_written_before_studies_gains_the_study_column(tmp_path):
         connection.execute(old_schema)
     index = RunIndex(path)
     config = TrainConfig(dataset="ordered-abc", model="mlp")
-    run_id = index.start(tmp_path / "trial-0000", config, study="bars")
-    assert index.get(run_id)["study"] == "bars"
-    index.start(tmp_path / "other" / "trial-0000", config, study="tiny")
+    run_id = index.start(tmp_path / "sweeps" / "bars-1" / "trial-0000", config, study="bars")
+    row = index.get(run_id)
+    assert row["study"] == "bars" and row["name"] == "sweeps/bars-1/trial-0000"  # unique: the folder's path
+    assert (
+        index.get("bars-1/trial-0000")["id"] == run_id == index.get("trial-0000")["id"]
+    )  # the end of a name
+    index.start(tmp_path / "sweeps" / "tiny-2" / "trial-0000", config, study="tiny")
     with pytest.raises(
         ConfigError, match=r"run name 'trial-0000' is ambiguous .*1 \(study bars\), 2 \(study tiny\)"
     ):

@@ -186,7 +186,7 @@ class RunIndex:
         now = _now()
         values = {
             "path": path,
-            "name": Path(run_dir).name,
+            "name": self._name(Path(run_dir)),
             "created": now,
             "updated": now,
             "status": "running",
@@ -214,6 +214,14 @@ class RunIndex:
             row = connection.execute("SELECT id FROM runs WHERE path = ?", (path,)).fetchone()
         return int(row["id"])
 
+    def _name(self, run_dir: Path) -> str:
+        """The run's name: its folder relative to the index's folder (``20261130-...-adam``,
+        ``sweeps/bars-1a2b3c4d/trial-0007``), unique as folders are; else the folder's own name."""
+        try:
+            return run_dir.resolve().relative_to(self.path.resolve().parent).as_posix()
+        except ValueError:
+            return run_dir.name
+
     def finish(self, run_id: int, status: str, summary: dict[str, Any]) -> None:
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
@@ -231,7 +239,8 @@ class RunIndex:
         return [_row(row) for row in rows]
 
     def get(self, key: str | int) -> dict[str, Any]:
-        """A run by id, folder name or path; an unknown key is a :class:`ConfigError`."""
+        """A run by id, name (or the end of one, e.g. ``trial-0007``) or path; an unknown or ambiguous key
+        is a :class:`ConfigError`."""
         if self.path.exists():
             text = str(key)
             with closing(self._connect()) as connection:
@@ -246,6 +255,12 @@ class RunIndex:
                     named = connection.execute(
                         "SELECT * FROM runs WHERE name = ? ORDER BY id", (text,)
                     ).fetchall()
+                    if not named:  # the end of a name: "trial-0001" for "sweeps/bars-1a2b3c4d/trial-0001"
+                        named = [
+                            r
+                            for r in connection.execute("SELECT * FROM runs ORDER BY id").fetchall()
+                            if r["name"].endswith("/" + text)
+                        ]
                     if len(named) > 1:  # trial-0001 of two studies: never guess which one is meant
                         which = ", ".join(
                             f"{r['id']}" + (f" (study {r['study']})" if r["study"] else "") for r in named
