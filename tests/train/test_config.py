@@ -128,3 +128,13 @@ def test_max_steps_overrides_the_default_epochs(epochs, max_steps, limit, total)
     config = TrainConfig(epochs=epochs, max_steps=max_steps)
     assert config.epoch_limit(32) == limit
     assert config.total_steps(32) == total
+
+
+def test_config_file_without_lr_leaves_it_to_the_final_optimizer(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('optimizer = "adam"\nepochs = 2\n')
+    settings = TrainConfig.file_settings(path)
+    assert settings == {"optimizer": "adam", "epochs": 2}  # no lr filled in from Adam
+    assert TrainConfig.from_dict({**settings, "optimizer": "sgd"}).lr == 0.1  # --optimizer sgd on top
+    path.write_text('optimizer = "adam"\nlr = 0.5\n')
+    assert TrainConfig.from_dict({**TrainConfig.file_settings(path), "optimizer": "sgd"}).lr == 0.5

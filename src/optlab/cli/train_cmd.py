@@ -215,7 +215,7 @@ def register(app: typer.Typer) -> None:
         callbacks = () if quiet or not rank0 else (_epoch_printer(),)
         train_config = None
         if resume is None:
-            base = TrainConfig.load(config).to_dict() if config is not None else {}
+            base = TrainConfig.file_settings(config) if config is not None else {}
             flags = {
                 "dataset": dataset,
                 "model": model,

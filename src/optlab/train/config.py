@@ -210,6 +210,14 @@ class TrainConfig:
         except ConfigError as error:
             raise ConfigError(f"{path}: {error}") from None
 
+    @classmethod
+    def file_settings(cls, path: str | Path) -> dict[str, Any]:
+        """The settings a config file gives, checked (as :meth:`load`) but not filled in: a file without
+        ``lr`` leaves the learning rate to the optimizer that the flags may still change."""
+        config = cls.load(path)
+        given = tomllib.loads(Path(path).read_text())
+        return {key: value for key, value in config.to_dict().items() if key in given}
+
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
