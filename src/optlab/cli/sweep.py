@@ -260,7 +260,7 @@ def _print_summary(result, storage: str | None) -> None:
     failed (a sweep whose trials all failed is not a success)."""
     from optlab.cli._tables import print_table
     from optlab.sweep import build_report
-    from optlab.sweep.study import open_storage, sqlite_path, sweep_dir
+    from optlab.sweep.study import join, open_storage, sqlite_path, sweep_dir
 
     report = build_report(result.study_name, result.storage_url, write=False)
     if report.rows:
@@ -270,7 +270,7 @@ def _print_summary(result, storage: str | None) -> None:
     status = report.status
     print(f"{status.line()}; {result.wall_time:.1f} s")
     storage_flag = f" --storage {result.storage_url}" if storage else ""
-    study, _ = _load(result.study_name, open_storage(result.storage_url))
+    study, _ = join(open_storage(result.storage_url), result.study_name)
     path = sqlite_path(result.storage_url)
     url = f"sqlite:///{path.resolve()}" if path is not None else result.storage_url
     print(f"study {result.study_name!r} in {url}")
@@ -279,18 +279,11 @@ def _print_summary(result, storage: str | None) -> None:
     print(f"figures and CSVs: optlab sweep report {result.study_name}{storage_flag}")
     failed = status.counts.get("error", 0) + len(status.given_up)
     if failed:
-        trials = sum(status.counts.values())
         raise OptlabError(
-            f"{failed} of {trials} trials failed ({status.counts.get('error', 0)} error, "
+            f"{failed} of {status.total} trials failed ({status.counts.get('error', 0)} error, "
             f"{len(status.given_up)} given up); their messages are above and in "
             f"`optlab sweep report {result.study_name}{storage_flag}`"
         )
-
-
-def _load(name: str, storage) -> tuple:
-    from optlab.sweep.study import join
-
-    return join(storage, name)
 
 
 @sweep_app.command("report")
