@@ -46,7 +46,7 @@ SEEDED = True
 SEEDS = {"smoke": 1, "quick": 3, "full": 5}
 # Full: extrapolated, not run here. One thread (as each of 2 workers has) takes 205 s per epoch of c1 at batch
 # 256 and 289 s at 6000 on Fashion-MNIST, and a run may take up to 100 epochs before its loss plateaus.
-COST = {"smoke": 5, "quick": 60, "full": 43000}  # rough seconds of one run() (one seed) on the 2-core CPU
+COST = {"smoke": 5, "quick": 25, "full": 43000}  # rough seconds of one run() (one seed) on the 2-core CPU
 EPSILONS = (1e-3, 5e-4)
 SUBSPACE_DIM = 100  # the paper's random manifold: A is n × 100
 GRADIENT_BATCHES = 20  # random mini-batches per estimate of the gradient's variance

@@ -56,7 +56,7 @@ TITLE = "Large batch with the small batch's accuracy: linear scaling + warm-up, 
 SECTION = "Large batch"
 SEEDED = True
 # Full: extrapolated for C1 on Fashion-MNIST (205 s per epoch at batch 256 on one thread); quick measured.
-COST = {"smoke": 6, "quick": 170, "full": 60000}  # rough seconds of one run() (one seed) on the 2-core CPU
+COST = {"smoke": 6, "quick": 90, "full": 60000}  # rough seconds of one run() (one seed) on the 2-core CPU
 MOMENTUM = 0.9
 TOLERANCE = 0.01  # "matches the small batch": within 1 percentage point of its mean test accuracy
 MIN_SEEDS = 3
