@@ -93,8 +93,8 @@ CLAIMS = (
             "seeds: batch 1 at lr 0.1 or batch 2 at lr 0.15 make B5a hold everywhere but leave the "
             "shuffled runs too noisy for B5b (forgetting and the final noise both scale with lr/B); lr "
             "0.05 at batch 1, lr 0.25 at batch 5, logistic regression and MLPs of width 16 or 32 do not "
-            "forget reliably; batch 1 at lr 0.1 with a ×0.5 or ×0.7 step for the last epoch keeps B5b and holds"
-            " B5a for 3 or 4 of the 5 seed sets (C's share 0.43–0.78), no margin."
+            "forget reliably; batch 1 at lr 0.1 with a ×0.5 or ×0.7 step for the last epoch keeps B5b "
+            "and holds B5a for 3 or 4 of the 5 seed sets (C's share 0.43–0.78), no margin."
         ),
     ),
     Claim(
