@@ -498,17 +498,22 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
 def _plot_curves(entry: dict[str, Any], path: Path, seed: int) -> None:
     from optlab.experiments._plotting import COLORS, plt, save_figure
 
-    fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(12, 4.4), layout="constrained", sharey=True)
+    fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(12, 5.2), layout="constrained", sharey=True)
     for i, (method, m) in enumerate(entry["methods"].items()):
         curve = m["curve"]
         label = f"{method}, lr {m['lr']:g} (test {100 * m['test_acc']:.1f} %)"
-        style = {"color": COLORS[i % len(COLORS)], "label": label}
+        if method == "SWAP":  # dashed: its phase 1 is the linear-rule run, which would hide under it
+            label = (
+                f"SWAP: the linear-rule run, then {entry['swap_workers']} small-batch workers averaged"
+                + label[4:]
+            )
+        style = {"color": COLORS[i % len(COLORS)], "label": label, "ls": "--" if method == "SWAP" else "-"}
         by_epoch.plot([c["epoch"] for c in curve], [100 * c["val_acc"] for c in curve], **style)
         by_time.plot([c["time"] for c in curve], [100 * c["val_acc"] for c in curve], **style)
     by_epoch.set_xlabel("epoch")
     by_time.set_xlabel("training time (s, evaluation excluded; SWAP phase 2 as if parallel)")
     by_epoch.set_ylabel("validation accuracy (%)")
-    by_epoch.legend(fontsize=8)
+    fig.legend(*by_epoch.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=8)
     fig.suptitle(f"B6: {entry['key']}, batch {entry['small_batch']} vs {entry['large_batch']} (seed {seed})")
     save_figure(fig, path)
 
