@@ -413,7 +413,7 @@ def _plot_line(entry: dict[str, Any], path: Path, seed: int) -> None:
     from optlab.experiments._plotting import plt, save_figure
 
     line = entry["interpolation"]
-    fig, loss_ax = plt.subplots(figsize=(7, 4.2), layout="constrained")
+    fig, loss_ax = plt.subplots(figsize=(7, 4.6), layout="constrained")
     acc_ax = loss_ax.twinx()
     loss_ax.semilogy(line["alpha"], line["train_loss"], "-", color="#1f77b4", label="train loss")
     loss_ax.semilogy(line["alpha"], line["test_loss"], "--", color="#1f77b4", label="test loss")
@@ -429,7 +429,7 @@ def _plot_line(entry: dict[str, Any], path: Path, seed: int) -> None:
     for alpha in (0.0, 1.0):
         loss_ax.axvline(alpha, color="0.6", lw=0.8)
     handles = loss_ax.get_legend_handles_labels()[0] + acc_ax.get_legend_handles_labels()[0]
-    loss_ax.legend(handles, [h.get_label() for h in handles], loc="upper center", fontsize=8, ncol=2)
+    fig.legend(handles, [h.get_label() for h in handles], loc="outside lower center", fontsize=8, ncol=4)
     loss_ax.set_title(
         f"B4: {entry['key']}, SB {entry['small_batch']} vs LB {entry['large_batch']} (seed {seed})"
     )
