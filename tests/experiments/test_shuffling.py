@@ -62,7 +62,7 @@ def test_smoke_run_records_every_update_and_writes_figures(tmp_path):
     m = b5.run("smoke", tmp_path, 0)
     for name in ("b5_predictions.png", "b5_decisions.png", "b5_shuffling.csv", "b5_measurements.json"):
         assert (tmp_path / name).is_file(), name
-    updates = b5.EPOCHS["smoke"] * 300 // b5.BATCH_SIZE
+    updates = b5.EPOCHS["smoke"] * 3 * b5.PER_CLASS // b5.BATCH_SIZE
     for name, _ in b5.MODES:
         (record,) = m["modes"][name]
         assert len(record["step_shares"]) == updates

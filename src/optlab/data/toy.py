@@ -26,17 +26,18 @@ def _centres() -> torch.Tensor:
     return torch.tensor([[RADIUS * math.cos(a), RADIUS * math.sin(a)] for a in angles])
 
 
-def _blobs(generator: torch.Generator) -> Split:
-    """PER_CLASS samples of each class, in class blocks A..., B..., C...."""
-    y = torch.arange(len(CLASS_NAMES)).repeat_interleave(PER_CLASS)
+def _blobs(generator: torch.Generator, per_class: int = PER_CLASS) -> Split:
+    """``per_class`` samples of each class, in class blocks A..., B..., C...."""
+    y = torch.arange(len(CLASS_NAMES)).repeat_interleave(per_class)
     x = _centres()[y] + NOISE * torch.randn(len(y), 2, generator=generator)
     return Split(x.to(torch.float32), y.to(torch.int64))
 
 
-def load_ordered_abc() -> Dataset:
+def load_ordered_abc(per_class: int = PER_CLASS) -> Dataset:
+    """The set with ``per_class`` training (and test) samples per class (the registry's: 100)."""
     generator = torch.Generator().manual_seed(0)
-    train = _blobs(generator)  # sorted by class, on purpose
-    test = _blobs(generator)
+    train = _blobs(generator, per_class)  # sorted by class, on purpose
+    test = _blobs(generator, per_class)
     order = torch.randperm(len(test), generator=generator)
     return Dataset(
         name="ordered-abc",
