@@ -72,8 +72,12 @@ def test_two_worker_processes_finish_an_8_point_grid_once(tmp_path, storage_url,
 @pytest.mark.timeout(150)
 def test_worker_killed_mid_trial_is_retried_and_nothing_runs_twice(tmp_path, storage_url, grid_spec):
     spec = grid_spec("batch_size=8,16,32,64", "lr=0.001,0.01", epochs=3)
-    start_study(spec, "kill8", storage_url, heartbeat_interval=HEARTBEAT, grace_period=GRACE)
-    command = worker_command(storage_url, "kill8", None, HEARTBEAT, GRACE, True, 0.2, 1)
+    # A grace period well above the heartbeat: on a loaded 2-core CI machine a live worker's heartbeat can lag
+    # a few seconds, and a false "dead" would make a second FAIL. Workers speak (not quiet), so a failure
+    # shows what each of them did.
+    grace = 3 * GRACE
+    start_study(spec, "kill8", storage_url, heartbeat_interval=HEARTBEAT, grace_period=grace)
+    command = worker_command(storage_url, "kill8", None, HEARTBEAT, grace, False, 0.2, 1)
     workers = [subprocess.Popen(command) for _ in range(2)]
     try:
         victim = None
@@ -127,5 +131,37 @@ def test_worker_killed_mid_trial_is_retried_and_nothing_runs_twice(tmp_path, sto
     assert sorted(row["status"] for row in rows) == ["completed"] * 8 + ["running"]
 
     # One more worker after the end finds nothing to do.
-    status = run_worker(storage_url, "kill8", heartbeat_interval=HEARTBEAT, grace_period=GRACE, quiet=True)
+    status = run_worker(storage_url, "kill8", heartbeat_interval=HEARTBEAT, grace_period=grace, quiet=True)
     assert status.finished and len(trials_of(storage_url, "kill8")) == len(trials)
+
+
+@pytest.mark.timeout(150)
+def test_worker_stalled_past_the_grace_period_carries_on(tmp_path, storage_url, grid_spec):
+    """A live worker frozen longer than --grace-period has its trial failed by the other worker; when it
+    wakes, Optuna refuses its result ("Cannot tell a FAIL trial"): it says so, and goes on to the next."""
+    spec = grid_spec("batch_size=8,16", "lr=0.001,0.01", epochs=30)
+    start_study(spec, "stall", storage_url, heartbeat_interval=HEARTBEAT, grace_period=GRACE)
+    command = worker_command(storage_url, "stall", None, HEARTBEAT, GRACE, False, 0.2, 1)
+    workers = [subprocess.Popen(command, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    try:
+        stalled = None
+        deadline = time.monotonic() + 90
+        while stalled is None and time.monotonic() < deadline:
+            running = [t for t in trials_of(storage_url, "stall") if t.state.name == "RUNNING"]
+            stalled = next((t for t in running if t.user_attrs.get("run_dir")), None)
+            time.sleep(0.05)
+        assert stalled is not None, "no trial was seen training within 90 s"
+        os.kill(stalled.user_attrs["pid"], signal.SIGSTOP)
+        time.sleep(GRACE + 3)
+        os.kill(stalled.user_attrs["pid"], signal.SIGCONT)
+        errors = {w.pid: w.communicate(timeout=120)[1] for w in workers}
+        assert [w.returncode for w in workers] == [0, 0], errors
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+    assert f"trial {stalled.number}: another worker declared it dead" in errors[stalled.user_attrs["pid"]]
+    trials = trials_of(storage_url, "stall")
+    assert [t.number for t in trials if t.state.name == "FAIL"] == [stalled.number]
+    done = completed_points(trials)
+    assert len(done) == 4 and len(set(done)) == 4

@@ -130,8 +130,10 @@ class Worker:
     def _declared_dead(self) -> bool:
         if self.current is None:
             return False
+        # Only fail_stale_trials sets another worker's RUNNING trial to FAIL; a trial that failed on its own
+        # (NaN loss, bad value) is told FAIL by this worker, which raises nothing.
         trial = next(t for t in self.study.get_trials(deepcopy=False) if t.number == self.current)
-        return trial.state.name == "FAIL" and not trial.user_attrs.get("error")
+        return trial.state.name == "FAIL"
 
     # -- one trial --------------------------------------------------------------------------------------
     def _suggest(self, trial: Any) -> dict[str, Any]:
