@@ -82,25 +82,3 @@ def test_smoke_run_writes_measurements_figure_and_a_verdict(tmp_path):
         assert (tmp_path / figure["file"]).stat().st_size > 1000
     on_disk = json.loads((tmp_path / "b4_measurements_seed0.json").read_text())
     assert [r.outcome for r in b4.verdict([on_disk])] == [INCONCLUSIVE, INCONCLUSIVE]
-
-
-def test_fit_stops_when_the_training_loss_stops_improving_and_after_max_updates():
-    import torch
-    from torch import nn
-
-    from optlab.data import Dataset, Split
-    from optlab.experiments._fit import fit
-
-    x = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
-    y = (x[:, 0] > 0).long()
-    dataset = Dataset("toy", Split(x, y), Split(x, y), None, 2, ("a", "b"))
-    model = nn.Linear(3, 2)
-    # lr 0: the loss never improves, so the run stops after `patience` epochs past the first.
-    stalled = fit(
-        model, dataset, torch.optim.SGD(model.parameters(), lr=0.0), lambda t: 0.0, 16, 50, patience=3
-    )
-    assert stalled.stopped == "plateau" and len(stalled.history) == 4
-    steps = []
-    capped = fit(model, dataset, torch.optim.SGD(model.parameters(), lr=0.1), lambda t: 0.1, 16, 50,
-                 max_updates=6, on_update=lambda step, opt: steps.append(step))  # fmt: skip
-    assert capped.updates == 6 and steps == [1, 2, 3, 4, 5, 6] and capped.stopped == "budget"

@@ -9,9 +9,20 @@ Datasets: `names()` -> fashion-mnist, mnist, mnist1d, cifar10, ordered-abc. File
 /usr/share/datasets/<name>, then torchvision's `<root>/<Name>/raw`. `download(name, dest)` fetches the
 official MNIST / Fashion-MNIST files."""
 
-from ._common import Dataset, Split, cache_root
+from ._common import Dataset, Split, cache_root, subset
 from .batcher import Batcher
 from .idx import download
 from .registry import DatasetInfo, info, load, names
 
-__all__ = ["Batcher", "Dataset", "DatasetInfo", "Split", "cache_root", "download", "info", "load", "names"]
+__all__ = [
+    "Batcher",
+    "Dataset",
+    "DatasetInfo",
+    "Split",
+    "cache_root",
+    "download",
+    "info",
+    "load",
+    "names",
+    "subset",
+]

@@ -58,6 +58,20 @@ class Dataset:
         )
 
 
+def subset(dataset: Dataset, train_size: int | None, test_size: int | None, seed: int = 0) -> Dataset:
+    """The first ``train_size`` / ``test_size`` examples of a fixed random permutation of each split (all of
+    a split when its size is None or not smaller); the validation split is dropped."""
+
+    def take(split: Split, size: int | None) -> Split:
+        if size is None or size >= len(split.y):
+            return split
+        perm = torch.randperm(len(split.y), generator=torch.Generator().manual_seed(seed))[:size]
+        return Split(split.x[perm], split.y[perm])
+
+    train, test = take(dataset.train, train_size), take(dataset.test, test_size)
+    return Dataset(dataset.name, train, test, None, dataset.num_classes, dataset.class_names)
+
+
 def cache_root() -> Path:
     """optlab's cache folder: `$OPTLAB_CACHE` if set (tests point it at a temporary folder), else
     ~/.cache/optlab."""

@@ -22,7 +22,6 @@ study. Both paths train the same configs; the sweep's workers record the same fi
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,7 +43,7 @@ from optlab.experiments.framework import (
     write_json,
     write_text,
 )
-from optlab.train import TrainConfig, evaluate, resolve_device, train
+from optlab.train import TrainConfig, evaluate, fit_config, resolve_device
 
 ID = "B3"
 TITLE = "Smaller batches optimise better (fixed epoch budget)"
@@ -127,11 +126,10 @@ def _train_one(dataset: Any, name: str, batch_size: int, lr: float, epochs: int,
     """Train once; the final model's loss/accuracy on the whole training and validation splits."""
     config = _config(name, batch_size, lr, epochs, seed)
     record: dict[str, Any] = {"seed": seed, "batch_size": batch_size, "lr": lr, "diverged": False}
-    with tempfile.TemporaryDirectory(prefix="optlab-b3-") as tmp:
-        try:
-            result = train(config, Path(tmp) / "run", dataset=dataset, quiet=True, index=False)
-        except OptlabError as error:  # a NaN/inf loss: this lr is too large for this B
-            return record | {"diverged": True, "error": str(error).splitlines()[0]}
+    try:
+        result = fit_config(config, dataset=dataset)
+    except OptlabError as error:  # a NaN/inf loss: this lr is too large for this B
+        return record | {"diverged": True, "error": str(error).splitlines()[0]}
     device = resolve_device("auto")
     on_device = dataset.to(device)
     train_loss, train_acc = evaluate(result.model, on_device.train, EVAL_BATCH)

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
-import platform
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,7 +33,8 @@ from optlab import data, models
 from optlab.errors import DataError
 from optlab.experiments.framework import Claim, ClaimResult, Profile, outcome, write_json, write_text
 from optlab.measure import time_per_update
-from optlab.measure.timing import FLAT_FACTOR, resolve_device
+from optlab.measure.timing import FLAT_FACTOR
+from optlab.train import describe_device, resolve_device
 
 ID = "B1"
 TITLE = "Time per update and per epoch against batch size"
@@ -140,16 +139,6 @@ def cpu_threads(device: torch.device, threads: int = CPU_THREADS) -> Iterator[No
         torch.set_num_threads(previous)
 
 
-def device_description(device: torch.device) -> str:
-    """A readable name of the device, e.g. 'NVIDIA H100 (cuda)' or 'CPU x86_64, 2 cores, 1 thread'."""
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (cuda)"
-    cores = os.cpu_count()
-    threads = torch.get_num_threads()
-    name = platform.processor() or platform.machine()
-    return f"CPU {name}, {cores} cores, {threads} thread{'s' if threads != 1 else ''}"
-
-
 def batch_sizes(max_batch: int) -> list[int]:
     """1, 2, 4, … up to ``max_batch``, plus ``max_batch`` itself and REFERENCE_BATCH if it fits."""
     sizes = {2**k for k in range(int(math.log2(max_batch)) + 1)} | {max_batch}
@@ -223,7 +212,7 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     datasets: list[dict[str, Any]] = []
     missing: dict[str, str] = {}
     with cpu_threads(device):
-        description = device_description(device)
+        description = describe_device(device)
         for name in settings["datasets"]:
             try:
                 datasets.append(_time_dataset(name, settings, device, seed))

@@ -187,3 +187,13 @@ def mean_std(values: Sequence[float]) -> dict[str, Any]:
     mean = sum(vals) / len(vals)
     std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
     return {"mean": mean, "std": std, "n": len(vals), "values": vals}
+
+
+def batcher(split: Any, batch_size: int, seed: int) -> Any:
+    """The experiments' data order: an :class:`optlab.data.Batcher` reshuffled every epoch from ``seed``. The
+    last, short batch is dropped when a batch is at least 10 % of the set, so that every large-batch update
+    has the same size (a 40 %-sized last batch would be a different experiment)."""
+    from optlab.data import Batcher
+
+    n = len(split.y)
+    return Batcher(split, batch_size, shuffle=True, drop_last=batch_size * 10 >= n, seed=seed)

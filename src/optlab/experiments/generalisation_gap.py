@@ -25,12 +25,12 @@ import torch.nn.functional as F
 
 from optlab import data, models, optim, schedules
 from optlab.errors import DataError
-from optlab.experiments import _fit
 from optlab.experiments.framework import (
     NOT_REPRODUCED,
     Claim,
     ClaimResult,
     Profile,
+    batcher,
     mean_std,
     outcome,
     separated,
@@ -38,6 +38,7 @@ from optlab.experiments.framework import (
     write_text,
 )
 from optlab.measure import interpolation_1d, sharpness
+from optlab.train import FitResult, Plateau, describe_device, evaluate, evaluator, fit, resolve_device
 
 ID = "B4"
 TITLE = "Noisy updates generalise better (large-batch generalisation gap, Keskar et al.)"
@@ -249,7 +250,7 @@ def expected_seconds(profile: Profile) -> float:
 
 def _load(setting: Setting, device: torch.device) -> data.Dataset:
     dataset = data.load(setting.dataset)
-    return _fit.subset(dataset, setting.train_size, setting.test_size).to(device)
+    return data.subset(dataset, setting.train_size, setting.test_size).to(device)
 
 
 def _train(
@@ -259,16 +260,17 @@ def _train(
     model.load_state_dict(init)
     optimizer = optim.create("adam", model.parameters(), lr=setting.lr)
     epochs = setting.max_epochs_small if batch_size == setting.small_batch else setting.max_epochs_large
-    result = _fit.fit(
+    result = fit(
         model,
-        dataset,
         optimizer,
+        batcher(dataset.train, batch_size, seed),
         schedules.constant(setting.lr),
-        batch_size,
-        epochs,
-        seed=seed,
-        patience=setting.patience,
-        min_loss=setting.min_loss,
+        epochs=epochs,
+        evaluate=evaluator(
+            train=dataset.train, test=dataset.test
+        ),  # the plateau is on the full training loss
+        callbacks=[Plateau(setting.patience, min_loss=setting.min_loss)],
+        on_nonfinite="stop",
     )
     return model, result
 
@@ -310,18 +312,18 @@ def gradient_variance(
     return total / batches
 
 
-def _summary(model, result: _fit.FitResult, dataset: data.Dataset, sharp: dict[str, float]) -> dict[str, Any]:
-    train_loss, train_acc = _fit.evaluate(model, dataset.train)
-    test_loss, test_acc = _fit.evaluate(model, dataset.test)
+def _summary(model, result: FitResult, dataset: data.Dataset, sharp: dict[str, float]) -> dict[str, Any]:
+    train_loss, train_acc = evaluate(model, dataset.train)
+    test_loss, test_acc = evaluate(model, dataset.test)
     return {
         "train_acc": train_acc,
         "test_acc": test_acc,
         "train_loss": train_loss,
         "test_loss": test_loss,
         "epochs": len(result.history),
-        "updates": result.updates,
+        "updates": result.steps,
         "stopped": result.stopped,
-        "train_time": result.final.get("train_time", 0.0),
+        "train_time": result.train_time,
         "sharpness": sharp,
         "curve": [{k: row[k] for k in ("epoch", "train_loss", "test_acc")} for row in result.history],
     }
@@ -329,7 +331,7 @@ def _summary(model, result: _fit.FitResult, dataset: data.Dataset, sharp: dict[s
 
 def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     """Per network: SB and LB from the same initial weights, their accuracies, sharpness and the 1-D line."""
-    device = _fit.device()
+    device = resolve_device()
     results, skipped, figures = [], [], []
     for setting in SETTINGS[profile]:
         try:
@@ -384,7 +386,7 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     measurements = {
         "profile": profile,
         "seed": seed,
-        "device": _fit.describe_device(device),
+        "device": describe_device(device),
         "settings": results,
         "skipped": skipped,
         "figures": figures,

@@ -37,12 +37,12 @@ import torch
 
 from optlab import data, models, optim, schedules
 from optlab.errors import DataError
-from optlab.experiments import _fit
 from optlab.experiments.framework import (
     NOT_REPRODUCED,
     Claim,
     ClaimResult,
     Profile,
+    batcher,
     mean_std,
     outcome,
     separated,
@@ -50,6 +50,7 @@ from optlab.experiments.framework import (
     write_text,
 )
 from optlab.experiments.swap import swap_phase2
+from optlab.train import OnUpdate, describe_device, evaluate, evaluator, fit, resolve_device
 
 ID = "B6"
 TITLE = "Large batch with the small batch's accuracy: linear scaling + warm-up, LARS, LAMB, SWAP"
@@ -256,7 +257,7 @@ CLAIMS = (
 def _load(setting: Setting, device: torch.device) -> data.Dataset:
     """The setting's data, its validation split carved (fixed, seed 0), subset for smoke, on ``device``."""
     dataset = data.load(setting.dataset, validation=setting.validation, seed=0)
-    small = _fit.subset(dataset, setting.train_size, setting.test_size)
+    small = data.subset(dataset, setting.train_size, setting.test_size)
     return data.Dataset(
         dataset.name, small.train, small.test, dataset.val, dataset.num_classes, dataset.class_names
     ).to(device)
@@ -307,42 +308,36 @@ def _train(
         if snapshot_epoch is not None and step == snapshot_epoch * per_epoch:
             snapshot["state"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
 
-    result = _fit.fit(
+    result = fit(
         model,
-        _on_validation(dataset),
         optimizer,
+        batcher(dataset.train, batch, seed),
         schedule,
-        batch,
-        setting.epochs,
-        seed=seed,
-        eval_train=False,
-        on_update=keep if snapshot_epoch is not None else None,
+        epochs=setting.epochs,
+        evaluate=evaluator(val=dataset.val),
+        callbacks=[OnUpdate(keep)] if snapshot_epoch is not None else [],
+        on_nonfinite="stop",
     )
     curve = [
-        {
-            "epoch": r["epoch"],
-            "val_acc": r["test_acc"],
-            "train_loss": r["train_loss"],
-            "time": r["train_time"],
-        }
-        for r in result.history
+        {"epoch": r["epoch"], "val_acc": r["val_acc"], "train_loss": r["train_loss"], "time": time}
+        for r, time in zip(result.history, result.train_times, strict=True)
     ]
     out = {
         "lr": lr,
         "batch_size": batch,
         "peak_lr": lr,
         "warmup_updates": warmup,
-        "val_acc": result.final.get("test_acc", float("nan")),
-        "test_acc": _fit.evaluate(model, dataset.test)[1],
-        "updates": result.updates,
-        "wall_time": result.final.get("train_time", 0.0),
+        "val_acc": result.final.get("val_acc", float("nan")),
+        "test_acc": evaluate(model, dataset.test)[1],
+        "updates": result.steps,
+        "wall_time": result.train_time,
         "diverged": result.diverged,
         "curve": curve,
     }
     if "state" in snapshot:
         # phase-1 time: this run's training time up to the snapshot, in proportion of its updates
         out["snapshot"] = snapshot["state"]
-        out["snapshot_time"] = out["wall_time"] * snapshot_epoch * per_epoch / max(result.updates, 1)
+        out["snapshot_time"] = out["wall_time"] * snapshot_epoch * per_epoch / max(result.steps, 1)
     return out
 
 
@@ -362,7 +357,7 @@ def _swap(
     model = models.create(setting.model, dataset.input_shape, dataset.num_classes).to(device)
     model.load_state_dict(phase1["snapshot"])
     phase1_epochs = setting.epochs - setting.swap_phase2_epochs
-    phase1_acc = _fit.evaluate(model, dataset.test)[1]
+    phase1_acc = evaluate(model, dataset.test)[1]
     swapped = swap_phase2(
         model,
         _on_validation(dataset),
@@ -373,19 +368,20 @@ def _swap(
         setting.swap_workers,
         seed,
     )
-    slowest = max(swapped.workers, key=lambda w: w.final.get("train_time", 0.0))
+    slowest = max(swapped.workers, key=lambda w: w.train_time)
     per_epoch_large = max(len(dataset.train.y) // setting.large_batch, 1)
     curve = [c for c in phase1["curve"] if c["epoch"] <= phase1_epochs]
-    for row in slowest.history:  # the curve continues along one worker; the last point is the average
+    # the curve continues along one worker; the last point is the average
+    for row, time in zip(slowest.history, slowest.train_times, strict=True):
         curve.append(
             {
                 "epoch": phase1_epochs + row["epoch"],
                 "val_acc": row["test_acc"],
                 "train_loss": row["train_loss"],
-                "time": phase1["snapshot_time"] + row["train_time"],
+                "time": phase1["snapshot_time"] + time,
             }
         )
-    val_acc = _fit.evaluate(swapped.model, dataset.val)[1]
+    val_acc = evaluate(swapped.model, dataset.val)[1]
     curve[-1] = {**curve[-1], "val_acc": val_acc}
     return {
         "lr": lr,
@@ -393,8 +389,8 @@ def _swap(
         "peak_lr": phase1["peak_lr"],
         "warmup_updates": phase1["warmup_updates"],
         "val_acc": val_acc,
-        "test_acc": _fit.evaluate(swapped.model, dataset.test)[1],
-        "updates": phase1_epochs * per_epoch_large + slowest.updates,
+        "test_acc": evaluate(swapped.model, dataset.test)[1],
+        "updates": phase1_epochs * per_epoch_large + slowest.steps,
         "wall_time": phase1["snapshot_time"] + swapped.parallel_time,
         "diverged": phase1["diverged"],
         "curve": curve,
@@ -452,7 +448,7 @@ def run_setting(setting: Setting, seed: int, device: torch.device) -> dict[str, 
 
 def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     """Every setting of the profile: all methods from the same initial weights; JSON, CSV and figures."""
-    device = _fit.device()
+    device = resolve_device()
     results, skipped, figures = [], [], []
     for setting in SETTINGS[profile]:
         try:
@@ -478,7 +474,7 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     measurements = {
         "profile": profile,
         "seed": seed,
-        "device": _fit.describe_device(device),
+        "device": describe_device(device),
         "settings": results,
         "skipped": skipped,
         "figures": figures,

@@ -18,7 +18,6 @@ block of updates and the effect disappears.
 from __future__ import annotations
 
 import math
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from optlab.experiments.framework import (
     write_json,
     write_text,
 )
-from optlab.train import TrainConfig, train
+from optlab.train import TrainConfig, fit_config
 
 ID = "B5"
 TITLE = "Shuffling: no shuffling, shuffled once, reshuffled every epoch"
@@ -171,10 +170,7 @@ def _train_mode(dataset: Any, shuffle: bool | str, epochs: int, seed: int) -> tu
                          batch_size=BATCH_SIZE, epochs=epochs, shuffle=shuffle, seed=seed, device="auto",
                          description=f"B5 shuffling, shuffle={shuffle}")  # fmt: skip
     recorder = _Recorder()
-    with tempfile.TemporaryDirectory(prefix="optlab-b5-") as tmp:
-        result = train(
-            config, Path(tmp) / "run", dataset=dataset, callbacks=[recorder], quiet=True, index=False
-        )
+    result = fit_config(config, dataset=dataset, callbacks=[recorder])
     updates_per_epoch = math.ceil(len(dataset.train) / BATCH_SIZE)
     last_epoch = recorder.shares[-updates_per_epoch:]
     per_block = updates_per_epoch // CLASSES

@@ -19,8 +19,9 @@ import torch
 from torch import nn
 
 from optlab.data import Dataset
-from optlab.experiments._fit import FitResult, evaluate, fit
+from optlab.experiments.framework import batcher
 from optlab.measure.landscape import recompute_bn_statistics
+from optlab.train import FitResult, evaluate, evaluator, fit
 
 __all__ = ["SwapResult", "average_states", "swap_phase2"]
 
@@ -36,12 +37,12 @@ class SwapResult:
     @property
     def parallel_time(self) -> float:
         """Phase 2 on W devices at once: the slowest worker."""
-        return max((w.final.get("train_time", 0.0) for w in self.workers), default=0.0)
+        return max((w.train_time for w in self.workers), default=0.0)
 
     @property
     def sequential_time(self) -> float:
         """Phase 2 with the workers one after the other, as on this one machine."""
-        return sum(w.final.get("train_time", 0.0) for w in self.workers)
+        return sum(w.train_time for w in self.workers)
 
 
 def average_states(states: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
@@ -81,16 +82,11 @@ def swap_phase2(
     for w in range(workers):
         worker = copy.deepcopy(model)
         optimizer = make_optimizer([p for p in worker.parameters() if p.requires_grad])
+        order = batcher(dataset.train, batch_size, seed * 1000 + w + 1)
         run = fit(
-            worker,
-            dataset,
-            optimizer,
-            schedule,
-            batch_size,
-            epochs,
-            seed=seed * 1000 + w + 1,
-            eval_train=False,
-        )
+            worker, optimizer, order, schedule, epochs=epochs, evaluate=evaluator(test=dataset.test),
+            on_nonfinite="stop",
+        )  # fmt: skip
         result.workers.append(run)
         result.worker_test_acc.append(evaluate(worker, dataset.test)[1])
         states.append({k: v.detach() for k, v in worker.state_dict().items()})

@@ -27,16 +27,17 @@ from typing import Any
 import torch
 
 from optlab import data, models, optim, schedules
-from optlab.experiments import _fit
 from optlab.experiments.framework import (
     Claim,
     ClaimResult,
     Profile,
+    batcher,
     mean_std,
     outcome,
     write_json,
     write_text,
 )
+from optlab.train import OnUpdate, describe_device, evaluate, evaluator, fit, resolve_device
 
 ID = "B7"
 TITLE = "Warm-up: the variance of Adam's adaptive step size, and what warm-up and RAdam do about it"
@@ -216,18 +217,9 @@ def _step_size_spread(setting: Setting, dataset: data.Dataset, seed: int) -> dic
                 samples[step].append(adaptive_step_sizes(opt, index).detach().cpu().double())
 
         epochs = -(-last // max(len(dataset.train.y) // setting.variance_batch, 1))
-        _fit.fit(
-            model,
-            dataset,
-            optimizer,
-            schedules.constant(setting.variance_lr),
-            setting.variance_batch,
-            epochs,
-            seed=seed * 1000 + k,
-            on_update=record,
-            eval_train=False,
-            max_updates=last,
-        )
+        order = batcher(dataset.train, setting.variance_batch, seed * 1000 + k)
+        schedule = schedules.constant(setting.variance_lr)
+        fit(model, optimizer, order, schedule, epochs=epochs, max_steps=last, callbacks=[OnUpdate(record)])
     rows = []
     for t in setting.variance_steps:
         stack = torch.stack(samples[t])  # K × coordinates
@@ -261,11 +253,13 @@ def _train_variant(
         # discuss.pytorch.org thread "Recreating ResNet110"). Here the warm-up is W updates, not triggered
         # by the training error.
         schedule = schedules.constant_warmup(schedule, warmup, lr / 10)
-    result = _fit.fit(
-        model, dataset, optimizer, schedule, setting.batch_size, setting.epochs, seed=seed, eval_train=False
-    )
+    order = batcher(dataset.train, setting.batch_size, seed)
+    result = fit(
+        model, optimizer, order, schedule, epochs=setting.epochs, evaluate=evaluator(test=dataset.test),
+        on_nonfinite="stop",
+    )  # fmt: skip
     diverged = result.diverged
-    test_loss, test_acc = _fit.evaluate(model, dataset.test) if not diverged else (float("nan"), 0.0)
+    test_loss, test_acc = evaluate(model, dataset.test) if not diverged else (float("nan"), 0.0)
     return {
         "diverged": diverged,
         "test_acc": test_acc,
@@ -280,8 +274,8 @@ def _train_variant(
 
 def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     setting = SETTINGS[profile]
-    device = _fit.device()
-    dataset = _fit.subset(data.load(setting.dataset), setting.train_size, setting.test_size).to(device)
+    device = resolve_device()
+    dataset = data.subset(data.load(setting.dataset), setting.train_size, setting.test_size).to(device)
     spread = _step_size_spread(setting, dataset, seed)
     torch.manual_seed(seed)
     template = models.create(setting.model, dataset.input_shape, dataset.num_classes).to(device)
@@ -292,7 +286,7 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     measurements = {
         "profile": profile,
         "seed": seed,
-        "device": _fit.describe_device(device),
+        "device": describe_device(device),
         "setting": {**asdict(setting), "key": setting.key},
         "spread": spread,
         "variants": variants,

@@ -36,7 +36,6 @@ Every sentence of the reasoning that states a direction or a comparison is compu
 from __future__ import annotations
 
 import math
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -366,7 +365,7 @@ def advise(
     the phases.
     """
     from optlab import data, models, optim
-    from optlab.train import TrainConfig, train
+    from optlab.train import TrainConfig, fit_config, train
 
     scaling_rule(optimizer)  # fail early on an unknown name
     if reference_lr is None:
@@ -437,8 +436,7 @@ def advise(
         if keep_warmup is not None:
             trained = train(config, Path(keep_warmup), dataset=ds, quiet=True, index=False).model
         else:
-            with tempfile.TemporaryDirectory(prefix="optlab-advise-") as tmp:
-                trained = train(config, Path(tmp) / "warm-up", dataset=ds, quiet=True, index=False).model
+            trained = fit_config(config, dataset=ds).model
     trained = trained.to("cpu")
     measured = noise_scale(
         trained, loss_fn, ds, small, big, n_pairs, seed, progress=report("noise scale (trained)")

@@ -1,5 +1,6 @@
 """optlab.train: the training loop, its checkpoints and run records.
 
+``fit(model, optimizer, batcher, schedule, *, epochs, …) -> FitResult`` is the core loop (:mod:`.core`);
 ``train(config, run_dir=None, *, dataset=None, callbacks=(), quiet=False, resume=False) -> RunResult``
 trains one model as :class:`TrainConfig` says and writes a run folder (``config.toml``, ``metrics.csv``,
 ``summary.json``, ``checkpoints/last.pt``, ``final.pt``) indexed in ``runs/index.sqlite`` (:class:`RunIndex`).
@@ -17,10 +18,21 @@ _EXPORTS = {
     "save_checkpoint": "checkpoint",
     "TrainConfig": "config",
     "parse_hparam": "config",
+    "Diverged": "core",
+    "FitResult": "core",
+    "OnUpdate": "core",
+    "Plateau": "core",
+    "evaluate": "core",
+    "evaluator": "core",
+    "fit": "core",
+    "CsvLogger": "loggers",
+    "TensorBoardLogger": "loggers",
     "RunResult": "loop",
+    "build": "loop",
     "check_fits": "loop",
-    "evaluate": "loop",
-    "resolve_device": "loop",
+    "fit_config": "loop",
+    "describe_device": "device",
+    "resolve_device": "device",
     "train": "loop",
     "RunIndex": "runs",
     "read_csv": "runs",

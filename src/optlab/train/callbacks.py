@@ -22,10 +22,10 @@ from torch import nn
 class TrainState:
     """What the loop knows at a callback: updated in place, not copied."""
 
-    config: Any
+    config: Any  # the run's TrainConfig (None outside a run shell)
     model: nn.Module
     optimizer: torch.optim.Optimizer
-    dataset: Any
+    dataset: Any  # None outside a run shell
     device: torch.device
     step: int = 0  # updates done so far
     epoch: int = 0  # epochs completed (during an epoch: the index of the current one)
@@ -39,6 +39,9 @@ class TrainState:
     history: list[dict[str, Any]] = field(default_factory=list)  # all epoch rows so far
     stop: bool = False  # set True to end the run after this update
     epochs: int = 0  # epochs the run takes unless stopped (--epochs, or as many as --max-steps needs)
+    stopped: str | None = None  # why a callback set ``stop`` (e.g. "plateau"), for FitResult.stopped
+    stats: Any = None  # the epoch's running statistics (an EpochStats), kept by the core loop
+    epoch_time: float = 0.0  # seconds of updates so far in this epoch
 
 
 @runtime_checkable

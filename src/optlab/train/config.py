@@ -68,7 +68,8 @@ class TrainConfig:
     every N updates in addition to one per epoch (0: per epoch only); ``log_steps`` writes ``steps.csv``
     (loss, lr per update). Data parallel: ``batch_size`` is per rank (the global batch is ranks × batch_size);
     ``sync_bn`` uses SyncBatchNorm (batch statistics over all ranks; CUDA only). ``no_decay_bias_norm``
-    exempts biases and norm-layer parameters from weight decay (:func:`optlab.optim.param_groups`)."""
+    exempts biases and norm-layer parameters from weight decay (:func:`optlab.optim.param_groups`);
+    ``tensorboard`` also logs each epoch's metrics as TensorBoard scalars (``RUN_DIR/tensorboard``)."""
 
     dataset: str = "mnist1d"
     model: str = "mlp"
@@ -92,6 +93,7 @@ class TrainConfig:
     eval_batch_size: int = 2048
     sync_bn: bool = False
     no_decay_bias_norm: bool = False
+    tensorboard: bool = False
     description: str = ""
 
     def __post_init__(self) -> None:

@@ -1,12 +1,9 @@
-"""The training loop: plain and short, in the style of nanoGPT's ``train.py``.
-
-One update is: set the learning rate from the schedule (a pure function of the step), forward, cross-entropy,
-backward, record the gradient norm, optimizer step. Statistics are accumulated on the device and read back
-once per epoch (and every ``_CHECK_EVERY`` updates to catch a NaN loss early), so small batches are not slowed
-down by host syncs. After every epoch: evaluation (batched, ``no_grad``, eval mode), a row in ``metrics.csv``,
-a checkpoint. ``resume=True`` restores model, optimizer, batcher, RNG states and the epoch's partial
-statistics from ``checkpoints/last.pt`` so the final parameters equal an uninterrupted run's bit for bit on
-CPU.
+"""The run shell around the core loop (:func:`optlab.train.core.fit`): ``train(config)`` resolves the config
+against the registries, builds data, model, optimizer, schedule and batcher, keeps the run folder
+(``config.toml``, ``metrics.csv``, ``steps.csv``, checkpoints, ``final.pt``, ``summary.json``), the runs
+index and the progress bar, and resumes: ``resume=True`` restores model, optimizer, batcher, RNG states and
+the epoch's partial statistics from ``checkpoints/last.pt``, so the final parameters equal an uninterrupted
+run's bit for bit on CPU.
 
 Data parallel (see :mod:`optlab.train.distributed`): under a process group the model runs inside
 DistributedDataParallel, each rank takes its shard of every global batch, the epoch statistics are
@@ -14,22 +11,23 @@ all-reduced, and only rank 0 writes files."""
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 import optlab
 from optlab._io import atomic_write_text
 from optlab.errors import ConfigError, OptlabError
-from optlab.train import distributed, runs
-from optlab.train.callbacks import TrainState, hooks
+from optlab.train import core, distributed, runs
+from optlab.train.callbacks import TrainState
 from optlab.train.checkpoint import (
     load_checkpoint,
     rng_state,
@@ -38,54 +36,21 @@ from optlab.train.checkpoint import (
     set_rng_state,
 )
 from optlab.train.config import TrainConfig, check_registries
+from optlab.train.device import resolve_device
+from optlab.train.loggers import CsvLogger, TensorBoardLogger, require_tensorboard
 from optlab.train.progress import Progress
-from optlab.train.stats import EpochStats, grad_norm_every
-
-_CHECK_EVERY = 50  # updates between host syncs that look for a non-finite loss
-clock = time.perf_counter  # times the updates; benchmarks/train_loop.py may swap in time.process_time
+from optlab.train.stats import EpochStats
 
 
 @dataclass
 class RunResult:
-    run_dir: Path
+    run_dir: Path | None  # None for fit_config (no folder)
     model: nn.Module
     metrics: list[dict[str, Any]]
     summary: dict[str, Any]
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else CPU; an unknown or unavailable device is a
-    :class:`ConfigError`."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise ConfigError(f"invalid value for --device: {name!r} (use auto, cpu, cuda or cuda:N)") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"invalid value for --device: {name!r} (CUDA is not available on this machine)")
-    return device
-
-
 _distributed = distributed.world  # (rank, world size): (0, 1) unless a process group is running
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, split: Any, batch_size: int) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` on ``split`` (eval mode, batched, one host sync)."""
-    was_training = model.training
-    model.eval()
-    loss_sum = torch.zeros((), device=split.x.device)
-    correct = torch.zeros((), device=split.x.device, dtype=torch.long)
-    for start in range(0, len(split), batch_size):
-        x, y = split.x[start : start + batch_size], split.y[start : start + batch_size]
-        logits = model(x)
-        loss_sum += F.cross_entropy(logits, y, reduction="sum")
-        correct += (logits.argmax(1) == y).sum()
-    model.train(was_training)
-    n = max(len(split), 1)
-    loss, hits = torch.stack((loss_sum, correct.to(loss_sum.dtype))).tolist()
-    return loss / n, hits / n
 
 
 def train(
@@ -106,8 +71,6 @@ def train(
     the run in: ``True`` for ``$OPTLAB_RUNS/index.sqlite``, a path, or ``False`` for none; ``group`` is the
     sweep study the run is a trial of (the index's ``study`` column). Raises
     :class:`ConfigError` for bad settings and :class:`OptlabError` when the run fails (e.g. a NaN loss)."""
-    from optlab import data, models, optim, schedules
-
     rank, world_size = _distributed()
     writer = rank == 0
     checkpoint: dict[str, Any] | None = None
@@ -136,61 +99,34 @@ def train(
                 f"{run_dir} already holds a run: continue it with --resume {run_dir} or pick another"
             )
     check_registries(config, check_dataset=dataset is None)
+    if config.tensorboard and writer:
+        require_tensorboard()  # before the run folder exists
     device = distributed.rank_device(resolve_device(config.device))
     config = config.replace(device=str(device))
 
     # -- build: data, model, optimizer, schedule, batcher ----------------------------------------------------
     created = runs.prepare_run_dir(run_dir) if writer else None  # fail before any data is loaded
     try:
-        if dataset is None:
-            dataset = data.load(
-                config.dataset, data_dir=config.data_dir, validation=config.validation, seed=config.seed
-            )
-        dataset = dataset.to(device)
-        torch.manual_seed(config.seed)
-        model = models.create(config.model, dataset.input_shape, dataset.num_classes).to(device)
-        check_fits(model, dataset, config)
-        # DDP on several ranks; `model` is what is saved
-        net = distributed.wrap(model, device, config.sync_bn)
-        params = (  # --no-decay-bias-norm: biases and norm layers in a group without weight decay
-            optim.param_groups(model, weight_decay=None, no_decay=("bias", "norm"))
-            if config.no_decay_bias_norm
-            else model.parameters()
-        )
-        optimizer = optim.create(config.optimizer, params, lr=config.lr, **config.hparams)
-        batcher = data.Batcher(
-            dataset.train,
-            config.batch_size,
-            shuffle=config.shuffle,
-            drop_last=config.drop_last,
-            seed=config.seed,
-            device=device,
-            rank=rank,
-            world_size=world_size,
-            reuse_buffer=True,  # each batch is done (backward, hooks run) before the next is gathered
-        )
-        n_epochs = config.epoch_limit(len(batcher))  # --max-steps alone: as many epochs as its updates need
-        total_steps = config.total_steps(len(batcher))
-        try:
-            schedule = schedules.create(
-                config.schedule,
-                config.lr,
-                total_steps,
-                warmup_steps=config.warmup_steps,
-                **config.schedule_kwargs,
-            )
-        except (TypeError, ValueError) as error:
-            raise ConfigError(f"invalid schedule {config.schedule!r} for this run: {error}") from None
+        parts = build(config, dataset, device, rank, world_size)
     except BaseException:
         runs.remove_empty_dirs(created)  # settings the data, model or schedule reject leave nothing behind
         raise
+    dataset, model, optimizer, batcher, schedule = (
+        parts.dataset,
+        parts.model,
+        parts.optimizer,
+        parts.batcher,
+        parts.schedule,
+    )
+    n_epochs, total_steps = parts.epochs, parts.total_steps
+    net = distributed.wrap(model, device, config.sync_bn)  # DDP on several ranks; `model` is what is saved
     eval_split, eval_name = (dataset.val, "val") if dataset.val is not None else (dataset.test, "test")
     params = [p for p in model.parameters() if p.requires_grad]
 
     # -- state: fresh or restored ----------------------------------------------------------------------------
-    step, epoch, history, elapsed, epoch_time = 0, 0, [], 0.0, 0.0
-    stats = EpochStats(device, keep_step_losses=config.log_steps)
-    norm_every = grad_norm_every(len(batcher))
+    state = TrainState(config, model, optimizer, dataset, device, epochs=n_epochs)
+    state.stats = EpochStats(device, keep_step_losses=config.log_steps)
+    elapsed = 0.0
     if checkpoint is not None:
         distributed.check_world(checkpoint, world_size)
         try:
@@ -200,123 +136,71 @@ def train(
         except (KeyError, RuntimeError, ValueError) as error:
             raise OptlabError(f"checkpoint in {run_dir} does not fit its config: {error}") from None
         set_rng_state(checkpoint["rng"])
-        step, epoch, history = checkpoint["step"], checkpoint["epoch"], list(checkpoint["history"])
-        elapsed, epoch_time = checkpoint["elapsed"], checkpoint["epoch_time"]
-        distributed.load_stats(stats, checkpoint["stats"])
+        state.step, state.epoch, state.history = (
+            checkpoint["step"],
+            checkpoint["epoch"],
+            list(checkpoint["history"]),
+        )
+        elapsed, state.epoch_time = checkpoint["elapsed"], checkpoint["epoch_time"]
+        distributed.load_stats(state.stats, checkpoint["stats"])
     run_id = None
     index_db = None
     if writer:
         atomic_write_text(run_dir / "config.toml", config.to_toml())
-        runs.write_csv(run_dir / "metrics.csv", history)
+        runs.write_csv(run_dir / "metrics.csv", state.history)
         if config.log_steps:
-            runs.truncate_steps(run_dir / "steps.csv", step)
+            runs.truncate_steps(run_dir / "steps.csv", state.step)
         if index is not False:
             index_db = runs.RunIndex(None if index is True else index)
             run_id = index_db.start(run_dir, config, study=group)
 
-    state = TrainState(config, model, optimizer, dataset, device, step=step, epoch=epoch, history=history)
-    state.epochs = n_epochs
-    on_step, on_epoch = hooks(callbacks, "on_step"), hooks(callbacks, "on_epoch")
-
-    def save(reason: str) -> None:
-        """Checkpoint, but only a good state: a non-finite loss or parameter stops the run instead."""
-        _check_finite(stats, params, step, epoch, run_dir)
-        stats_state = distributed.stats_state(stats)  # a collective: every rank takes part
-        if not writer:
-            return
-        if config.log_steps:
-            runs.append_steps(run_dir / "steps.csv", stats.take_step_losses(), step, schedule)
-        save_checkpoint(
-            run_dir / "checkpoints" / "last.pt",
-            {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "batcher": batcher.state_dict(),
-                "rng": rng_state(),
-                "schedule": {"name": config.schedule, "step": step},
-                "step": step,
-                "epoch": epoch,
-                "history": history,
-                "stats": stats_state,
-                "epoch_time": epoch_time,
-                "elapsed": elapsed + time.perf_counter() - started,
-                "reason": reason,
-            },
-        )
-
     started = time.perf_counter()
-    lr = schedule(max(step - 1, 0))  # the lr of the last update, until the next one
-    bar = Progress(quiet or not writer, n_epochs, len(batcher), epoch, stats.updates)
+    shell = _RunFiles(
+        run_dir, config, schedule, batcher, params, writer, lambda: elapsed + time.perf_counter() - started
+    )
+    bar = Progress(quiet or not writer, n_epochs, len(batcher), state.epoch, state.stats.updates)
+    loggers = [CsvLogger(run_dir / "metrics.csv")] if writer else []
+    if writer and config.tensorboard:
+        loggers.append(TensorBoardLogger(run_dir / "tensorboard"))
     status, error_message = "failed", None
     try:
-        with bar:
-            while epoch < n_epochs and step < total_steps and not state.stop:
-                model.train()
-                t0 = clock()
-                # A checkpoint taken after the epoch's last batch resumes with nothing left of that epoch.
-                for x, y in batcher if batcher.position < len(batcher) else ():
-                    lr = schedule(step)
-                    for group in optimizer.param_groups:
-                        group["lr"] = lr
-                    logits = net(x)
-                    loss = F.cross_entropy(logits, y)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    if step % norm_every == 0:
-                        stats.record_grad_norm(params)
-                    optimizer.step()
-                    stats.record(loss, logits, y)  # references only: no kernel, no host sync
-                    step += 1
-                    if on_step:
-                        state.step, state.lr, state.x, state.y, state.loss = step, lr, x, y, loss.detach()
-                        for hook in on_step:
-                            hook(state)
-                    if step % _CHECK_EVERY == 0:
-                        _check_finite(stats, None, step, epoch, run_dir)
-                        bar.advance(stats)
-                    if config.checkpoint_every and step % config.checkpoint_every == 0:
-                        epoch_time += clock() - t0
-                        save("step")
-                        t0 = clock()
-                    if step >= total_steps or state.stop:
-                        break
-                _check_finite(stats, params, step, epoch, run_dir)  # also waits for the last update
-                epoch_time += clock() - t0
-                t_eval = time.perf_counter()
-                eval_loss, eval_acc = evaluate(model, eval_split, config.eval_batch_size)
-                row = {
-                    "epoch": epoch + 1,
-                    "step": step,
-                    "lr": lr,
-                    **distributed.epoch_means(stats),  # train_loss, train_acc, grad_norm over all ranks
-                    f"{eval_name}_loss": eval_loss,
-                    f"{eval_name}_acc": eval_acc,
-                    "updates": stats.updates,
-                    "time_per_update": epoch_time / max(stats.updates, 1),
-                    "epoch_time": epoch_time,
-                    "eval_time": time.perf_counter() - t_eval,
-                }
-                epoch += 1
-                history.append(row)
-                stats.reset()
-                epoch_time = 0.0
-                state.step, state.epoch, state.metrics = step, epoch, row
-                for hook in on_epoch:
-                    hook(state)
-                if writer:
-                    runs.write_csv(run_dir / "metrics.csv", history)
-                save("epoch")
-                bar.epoch_done(epoch, row, eval_name)
+        with bar, _closing(loggers):
+            core.fit(
+                model,
+                optimizer,
+                batcher,
+                schedule,
+                epochs=n_epochs,
+                max_steps=total_steps,
+                callbacks=[*callbacks, *loggers, shell, _Bar(bar, eval_name)],
+                evaluate=core.evaluator(config.eval_batch_size, **{eval_name: eval_split}),
+                state=state,
+                net=net,
+            )
         status = "completed"
+    except core.Diverged as error:
+        error_message = _diverged_message(error, run_dir)
+        raise OptlabError(error_message) from None
     except BaseException as error:
         error_message = str(error) or type(error).__name__  # KeyboardInterrupt: "KeyboardInterrupt"
         raise
     finally:
         wall = elapsed + time.perf_counter() - started
         summary = _summary(
-            config, history, step, epoch, wall, device, status, error_message, eval_name, dataset
+            config,
+            state.history,
+            state.step,
+            state.epoch,
+            wall,
+            device,
+            status,
+            error_message,
+            eval_name,
+            dataset,
         )
-        summary["stopped_by"] = _stopped_by(config, step, epoch, n_epochs, total_steps, status, state.stop)
+        summary["stopped_by"] = _stopped_by(
+            config, state.step, state.epoch, n_epochs, total_steps, status, state.stop
+        )
         summary.update(distributed.summary_fields(config.batch_size))
         if writer:
             if status == "completed":
@@ -325,19 +209,167 @@ def train(
             runs.write_json(run_dir / "summary.json", summary)
             if index_db is not None and run_id is not None:
                 index_db.finish(run_id, status, summary)
-    return RunResult(run_dir, model, history, summary)
+    return RunResult(run_dir, model, state.history, summary)
 
 
-def _check_finite(stats: EpochStats, params: list[torch.Tensor] | None, step: int, epoch: int, run_dir: Path):
-    """Stop the run on a non-finite loss or gradient (or parameter, before a checkpoint): one host sync."""
-    finite = stats.finite()
-    if finite and params is not None:
-        finite = bool(torch.stack([p.detach().isfinite().all() for p in params]).all())
-    if not finite:
-        raise OptlabError(
-            f"loss became nan/inf by update {step} (epoch {epoch + 1}); run stopped, the last good "
-            f"checkpoint is kept in {run_dir / 'checkpoints' / 'last.pt'} (try a smaller --lr)"
+@dataclass
+class Parts:
+    """What a :class:`TrainConfig` builds: the data on the device and what :func:`core.fit` takes."""
+
+    dataset: Any
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    batcher: Any
+    schedule: Any
+    epochs: int  # --epochs, or as many as --max-steps needs
+    total_steps: int  # the schedule's horizon: min(epochs × batches per epoch, --max-steps)
+
+
+def build(
+    config: TrainConfig, dataset: Any, device: torch.device, rank: int = 0, world_size: int = 1
+) -> Parts:
+    """Data (loaded by name unless given), model (initialised from ``config.seed``), optimizer, batcher and
+    schedule for ``config`` on ``device``. Raises :class:`ConfigError` for a model that does not fit the data
+    or a schedule the run's length rejects."""
+    from optlab import data, models, optim, schedules
+
+    if dataset is None:
+        dataset = data.load(
+            config.dataset, data_dir=config.data_dir, validation=config.validation, seed=config.seed
         )
+    dataset = dataset.to(device)
+    torch.manual_seed(config.seed)
+    model = models.create(config.model, dataset.input_shape, dataset.num_classes).to(device)
+    check_fits(model, dataset, config)
+    params = (  # --no-decay-bias-norm: biases and norm layers in a group without weight decay
+        optim.param_groups(model, weight_decay=None, no_decay=("bias", "norm"))
+        if config.no_decay_bias_norm
+        else model.parameters()
+    )
+    optimizer = optim.create(config.optimizer, params, lr=config.lr, **config.hparams)
+    batcher = data.Batcher(
+        dataset.train,
+        config.batch_size,
+        shuffle=config.shuffle,
+        drop_last=config.drop_last,
+        seed=config.seed,
+        device=device,
+        rank=rank,
+        world_size=world_size,
+        reuse_buffer=True,  # each batch is done (backward, hooks run) before the next is gathered
+    )
+    n_epochs = config.epoch_limit(len(batcher))
+    total_steps = config.total_steps(len(batcher))
+    try:
+        schedule = schedules.create(
+            config.schedule,
+            config.lr,
+            total_steps,
+            warmup_steps=config.warmup_steps,
+            **config.schedule_kwargs,
+        )
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"invalid schedule {config.schedule!r} for this run: {error}") from None
+    return Parts(dataset, model, optimizer, batcher, schedule, n_epochs, total_steps)
+
+
+def fit_config(config: TrainConfig, *, dataset: Any = None, callbacks: Sequence[Any] = ()) -> RunResult:
+    """``train(config)`` without a run folder, index or progress bar: the same model, updates and history
+    (bit for bit, given the seed), for experiments and tools that train many short runs and keep only numbers.
+    ``RunResult.run_dir`` is None and ``summary`` holds steps, epochs and why the run ended. Raises
+    :class:`ConfigError` for bad settings and :class:`core.Diverged` on a non-finite loss."""
+    config.validate()
+    check_registries(config, check_dataset=dataset is None)
+    device = resolve_device(config.device)
+    config = config.replace(device=str(device))
+    parts = build(config, dataset, device)
+    state = TrainState(config, parts.model, parts.optimizer, parts.dataset, device)
+    split, name = (
+        (parts.dataset.val, "val") if parts.dataset.val is not None else (parts.dataset.test, "test")
+    )
+    result = core.fit(
+        parts.model, parts.optimizer, parts.batcher, parts.schedule, epochs=parts.epochs,
+        max_steps=parts.total_steps, callbacks=callbacks, state=state,
+        evaluate=core.evaluator(config.eval_batch_size, **{name: split}),
+    )  # fmt: skip
+    summary = {"steps": result.steps, "epochs": state.epoch, "stopped": result.stopped, "seed": config.seed}
+    return RunResult(None, parts.model, result.history, summary)
+
+
+def _diverged_message(error: core.Diverged, run_dir: Path) -> str:
+    return (
+        f"{error}; run stopped, the last good checkpoint is kept in "
+        f"{run_dir / 'checkpoints' / 'last.pt'} (try a smaller --lr)"
+    )
+
+
+class _RunFiles:
+    """The run folder's per-step and per-epoch writes: steps.csv and the checkpoint (a good state only: a
+    non-finite loss or parameter stops the run instead of overwriting the last good checkpoint)."""
+
+    def __init__(self, run_dir, config, schedule, batcher, params, writer, elapsed):
+        self.run_dir, self.config, self.schedule, self.batcher = run_dir, config, schedule, batcher
+        self.params, self.writer, self.elapsed = params, writer, elapsed
+
+    def on_step(self, state: TrainState) -> None:
+        if self.config.checkpoint_every and state.step % self.config.checkpoint_every == 0:
+            self.save(state, "step")
+
+    def on_epoch(self, state: TrainState) -> None:
+        self.save(state, "epoch")
+
+    def save(self, state: TrainState, reason: str) -> None:
+        if not core.finite(state.stats, self.params):
+            raise core.Diverged(state.step, state.epoch)
+        stats_state = distributed.stats_state(state.stats)  # a collective: every rank takes part
+        if not self.writer:
+            return
+        if self.config.log_steps:
+            runs.append_steps(
+                self.run_dir / "steps.csv", state.stats.take_step_losses(), state.step, self.schedule
+            )
+        save_checkpoint(
+            self.run_dir / "checkpoints" / "last.pt",
+            {
+                "model": state.model.state_dict(),
+                "optimizer": state.optimizer.state_dict(),
+                "batcher": self.batcher.state_dict(),
+                "rng": rng_state(),
+                "schedule": {"name": self.config.schedule, "step": state.step},
+                "step": state.step,
+                "epoch": state.epoch,
+                "history": state.history,
+                "stats": stats_state,
+                "epoch_time": state.epoch_time,
+                "elapsed": self.elapsed(),
+                "reason": reason,
+            },
+        )
+
+
+class _Bar:
+    """Feeds the progress bar: the running loss every CHECK_EVERY updates, the evaluation after each epoch."""
+
+    def __init__(self, bar: Progress, eval_name: str):
+        self.bar, self.eval_name = bar, eval_name
+        if bar.disabled:  # no per-update call when nothing is drawn
+            self.on_step = None  # type: ignore[assignment]
+
+    def on_step(self, state: TrainState) -> None:
+        if state.step % core.CHECK_EVERY == 0:
+            self.bar.advance(state.stats)
+
+    def on_epoch(self, state: TrainState) -> None:
+        self.bar.epoch_done(state.epoch, state.metrics, self.eval_name)
+
+
+@contextlib.contextmanager
+def _closing(loggers: list[Any]):
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.close()
 
 
 def check_fits(model: nn.Module, dataset: Any, config: TrainConfig) -> None:
