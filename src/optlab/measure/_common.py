@@ -25,6 +25,12 @@ from optlab.errors import ConfigError
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Progress = Callable[[int, int], None]  # (done, total)
+TaskProgress = Callable[[str, int, int], None]  # (task, done, total): one progress bar per task name
+
+
+def for_task(progress: TaskProgress | None, task: str) -> Progress | None:
+    """``progress`` for one named task, as the ``(done, total)`` callback the measurements take."""
+    return None if progress is None else (lambda done, total: progress(task, done, total))
 
 
 def as_tensors(data: Any) -> tuple[torch.Tensor, torch.Tensor]:

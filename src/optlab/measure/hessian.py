@@ -35,10 +35,12 @@ from optlab.errors import ConfigError
 from optlab.measure._common import (
     LossFn,
     Progress,
+    TaskProgress,
     as_tensors,
     chunks,
     eval_mode,
     flatten,
+    for_task,
     model_device,
     trainable,
     unflatten,
@@ -573,3 +575,169 @@ def run_preconditioner(run_dir: str | Path, model: nn.Module) -> tuple[torch.Ten
     ):
         raise OptlabError("the run's last checkpoint is not at its final weights (the run did not finish?)")
     return adam_preconditioner(checkpoint["optimizer"], trainable(model))
+
+
+# -- a run's curvature against its optimizer's stability limit (``optlab measure hessian``) ------------------
+def final_lr(run: Any) -> tuple[float, str]:
+    """The lr of a :class:`~optlab.measure.runs.LoadedRun`'s last update (its ``metrics.csv``: a schedule may
+    have changed it), else the config's, else the optimizer's default; with a phrase saying which."""
+    from optlab import optim
+    from optlab.train.runs import read_csv
+
+    metrics = run.run_dir / "metrics.csv"
+    if metrics.is_file():
+        rows = read_csv(metrics)
+        if rows and isinstance(rows[-1].get("lr"), int | float) and rows[-1]["lr"] > 0:
+            return float(rows[-1]["lr"]), "the lr of the run's last update"
+    if run.config.lr:
+        return float(run.config.lr), "the run's lr"
+    return float(optim.info(run.config.optimizer).defaults["lr"]), f"{run.config.optimizer}'s default lr"
+
+
+@dataclass
+class RunCurvature:
+    """:func:`run_curvature`'s result: the top eigenvalues (descending) and trace of H at a run's final
+    weights, the stability limit of the run's optimizer at its final lr, and for Adam/AdamW the
+    preconditioned eigenvalues with their limit (or ``no_preconditioned``: why there are none)."""
+
+    run_dir: Path
+    optimizer: str
+    title: str  # model, data, optimizer and number of examples, for the figure
+    examples: int
+    eigenvalues: list[float]
+    trace: TraceEstimate | None
+    lr: float
+    lr_source: str
+    limit: StabilityLimit
+    preconditioned: tuple[list[float], StabilityLimit] | None = None
+    no_preconditioned: str | None = None
+
+    def lines(self) -> list[str]:
+        """The summary a person reads: eigenvalues, where λ_max lies against the limit, the trace."""
+        values, limit, lr = self.eigenvalues, self.limit, self.lr
+        lines = [f"top {len(values)} eigenvalues: " + ", ".join(f"{v:.4g}" for v in values)]
+        if limit.value is not None:
+            side = "above" if values[0] > limit.value else "below"
+            lines.append(
+                f"stability limit {limit.rule} = {limit.value:.4g} for {self.optimizer} at η = {lr:.4g} "
+                f"({self.lr_source}); λ_max = {values[0]:.4g} is {side} it"
+            )
+            lines.append(f"  ({limit.note})")
+        else:
+            lines.append(f"no stability line: {limit.note}")
+        if self.no_preconditioned is not None:
+            lines.append(f"  no preconditioned sharpness: {self.no_preconditioned}")
+        if self.preconditioned is not None:
+            pre_values, pre_limit = self.preconditioned
+            side = "above" if pre_values[0] > pre_limit.value else "below"
+            lines.append(
+                f"preconditioned sharpness λ_max(P⁻¹H) = {pre_values[0]:.4g} with the optimizer's final "
+                f"P = √v̂ + ε; stability limit {pre_limit.rule} = {pre_limit.value:.4g} at η = "
+                f"{pre_limit.lr:.4g}: it is {side} it"
+            )
+            lines.append(f"  ({pre_limit.note})")
+        if self.trace is not None:
+            trace = self.trace
+            lines.append(f"trace ≈ {trace.value:.4g} ± {trace.standard_error:.2g} ({trace.samples} samples)")
+        return lines
+
+    def plot(self, path: str | Path) -> None:
+        """The spectrum with the stability line (:func:`plot_hessian`)."""
+        plot_hessian(
+            self.eigenvalues,
+            self.limit,
+            path,
+            title=self.title,
+            trace=self.trace,
+            preconditioned=self.preconditioned,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        pre = self.preconditioned
+        return {
+            "run": str(self.run_dir),
+            "examples": self.examples,
+            "eigenvalues": self.eigenvalues,
+            "lr": self.lr,
+            "lr_source": self.lr_source,
+            "stability_limit": self.limit.to_dict(),
+            "preconditioned_eigenvalues": None if pre is None else pre[0],
+            "preconditioned_stability_limit": None if pre is None else pre[1].to_dict(),
+            "trace": None if self.trace is None else vars(self.trace),
+        }
+
+
+def run_curvature(
+    run: Any,
+    k: int = 5,
+    *,
+    trace_samples: int = 50,
+    max_iterations: int = 100,
+    examples: int = 2048,
+    seed: int = 0,
+    progress: TaskProgress | None = None,
+) -> RunCurvature:
+    """Top-``k`` Hessian eigenvalues (Lanczos) and trace (Hutchinson; ``trace_samples`` 0 skips it) of the
+    cross-entropy on a :class:`~optlab.measure.runs.LoadedRun`'s first ``examples`` training examples (0: all)
+    at its final weights, with its optimizer's :func:`stability_limit` at the lr of its last update
+    (:func:`final_lr`). For Adam and AdamW also λ_max(P⁻¹H) at the run's final P (its last checkpoint)
+    against :func:`adam_stability_limit`; a checkpoint that does not fit leaves a note instead.
+    ``progress(task, done, total)`` reports the tasks "Lanczos" and "Hutchinson"."""
+    from optlab.errors import OptlabError
+    from optlab.measure.runs import subset
+
+    x, y = subset(run.dataset.train, examples)
+    values = hessian_eigenvalues(
+        run.model,
+        nn.CrossEntropyLoss(),
+        x,
+        y,
+        k=k,
+        max_iterations=max_iterations,
+        seed=seed,
+        progress=for_task(progress, "Lanczos"),
+    )
+    trace = (
+        hessian_trace(
+            run.model,
+            nn.CrossEntropyLoss(),
+            x,
+            y,
+            samples=trace_samples,
+            seed=seed,
+            progress=for_task(progress, "Hutchinson"),
+        )
+        if trace_samples
+        else None
+    )
+    config = run.config
+    lr, lr_source = final_lr(run)
+    result = RunCurvature(
+        run_dir=run.run_dir,
+        optimizer=config.optimizer,
+        title=f"{config.model} on {config.dataset}, {config.optimizer} ({len(x)} examples)",
+        examples=len(x),
+        eigenvalues=values,
+        trace=trace,
+        lr=lr,
+        lr_source=lr_source,
+        limit=stability_limit(config.optimizer, lr, config.hparams),
+    )
+    if config.optimizer in ("adam", "adamw"):
+        try:
+            diagonal, settings = run_preconditioner(run.run_dir, run.model)
+        except OptlabError as why:
+            result.no_preconditioned = str(why)
+        else:
+            pre_values = preconditioned_eigenvalues(
+                run.model,
+                nn.CrossEntropyLoss(),
+                x,
+                y,
+                diagonal,
+                k=k,
+                max_iterations=max_iterations,
+                seed=seed,
+            )
+            result.preconditioned = (pre_values, adam_stability_limit(settings["lr"], settings["beta1"]))
+    return result

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,10 @@ from optlab.errors import ConfigError
 from optlab.measure._common import (
     LossFn,
     Progress,
+    TaskProgress,
     as_tensors,
     chunks,
+    for_task,
     loss_and_accuracy,
     model_device,
     new_figure,
@@ -361,3 +364,133 @@ def plot_surface(data: dict[str, Any], path: str | Path, title: str = "") -> Non
     axes.legend(fontsize=8, loc="upper right")
     axes.set_title(title or f"loss surface (BatchNorm: {data.get('bn', '-')})", fontsize=10, wrap=True)
     save_figure(figure, path)
+
+
+# -- the landscape of one or two runs (``optlab measure landscape``) -----------------------------------------
+@dataclass
+class RunLandscape:
+    """:func:`run_landscape`'s result: a 1-D cut (``name``: ``"interpolation"`` between two runs, or
+    ``"direction"`` through one) and, unless skipped, a 2-D surface around run A, with their figure texts."""
+
+    name: str
+    line: dict[str, Any]
+    surface: dict[str, Any] | None
+    labels: list[str]  # names the output: [A] or [A, "vs-B"]
+    title: str
+    xlabel: str
+    surface_title: str
+
+    @property
+    def columns(self) -> list[str]:
+        """The 1-D cut's per-α columns (``alpha``, ``train_loss``, ...)."""
+        return [key for key, value in self.line.items() if isinstance(value, list)]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The 1-D cut as table rows, one per α."""
+        return [{k: self.line[k][i] for k in self.columns} for i in range(len(self.line["alpha"]))]
+
+    def lines(self) -> list[str]:
+        """The summary a person reads: the loss ranges of the cut, the surface's centre and maximum."""
+        line = self.line
+        summary = ", ".join(
+            f"{key} {min(line[key]):.3g}–{max(line[key]):.3g}"
+            for key in self.columns
+            if key.endswith("_loss")
+        )
+        lines = [f"1-D ({self.name}, BatchNorm: {line['bn']}): {summary}"]
+        if self.surface is not None:
+            grid = np.asarray(self.surface["loss"])
+            steps = grid.shape[0]
+            centre = grid[steps // 2, steps // 2]
+            lines.append(
+                f"2-D around A ({steps}×{steps}, BatchNorm: {self.surface['bn']}): loss at the centre "
+                f"{centre:.3g}, max on the grid {np.nanmax(grid):.3g}"
+            )
+        return lines
+
+
+def run_landscape(
+    a: Any,
+    b: Any = None,
+    *,
+    points: int = 31,
+    steps: int = 21,
+    span: float = 1.0,
+    bn: str | None = None,
+    examples: int = 2048,
+    seed: int = 0,
+    progress: TaskProgress | None = None,
+) -> RunLandscape:
+    """The landscape of :class:`~optlab.measure.runs.LoadedRun` ``a`` on its first ``examples`` examples
+    (0: all) of each split, cross-entropy loss.
+
+    With a second run ``b`` (same model and data, else a :class:`ConfigError`): :func:`interpolation_1d` at
+    ``points`` values of α ∈ [−1, 2] (BatchNorm ``bn``, default recompute); without: :func:`direction_1d`
+    at α ∈ [−1, 1] (default keep). Unless ``steps`` is 0, a ``steps``×``steps`` :func:`surface_2d` over
+    [−span, span]² around ``a`` (keep: Li et al. keep the solution's statistics). ``progress(task, done,
+    total)`` reports the tasks "1-D interpolation" or "1-D direction", and "2-D surface".
+    """
+    from optlab.measure.runs import run_label, subset
+
+    if b is not None and (b.config.model, b.config.dataset) != (a.config.model, a.config.dataset):
+        raise ConfigError(
+            f"{b.run_dir} trains {b.config.model} on {b.config.dataset}, {a.run_dir} trains "
+            f"{a.config.model} on {a.config.dataset}: interpolation needs the same model and data"
+        )
+    train, test = subset(a.dataset.train, examples), subset(a.dataset.test, examples)
+    loss_fn = nn.CrossEntropyLoss()
+    kept = "keep" if bn in (None, "interpolate") else bn  # Li et al. keep the solution's statistics
+    label_a = run_label(a.run_dir)
+    if b is not None:
+        line = interpolation_1d(
+            a.model,
+            a.model.state_dict(),
+            b.model.state_dict(),
+            loss_fn,
+            train,
+            test,
+            np.linspace(-1, 2, points),
+            bn=bn or "recompute",
+            progress=for_task(progress, "1-D interpolation"),
+        )
+        title = (
+            f"A = {label_a}: {a.config.optimizer}, batch {a.config.batch_size}\n"
+            f"B = {run_label(b.run_dir)}: {b.config.optimizer}, batch {b.config.batch_size}"
+        )
+        xlabel, name = "α  (0: run A, 1: run B)", "interpolation"
+    else:
+        line = direction_1d(
+            a.model,
+            loss_fn,
+            train,
+            test,
+            np.linspace(-1, 1, points),
+            seed=seed,
+            bn=kept,
+            progress=for_task(progress, "1-D direction"),
+        )
+        title = f"{label_a}: along one filter-normalised direction"
+        xlabel, name = "α", "direction"
+    surface = None
+    if steps:
+        surface = surface_2d(
+            a.model,
+            loss_fn,
+            *train,
+            steps=steps,
+            span=span,
+            seed=seed,
+            bn=kept,
+            progress=for_task(progress, "2-D surface"),
+        )
+    return RunLandscape(
+        name=name,
+        line=line,
+        surface=surface,
+        labels=[label_a] + ([f"vs-{run_label(b.run_dir)}"] if b is not None else []),
+        title=title,
+        xlabel=xlabel,
+        surface_title=f"{label_a}: train loss around the solution\n(BatchNorm: {surface['bn']})"
+        if surface is not None
+        else "",
+    )

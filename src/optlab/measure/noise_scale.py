@@ -321,6 +321,65 @@ def fit_critical_batch(batch_sizes: list[float], steps: list[float]) -> Critical
     return CriticalBatchFit(s_min, e_min, b_crit, b.tolist(), s.tolist(), rms)
 
 
+@dataclass(frozen=True)
+class StepsToTarget:
+    """:func:`steps_to_target`'s result: one row per run, ``{"run": folder, "batch_size": B (None: full
+    batch), "steps": the step of the first epoch whose ``metric`` is <= ``target`` (None: never)}``."""
+
+    metric: str
+    target: float
+    rows: list[dict[str, Any]]
+
+    @property
+    def reached(self) -> list[dict[str, Any]]:
+        """The rows a fit can use: runs at a batch size that reached the target."""
+        return [row for row in self.rows if row["steps"] is not None and row["batch_size"] is not None]
+
+    @property
+    def left_out(self) -> list[str]:
+        """The folders of the runs that never reached the target, or trained full batch."""
+        return [row["run"] for row in self.rows if row["steps"] is None or row["batch_size"] is None]
+
+    @property
+    def batch_sizes(self) -> list[int]:
+        return [row["batch_size"] for row in self.reached]
+
+    @property
+    def steps(self) -> list[int]:
+        return [row["steps"] for row in self.reached]
+
+
+def steps_to_target(run_dirs: list[str | Path], metric: str, target: float) -> StepsToTarget:
+    """Steps each run took to reach ``metric <= target`` (a loss: lower is better), read from its
+    ``metrics.csv`` (per epoch, so the step of the first epoch at the target), with its batch size from its
+    ``config.toml``: the (B, S) pairs :func:`fit_critical_batch` takes (``.batch_sizes``, ``.steps``).
+
+    A run without ``metrics.csv`` or a ``metric`` that is not a column of it is a :class:`ConfigError`.
+    """
+    from optlab.train.config import TrainConfig
+    from optlab.train.runs import read_csv
+
+    rows = []
+    for run_dir in map(Path, run_dirs):
+        config = TrainConfig.load(run_dir / "config.toml")
+        if not (run_dir / "metrics.csv").is_file():
+            raise ConfigError(f"{run_dir} has no metrics.csv (did the run finish an epoch?)")
+        metrics = read_csv(run_dir / "metrics.csv")
+        if metrics and metric not in metrics[0]:
+            raise ConfigError(
+                f"invalid value for --metric: {metric!r}; metrics.csv has {', '.join(metrics[0])}"
+            )
+        reached = next((r for r in metrics if r.get(metric) is not None and r[metric] <= target), None)
+        rows.append(
+            {
+                "run": str(run_dir),
+                "batch_size": config.batch_size,
+                "steps": reached["step"] if reached else None,
+            }
+        )
+    return StepsToTarget(metric, target, rows)
+
+
 def plot_critical_batch(fit: CriticalBatchFit, path: str | Path, title: str = "") -> None:
     """Steps against examples (log-log): the runs, the fitted hyperbola, the S_min and E_min asymptotes."""
     figure, axes = new_figure(figsize=(6, 4.5))

@@ -86,6 +86,12 @@ def load_run(run_dir: str | Path, dataset: Any = None, weights: str = "final.pt"
     return LoadedRun(run_dir, config, dataset, model)
 
 
+def subset(split: Any, examples: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``examples`` examples ``(x, y)`` of a dataset split (all of them for 0)."""
+    x, y = split.x, split.y
+    return (x[:examples], y[:examples]) if examples else (x, y)
+
+
 def resolve_run(key: str | Path) -> Path:
     """The folder of a run given as a folder, or as an id or name of the runs index (as ``optlab runs show``).
 

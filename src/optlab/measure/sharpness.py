@@ -19,6 +19,7 @@ exactly afterwards, also on error.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -30,9 +31,11 @@ from optlab.errors import ConfigError
 from optlab.measure._common import (
     LossFn,
     Progress,
+    TaskProgress,
     as_tensors,
     eval_mode,
     flatten,
+    for_task,
     loss_and_grad,
     trainable,
     unflatten,
@@ -219,3 +222,35 @@ def plot_sharpness(results: list[Sharpness], path: Any, title: str = "") -> None
     axes.margins(y=0.15)
     axes.legend(fontsize=8, title="compare within one space", title_fontsize=8)
     save_figure(figure, path)
+
+
+def sharpness_grid(
+    model: nn.Module,
+    loss_fn: LossFn,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    epsilons: Sequence[float],
+    subspace_dim: int = 0,
+    iterations: int = 10,
+    seed: int = 0,
+    *,
+    progress: TaskProgress | None = None,
+) -> Iterator[tuple[str, Sharpness]]:
+    """:func:`sharpness` at every ε of ``epsilons``, in the full space and (``subspace_dim`` > 0) in a random
+    ``subspace_dim``-dimensional subspace: yields ``(where, result)`` as each is measured, ``where`` being
+    ``"full space"`` or ``"subspace P"``. ``progress(task, done, total)`` gets one task per measurement."""
+    for eps in epsilons:
+        for dim in [None] + ([subspace_dim] if subspace_dim else []):
+            where = "full space" if dim is None else f"subspace {dim}"
+            result = sharpness(
+                model,
+                loss_fn,
+                X,
+                Y,
+                eps,
+                dim,
+                iterations,
+                seed,
+                progress=for_task(progress, f"ε={eps:g}, {where}"),
+            )
+            yield where, result
