@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from optlab.cli.train_cmd import run_labels
+import pytest
+
+from optlab.errors import ConfigError
 from optlab.train import TrainConfig
+from optlab.train.plots import plot_runs, run_labels
 
 
 def _run(folder: Path, **settings) -> Path:
@@ -24,6 +27,25 @@ def test_plot_labels_name_the_settings_that_differ(tmp_path):
     again = _run(tmp_path / "again", batch_size=32, lr=0.01)
     assert run_labels([a, again]) == [a.name, "again"]
     assert run_labels([a]) == [a.name]
+
+
+def test_plot_runs_writes_a_png_from_metrics_and_refuses_what_it_cannot_draw(tmp_path):
+    header = "epoch,step,lr,train_loss,train_acc,grad_norm,test_loss,test_acc\n"
+    runs = []
+    for name, batch, lr in (("a", 32, 0.1), ("b", 256, 0.1)):
+        run = _run(tmp_path / name, batch_size=batch, lr=lr)
+        rows = [f"{e},{e * 10},{lr},{2.0 / e},{0.3 * e},{1.0 / e},{2.1 / e},{0.28 * e}" for e in (1, 2, 3)]
+        (run / "metrics.csv").write_text(header + "\n".join(rows) + "\n")
+        runs.append(run)
+    for x_axis in ("epoch", "step"):
+        out = tmp_path / "figures" / f"curves-{x_axis}.png"  # the folder is created
+        plot_runs(runs, out, x_axis=x_axis)
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+    with pytest.raises(ConfigError, match="invalid value for --x: 'time'"):
+        plot_runs(runs, tmp_path / "never.png", x_axis="time")
+    with pytest.raises(ConfigError, match="no metrics"):
+        plot_runs([*runs, _run(tmp_path / "untrained", batch_size=64)], tmp_path / "never.png")
+    assert not (tmp_path / "never.png").exists()
 
 
 def test_heatmap_without_any_value_says_so(tmp_path, monkeypatch):

@@ -1,0 +1,151 @@
+"""``optlab measure sharpness`` and ``optlab measure hessian``: the curvature at a run's final weights
+(:mod:`optlab.measure.sharpness`, :mod:`optlab.measure.hessian`). Registered by :mod:`optlab.cli.measure`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from optlab.cli._measure import (
+    RUN_HELP,
+    Examples,
+    OutDir,
+    Quiet,
+    Seed,
+    Writer,
+    at_least,
+    check_out,
+    positive,
+    progress_bars,
+    resolve_run,
+)
+
+
+def sharpness(
+    run: Annotated[str, typer.Argument(metavar="RUN", help=f"The run: {RUN_HELP}.")],
+    epsilon: Annotated[
+        list[float],
+        typer.Option(help="Box size ε, relative to each weight (repeatable; Keskar et al. use 1e-3, 5e-4)."),
+    ] = [1e-3, 5e-4],  # noqa: B006
+    subspace_dim: Annotated[
+        int,
+        typer.Option(metavar="P", help="Also measure in a random P-dimensional subspace (0: no)."),
+    ] = 100,
+    iterations: Annotated[int, typer.Option(help="L-BFGS-B iterations of the inner maximisation.")] = 10,
+    examples: Examples = 0,
+    seed: Seed = 0,
+    out: OutDir = None,
+    quiet: Quiet = False,
+) -> None:
+    """Keskar et al.'s sharpness (Metric 2.1) of a run's final weights, full space and random subspace.
+
+    φ is the largest rise of the training loss in a box around the weights, in % of 1 + loss.
+    """
+    from torch import nn
+
+    from optlab._io import write_json
+    from optlab.measure.outputs import output_name
+    from optlab.measure.runs import load_run, run_label, subset
+    from optlab.measure.sharpness import SPACES_NOTE, compare_spaces, plot_sharpness, sharpness_grid
+
+    for eps in epsilon:
+        positive("--epsilon", eps)
+    at_least("--subspace-dim", subspace_dim, 0)
+    at_least("--iterations", iterations, 1)
+    at_least("--examples", examples, 0)
+    check_out(out)
+    loaded = load_run(resolve_run(run))
+    x, y = subset(loaded.dataset.train, examples)
+    results = []
+    with progress_bars(quiet) as update:
+        grid = sharpness_grid(
+            loaded.model,
+            nn.CrossEntropyLoss(),
+            x,
+            y,
+            epsilon,
+            subspace_dim,
+            iterations,
+            seed,
+            progress=update,
+        )
+        for where, result in grid:
+            results.append(result)
+            print(
+                f"ε = {result.epsilon:g}, {where}: φ = {result.value:.4g} "
+                f"(loss {result.loss:.4g} → {result.max_loss:.4g})"
+            )
+    comparison = compare_spaces(results)
+    if comparison:
+        print("  " + "; ".join(comparison) + ".")
+        print(f"  Why they differ: {SPACES_NOTE}")
+    files = Writer(out, output_name("sharpness", run_label(loaded.run_dir)))
+    config = loaded.config
+    plot_sharpness(
+        results,
+        files.path("sharpness.png"),
+        title=f"{config.model} on {config.dataset}, {config.optimizer}, batch {config.batch_size} "
+        f"({len(x)} examples)",
+    )
+    write_json(
+        files.path("sharpness.json"),
+        {
+            "run": str(loaded.run_dir),
+            "examples": len(x),
+            "results": [r.to_dict() for r in results],
+            "comparison": comparison,
+            "spaces_note": SPACES_NOTE,
+        },
+    )
+    files.report()
+
+
+def hessian(
+    run: Annotated[str, typer.Argument(metavar="RUN", help=f"The run: {RUN_HELP}.")],
+    k: Annotated[int, typer.Option("--k", "-k", help="How many of the largest eigenvalues.")] = 5,
+    trace_samples: Annotated[
+        int, typer.Option(help="Hutchinson samples for the trace (0: skip the trace).")
+    ] = 50,
+    max_iterations: Annotated[
+        int, typer.Option(help="Lanczos steps (Hessian-vector products) at most.")
+    ] = 100,
+    examples: Examples = 2048,
+    seed: Seed = 0,
+    out: OutDir = None,
+    quiet: Quiet = False,
+) -> None:
+    """Top-k Hessian eigenvalues (Lanczos) and trace (Hutchinson) at a run's final weights.
+
+    With the optimizer's stability limit, labelled by its rule: 2/η for gradient descent, (2+2β)/η for
+    heavy-ball momentum β, (2+2β)/((1+2β)η) for Nesterov; none for adaptive methods (Adam, RMSProp, ...)
+    and LARS, whose step is preconditioned. η is the lr of the run's last update. For Adam and AdamW also
+    the preconditioned sharpness λ_max(P⁻¹H) at the run's final P, against (2+2β₁)/((1−β₁)η).
+    """
+    from optlab._io import write_json
+    from optlab.measure.hessian import run_curvature
+    from optlab.measure.outputs import output_name
+    from optlab.measure.runs import load_run, run_label
+
+    at_least("--k", k, 1)
+    at_least("--trace-samples", trace_samples, 0)
+    at_least("--max-iterations", max_iterations, 1)
+    at_least("--examples", examples, 0)
+    check_out(out)
+    loaded = load_run(resolve_run(run))
+    with progress_bars(quiet) as update:
+        result = run_curvature(
+            loaded,
+            k,
+            trace_samples=trace_samples,
+            max_iterations=max_iterations,
+            examples=examples,
+            seed=seed,
+            progress=update,
+        )
+    for line in result.lines():
+        print(line)
+    files = Writer(out, output_name("hessian", run_label(loaded.run_dir)))
+    result.plot(files.path("hessian.png"))
+    write_json(files.path("hessian.json"), result.to_dict())
+    files.report()

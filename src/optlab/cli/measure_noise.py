@@ -1,0 +1,143 @@
+"""``optlab measure noise`` and ``optlab measure critical-batch``: the gradient noise scale of a model and the
+critical batch size from runs at several batch sizes (:mod:`optlab.measure.noise_scale`). Registered by
+:mod:`optlab.cli.measure`."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+import typer
+
+from optlab.cli._measure import (
+    RUN_HELP,
+    BigBatch,
+    DataDir,
+    OutDir,
+    Pairs,
+    Quiet,
+    SmallBatch,
+    Writer,
+    at_least,
+    check_name,
+    check_out,
+    load_dataset,
+    progress_bars,
+    resolve_run,
+)
+from optlab.errors import ConfigError
+from optlab.measure.noise_scale import DEFAULT_BIG_BATCH, DEFAULT_PAIRS, DEFAULT_SMALL_BATCH
+
+
+def noise(
+    run: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="RUN", help=f"The run to measure at its final weights: {RUN_HELP}; omit for --model."
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Without RUN: a model (see `optlab list models`), measured at init from --seed.",
+        ),
+    ] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="Without RUN: the dataset (see `optlab list datasets`)."),
+    ] = None,
+    small_batch: SmallBatch = DEFAULT_SMALL_BATCH,
+    big_batch: BigBatch = DEFAULT_BIG_BATCH,
+    pairs: Pairs = DEFAULT_PAIRS,
+    seed: Annotated[int, typer.Option(help="Seed of the batch sampling (and of the init without RUN).")] = 0,
+    data_dir: DataDir = None,
+    out: OutDir = None,
+    quiet: Quiet = False,
+) -> None:
+    """Gradient noise scale B_simple = tr Σ / |G|² (McCandlish et al. 2018, two-batch estimator).
+
+    `optlab advise` measures B_noise with this same estimator, batch sizes, pairs and seed.
+    """
+    from torch import nn
+
+    from optlab import models
+    from optlab._io import write_json
+    from optlab.measure._common import for_task
+    from optlab.measure.noise_scale import model_at_init, noise_batches, noise_scale, plot_noise_scale
+    from optlab.measure.outputs import output_name
+    from optlab.measure.runs import load_run, run_label
+
+    at_least("--small-batch", small_batch, 1)
+    at_least("--big-batch", big_batch, 1)
+    at_least("--pairs", pairs, 1)
+    noise_batches(small_batch, big_batch, big_batch)  # small < big
+    check_out(out)
+    if run is not None:
+        if model is not None or dataset is not None:
+            raise ConfigError("give either RUN or --model and --dataset, not both")
+        loaded = load_run(resolve_run(run))
+        net, ds, label = loaded.model, loaded.dataset, str(loaded.run_dir)
+        name = output_name("noise", run_label(loaded.run_dir), f"seed{seed}")
+    else:
+        if model is None or dataset is None:
+            raise ConfigError("give a RUN, or --model and --dataset to measure at initialisation")
+        check_name("--model", model, models.names())
+        ds = load_dataset(dataset, data_dir)
+        net, label = model_at_init(model, ds, seed), f"{model} on {dataset} at init (seed {seed})"
+        name = output_name("noise", dataset, model, "init", f"seed{seed}")
+    small, big = noise_batches(small_batch, big_batch, len(ds.train))
+    with progress_bars(quiet) as update:
+        result = noise_scale(
+            net, nn.CrossEntropyLoss(), ds, small, big, pairs, seed, progress=for_task(update, "noise pairs")
+        )
+    if (small, big) != (small_batch, big_batch):
+        print(f"  batch sizes {small_batch}, {big_batch} → {small}, {big} ({len(ds.train)} examples)")
+    print(f"{label}: B_simple = {result.b_simple:.4g} ± {result.b_simple_stderr:.2g}")
+    print(
+        f"  |G|² = {result.grad_norm_sq:.4g} ± {result.grad_norm_sq_stderr:.2g}, "
+        f"tr Σ = {result.trace_sigma:.4g} ± {result.trace_sigma_stderr:.2g}, loss {result.loss:.4g} "
+        f"(small {small}, big {big}, {pairs} pairs, seed {seed})"
+    )
+    files = Writer(out, name)
+    plot_noise_scale(result, files.path("noise_scale.png"), title=f"{label}: B_simple = "
+                     f"{result.b_simple:.3g} ± {result.b_simple_stderr:.2g}")  # fmt: skip
+    write_json(files.path("noise_scale.json"), {"source": label, **result.to_dict()})
+    files.report()
+
+
+def critical_batch(
+    runs: Annotated[
+        list[str], typer.Argument(metavar="RUN...", help=f"Runs at different batch sizes: each {RUN_HELP}.")
+    ],
+    target: Annotated[float, typer.Option(help="The value of --metric every run must reach (≤).")],
+    metric: Annotated[
+        str, typer.Option(help="Column of metrics.csv compared with --target (a loss: lower is better).")
+    ] = "train_loss",
+    out: OutDir = None,
+) -> None:
+    """Fit (S/S_min − 1)(E/E_min − 1) = 1 to steps-to-target of runs at several batch sizes → B_crit."""
+    from optlab._io import write_json
+    from optlab.measure.noise_scale import fit_critical_batch, plot_critical_batch, steps_to_target
+    from optlab.measure.outputs import output_name, runs_digest
+
+    if not math.isfinite(target):
+        raise ConfigError(f"invalid value for --target: {target!r} (a finite number)")
+    check_out(out)
+    folders = [resolve_run(key) for key in runs]
+    reached = steps_to_target(folders, metric, target)
+    for run_dir in reached.left_out:
+        print(f"  {run_dir}: never reached {metric} <= {target:g} (or full batch); left out")
+    fit = fit_critical_batch(reached.batch_sizes, reached.steps)
+    print(
+        f"S_min = {fit.s_min:.4g} steps, E_min = {fit.e_min:.4g} examples, B_crit = {fit.b_crit:.4g} "
+        f"(relative rms misfit {fit.relative_rms_error:.2%})"
+    )
+    name = output_name("critical-batch", f"{len(folders)}runs", f"{metric}{target:g}", runs_digest(folders))
+    files = Writer(out, name)
+    plot_critical_batch(fit, files.path("critical_batch.png"))
+    write_json(
+        files.path("critical_batch.json"),
+        {"target": target, "metric": metric, "runs": reached.rows, **fit.to_dict()},
+    )
+    files.report()
