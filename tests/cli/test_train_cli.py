@@ -243,3 +243,13 @@ def test_library_raises_for_nan_too(tmp_path):
             quiet=True,
             index=False,
         )
+
+
+def test_tensorboard_flag_writes_events_tensorboard_reads(optlab, tmp_path):
+    from optlab.train.loggers import read_scalars
+
+    proc = optlab("train", *ABC, "--epochs", "2", "--tensorboard", "--run-dir", tmp_path / "tb", check_rc=0)
+    assert "done:" in proc.stdout
+    scalars = read_scalars(tmp_path / "tb" / "tensorboard")
+    assert [step for step, _ in scalars["train_loss"]] == [10, 20]  # 300 examples, 32 per batch: 10 per epoch
+    assert TrainConfig.load(tmp_path / "tb" / "config.toml").tensorboard

@@ -28,6 +28,7 @@ PLAIN_FLAGS = (
     "log_steps",
     "sync_bn",
     "no_decay_bias_norm",
+    "tensorboard",
     "description",
 )
 

@@ -155,6 +155,15 @@ def train(
             show_default="no",
         ),
     ] = None,
+    tensorboard: Annotated[
+        bool | None,
+        typer.Option(
+            "--tensorboard/--no-tensorboard",
+            help="Also log each epoch's metrics for TensorBoard (RUN_DIR/tensorboard; "
+            "`tensorboard --logdir RUNS`).",
+            show_default="no",
+        ),
+    ] = None,
 ) -> None:
     """Train a model and record the run. Output: RUNS/<UTC time>-<description>/ (or --run-dir) with
     config.toml, metrics.csv, summary.json, checkpoints, final.pt, indexed in RUNS/index.sqlite (RUNS:
