@@ -29,8 +29,8 @@ def completed_points(trials) -> list[tuple]:
     return [tuple(sorted(t.params.items())) for t in trials if t.state.name == "COMPLETE"]
 
 
-def index_rows(tmp_path: Path, name: str) -> list[sqlite3.Row]:
-    with sqlite3.connect(tmp_path / "runs" / "index.sqlite") as db:
+def index_rows(tmp_path: Path, name: str, timeout: float = 5.0) -> list[sqlite3.Row]:
+    with sqlite3.connect(tmp_path / "runs" / "index.sqlite", timeout=timeout) as db:
         db.row_factory = sqlite3.Row
         return db.execute(
             "SELECT * FROM runs WHERE description LIKE ?", (f"sweep {name} trial %",)
@@ -90,9 +90,13 @@ def test_worker_killed_mid_trial_is_retried_and_nothing_runs_twice(tmp_path, sto
                     continue
                 # Freeze the worker, then make sure its training run is unfinished: a kill now is mid-trial.
                 os.kill(trial.user_attrs["pid"], signal.SIGSTOP)
-                started = [
-                    r for r in index_rows(tmp_path, "kill8") if r["path"] == trial.user_attrs["run_dir"]
-                ]
+                try:
+                    rows = index_rows(tmp_path, "kill8", timeout=0.2)
+                except sqlite3.OperationalError:
+                    # Frozen while it held the index's write lock: waiting for the lock would stall it past
+                    # its heartbeat's grace period (a false "dead"). Let it go and look again.
+                    rows = []
+                started = [r for r in rows if r["path"] == trial.user_attrs["run_dir"]]
                 if started and not (Path(trial.user_attrs["run_dir"]) / "summary.json").exists():
                     victim = trial
                     os.kill(trial.user_attrs["pid"], signal.SIGKILL)
