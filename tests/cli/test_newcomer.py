@@ -56,6 +56,7 @@ def _config(run_dir: Path) -> dict:
     return tomllib.loads((run_dir / "config.toml").read_text())
 
 
+@pytest.mark.slow
 def test_defaults_that_train_lr_from_the_registry_and_max_steps(optlab):
     # 1. no --lr: SGD trains at its registry lr (what `optlab list optimizers` shows), not Adam's 1e-3
     listing = optlab("list", "optimizers").stdout
@@ -74,6 +75,7 @@ def test_defaults_that_train_lr_from_the_registry_and_max_steps(optlab):
     assert "20 updates" in done and "(--max-steps 20 reached before --epochs 50)" in done
 
 
+@pytest.mark.slow
 def test_help_tells_flags_defaults_units_and_where_to_look(optlab):
     out = optlab("train", "--help", columns=250).stdout  # wide: each option's help on one line
     assert "<bool>" not in out  # flags are flags, not values
@@ -138,6 +140,7 @@ def test_sweep_trials_readable_unique_and_failures_not_success(optlab):
     assert not (optlab.work / "runs" / "sweeps.sqlite").exists()
 
 
+@pytest.mark.slow
 def test_a_run_that_cannot_start_leaves_no_folder_and_no_id_hole(optlab):
     optlab("train", "--dataset", "ordered-abc", "--model", "cnn1d", rc=2)  # model does not fit the data
     optlab(

@@ -79,6 +79,7 @@ def test_bad_usage_is_exit_2_with_one_line(optlab, args, expected):
     assert expected in line
 
 
+@pytest.mark.slow
 def test_train_then_runs_and_plot(optlab, tmp_path, monkeypatch):
     first = optlab(
         "train",

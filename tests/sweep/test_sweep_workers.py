@@ -37,6 +37,7 @@ def index_rows(tmp_path: Path, name: str, timeout: float = 5.0) -> list[sqlite3.
         ).fetchall()
 
 
+@pytest.mark.slow
 def test_two_worker_processes_finish_an_8_point_grid_once(tmp_path, storage_url, grid_spec):
     spec = grid_spec("batch_size=16,32,64,128", "lr=0.001,0.01")
     result = run_sweep(
@@ -69,6 +70,7 @@ def test_two_worker_processes_finish_an_8_point_grid_once(tmp_path, storage_url,
     assert again.status.finished and len(trials_of(storage_url, "grid8")) == len(trials)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(150)
 def test_worker_killed_mid_trial_is_retried_and_nothing_runs_twice(tmp_path, storage_url, grid_spec):
     spec = grid_spec("batch_size=8,16,32,64", "lr=0.001,0.01", epochs=3)
@@ -139,6 +141,7 @@ def test_worker_killed_mid_trial_is_retried_and_nothing_runs_twice(tmp_path, sto
     assert status.finished and len(trials_of(storage_url, "kill8")) == len(trials)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(150)
 def test_worker_stalled_past_the_grace_period_carries_on(tmp_path, storage_url, grid_spec):
     """A live worker frozen longer than --grace-period has its trial failed by the other worker; when it

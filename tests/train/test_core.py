@@ -123,8 +123,10 @@ def test_subset_takes_a_fixed_random_part_of_each_split(abc):
 def test_fit_config_is_train_without_the_folder(tmp_path, abc):
     from optlab.train import fit_config
 
-    config = TrainConfig(dataset="ordered-abc", model="mlp", optimizer="momentum", lr=0.05, batch_size=16,
-                         epochs=3, seed=4, validation=0.2, schedule="step", schedule_kwargs={"step_size": 20})  # fmt: skip
+    config = TrainConfig(
+        dataset="ordered-abc", model="mlp", optimizer="momentum", lr=0.05, batch_size=16, epochs=3, seed=4,
+        validation=0.2, schedule="step", schedule_kwargs={"step_size": 20},
+    )  # fmt: skip
     on_disk = train(config, tmp_path / "run", quiet=True, index=False)
     in_memory = fit_config(config)
     assert in_memory.run_dir is None and not (tmp_path / "runs").exists()
