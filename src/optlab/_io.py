@@ -1,16 +1,21 @@
 """Atomic file writes shared by every layer: a reader sees the old file or the complete new one, never a part.
 
 Each write goes to a temporary file in the same folder (same file system), is flushed to disk, and is renamed
-over the target with ``os.replace`` (atomic on POSIX). No torch import here, so light commands stay fast.
+over the target with ``os.replace`` (atomic on POSIX). JSON (:func:`write_json`), CSV (:func:`write_csv`) and
+figures (:func:`pyplot`, :func:`save_figure`) are written here and nowhere else. No torch import here, and
+matplotlib only when a figure is drawn, so light commands stay fast.
 """
 
 from __future__ import annotations
 
+import csv
+import functools
 import io
 import json
 import math
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,10 +64,45 @@ def write_json(path: str | Path, data: Any, *, sort_keys: bool = False) -> None:
     atomic_write_text(path, text + "\n")
 
 
-def save_figure(figure: Any, path: str | Path, dpi: int = 150, **savefig_kwargs: Any) -> Path:
-    """Save a matplotlib figure atomically (format from the suffix, PNG by default) and close it."""
+def csv_cell(value: Any) -> Any:
+    """One CSV cell: ``None`` empty, a float in its shortest round-trip form (``repr``), else as is."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(float(value))  # float(): a NumPy float's repr would be np.float64(…)
+    return value
+
+
+def write_csv(
+    path: str | Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None
+) -> None:
+    """Write ``rows`` (dicts) to ``path`` atomically with a header; ``columns`` default to the union of the
+    rows' keys in first-seen order, a missing key is an empty cell. Floats: :func:`csv_cell`."""
+    if columns is None:
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: csv_cell(row.get(key)) for key in columns})
+    atomic_write_text(path, buffer.getvalue())
+
+
+@functools.cache
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the non-interactive Agg backend, chosen here once for every layer: figures
+    are files, drawn in worker processes and on machines without a display."""
+    import matplotlib
+
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def save_figure(figure: Any, path: str | Path, dpi: int = 150, **savefig_kwargs: Any) -> Path:
+    """Save a matplotlib figure atomically (format from the suffix, PNG by default) and close it."""
+    plt = pyplot()
     path = Path(path)
     buffer = io.BytesIO()
     try:

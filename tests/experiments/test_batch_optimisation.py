@@ -9,8 +9,8 @@ import pytest
 from optlab import data
 from optlab.errors import ConfigError
 from optlab.experiments import batch_optimisation as b3
-from optlab.experiments.framework import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, SweepPlan
-from optlab.experiments.runner import run_lecture
+from optlab.experiments.framework import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, ProfileRow, SweepPlan
+from optlab.experiments.runner import plan_lecture, run_job, run_lecture
 
 SIZES = (8, 32, 128, 512, 2048)
 
@@ -97,14 +97,17 @@ def test_a_diverging_learning_rate_is_recorded_not_raised(tmp_path):
 
 
 def test_smoke_run_writes_files_and_a_verdict(tmp_path):
-    m = b3.run("smoke", tmp_path, 0)
-    for name in ("b3_accuracy.png", "b3_batch_optimisation.csv", "b3_measurements.json"):
-        assert (tmp_path / name).is_file(), name
+    assert run_job("B3", "smoke", 0, str(tmp_path)).error is None
+    out = tmp_path / "B3" / "seed-0"  # the runner's folder of this seed
+    m = json.loads((out / "measurements.json").read_text())["measurements"]
+    for name in ("b3_accuracy.png", "b3_batch_optimisation.csv", "measurements.json"):
+        assert (out / name).is_file(), name
     entry = m["datasets"]["mnist1d"]
-    assert [r["batch_size"] for r in entry["runs"]] == list(b3.SETTINGS["smoke"]["mnist1d"]["batch_sizes"])
+    sizes = b3.PROFILES["smoke"].setting["mnist1d"]["batch_sizes"]
+    assert [r["batch_size"] for r in entry["runs"]] == list(sizes)
     assert all(0 <= r["train_acc"] <= 1 and 0 <= r["val_acc"] <= 1 for r in entry["runs"])
     assert entry["train_examples"] == 3500 and entry["val_examples"] == 500
-    result = b3.verdict([json.loads((tmp_path / "b3_measurements.json").read_text())])[0]
+    result = b3.verdict([m])[0]
     assert result.outcome == INCONCLUSIVE  # one seed, two batch sizes
 
 
@@ -120,10 +123,12 @@ def test_the_grid_through_a_sweep_gives_the_runs_training_here_gives(tmp_path, m
     monkeypatch.setenv("OPTLAB_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.setitem(
-        b3.SETTINGS, "smoke", {"mnist1d": {"batch_sizes": (32, 512), "epochs": 1, "lrs": (0.3, 1e6)}}
+        b3.PROFILES,
+        "smoke",
+        ProfileRow({"mnist1d": {"batch_sizes": (32, 512), "epochs": 1, "lrs": (0.3, 1e6)}}, seconds=5),
     )
-    swept = run_lecture("smoke", tmp_path / "swept", only="B3", workers=2, sweep=True)
-    local = run_lecture("smoke", tmp_path / "local", only="B3", workers=1)
+    swept = run_lecture(plan_lecture("smoke", tmp_path / "swept", only="B3", workers=2, sweep=True))
+    local = run_lecture(plan_lecture("smoke", tmp_path / "local", only="B3", workers=1))
     assert swept["experiments"][0]["errors"] == [] and local["experiments"][0]["errors"] == []
     via_sweep, here = _grid(tmp_path / "swept"), _grid(tmp_path / "local")
     assert [r["diverged"] for r in here] == [False, True, False, True]
@@ -140,7 +145,7 @@ def test_the_grid_through_a_sweep_gives_the_runs_training_here_gives(tmp_path, m
     assert study.startswith("lecture-B3-smoke-mnist1d-")
     assert "Optuna sweeps" in swept["claims"][0]["note"]
     # Run again: the study is settled, so nothing is trained twice and the records are the same.
-    again = run_lecture("smoke", tmp_path / "swept", only="B3", workers=2, sweep=True)
+    again = run_lecture(plan_lecture("smoke", tmp_path / "swept", only="B3", workers=2, sweep=True))
     assert again["claims"][0]["numbers"] == swept["claims"][0]["numbers"]
     # the trials live under --out, beside the study's SQLite storage, in one folder per study and storage
     (folder,) = (tmp_path / "swept" / "sweeps").glob(f"{study}-*")

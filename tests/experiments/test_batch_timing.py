@@ -10,6 +10,7 @@ from scipy import stats
 
 from optlab.experiments import batch_timing as b1
 from optlab.experiments.framework import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
+from optlab.experiments.runner import run_job
 
 N = 4000
 
@@ -86,17 +87,16 @@ def test_log_slope_recovers_the_exponent():
 
 
 def test_smoke_run_writes_files_and_gives_a_verdict(tmp_path):
-    m = b1.run("smoke", tmp_path, 0)
-    assert (tmp_path / "b1_timing.csv").is_file()
-    assert (tmp_path / "b1_timing_mnist1d.png").stat().st_size > 1000
+    assert run_job("B1", "smoke", 0, str(tmp_path)).error is None
+    out = tmp_path / "B1" / "seed-0"  # the runner's folder of this seed
+    m = json.loads((out / "measurements.json").read_text())["measurements"]
+    assert (out / "b1_timing.csv").is_file()
+    assert (out / "b1_timing_mnist1d.png").stat().st_size > 1000
     rows = m["datasets"][0]["rows"]
     assert rows[0]["batch_size"] == 1  # the sweep starts at 1: the model has no BatchNorm
     assert all(r["update_s"] > 0 and r["epoch_s"] == pytest.approx(r["update_s"] * r["updates_per_epoch"])
                for r in rows)  # fmt: skip
-    on_disk = json.loads((tmp_path / "b1_measurements.json").read_text())
-    results = b1.verdict([on_disk])
+    results = b1.verdict([m])
     assert [r.claim_id for r in results] == ["B1", "B2"]
     assert all(r.outcome == INCONCLUSIVE for r in results)  # the smoke sweep stops below B = 1000
-    assert (
-        on_disk["device_description"].startswith(("CPU", "NVIDIA")) or "cuda" in on_disk["device_description"]
-    )
+    assert m["device_description"].startswith(("CPU", "NVIDIA")) or "cuda" in m["device_description"]

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from optlab._io import write_json
 from optlab.errors import ConfigError
 from optlab.experiments import registry
 from optlab.experiments.framework import (
@@ -18,7 +19,6 @@ from optlab.experiments.framework import (
     ClaimResult,
     mean_std,
     outcome,
-    write_json,
 )
 
 

@@ -6,6 +6,7 @@ import json
 
 from optlab.experiments import generalisation_gap as b4
 from optlab.experiments.framework import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
+from optlab.experiments.runner import run_job
 
 
 def _side(train_acc, test_acc, phi):
@@ -67,7 +68,9 @@ def test_one_seed_is_inconclusive_and_says_why():
 
 
 def test_smoke_run_writes_measurements_figure_and_a_verdict(tmp_path):
-    measurements = b4.run("smoke", tmp_path, seed=0)
+    assert run_job("B4", "smoke", 0, str(tmp_path)).error is None
+    out = tmp_path / "B4" / "seed-0"  # the runner's folder of this seed
+    measurements = json.loads((out / "measurements.json").read_text())["measurements"]
     entry = measurements["settings"][0]
     assert set(entry["small"]["sharpness"]) == {
         "full 0.001",
@@ -79,6 +82,5 @@ def test_smoke_run_writes_measurements_figure_and_a_verdict(tmp_path):
     line = entry["interpolation"]
     assert len(line["alpha"]) == len(line["train_loss"]) == 25
     for figure in measurements["figures"]:
-        assert (tmp_path / figure["file"]).stat().st_size > 1000
-    on_disk = json.loads((tmp_path / "b4_measurements_seed0.json").read_text())
-    assert [r.outcome for r in b4.verdict([on_disk])] == [INCONCLUSIVE, INCONCLUSIVE]
+        assert (out / figure["file"]).stat().st_size > 1000
+    assert [r.outcome for r in b4.verdict([measurements])] == [INCONCLUSIVE, INCONCLUSIVE]

@@ -11,6 +11,7 @@ from torch import nn
 from optlab.data import Dataset, Split
 from optlab.experiments import large_batch as b6
 from optlab.experiments.framework import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
+from optlab.experiments.runner import run_job
 from optlab.experiments.swap import average_states, swap_phase2
 
 
@@ -129,18 +130,19 @@ def test_swap_averages_the_workers_and_recomputes_batchnorm_statistics():
 
 
 def test_smoke_run_trains_every_method_and_writes_a_figure(tmp_path):
-    measurements = b6.run("smoke", tmp_path, seed=0)
+    assert run_job("B6", "smoke", 0, str(tmp_path)).error is None
+    out = tmp_path / "B6" / "seed-0"  # the runner's folder of this seed
+    measurements = json.loads((out / "measurements.json").read_text())["measurements"]
     methods = measurements["settings"][0]["methods"]
     assert list(methods) == list(b6.METHODS)
     assert methods["small"]["updates"] > methods["large naive"]["updates"]
-    assert len(methods["SWAP"]["worker_test_acc"]) == b6.SETTINGS["smoke"][0].swap_workers
-    small = b6.SETTINGS["smoke"][0]
+    assert len(methods["SWAP"]["worker_test_acc"]) == b6.PROFILES["smoke"].setting[0].swap_workers
+    small = b6.PROFILES["smoke"].setting[0]
     assert methods["large + scaling + warm-up"]["peak_lr"] == pytest.approx(
         methods["small"]["lr"] * small.large_batch / small.small_batch
     )
     assert methods["large naive"]["lr"] == methods["small"]["lr"]  # naive: the small batch's picked lr
     for method in ("small", "LARS", "LAMB"):  # each grid was searched on validation, as the runs record
         assert {g["lr"] for g in measurements["settings"][0]["lr_grids"][method]} >= {methods[method]["lr"]}
-    assert (tmp_path / measurements["figures"][0]["file"]).stat().st_size > 1000
-    on_disk = json.loads((tmp_path / "b6_measurements_seed0.json").read_text())
-    assert {r.outcome for r in b6.verdict([on_disk])} == {INCONCLUSIVE}
+    assert (out / measurements["figures"][0]["file"]).stat().st_size > 1000
+    assert {r.outcome for r in b6.verdict([measurements])} == {INCONCLUSIVE}

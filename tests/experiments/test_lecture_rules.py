@@ -46,7 +46,8 @@ def test_first_seed_shifts_the_seeds_of_seeded_experiments_only():
 
 
 def test_first_seed_runs_those_seeds_and_is_recorded_in_results(tmp_path):
-    results = runner.run_lecture("smoke", tmp_path, only="B5", seeds=2, workers=1, first_seed=7)
+    plan = runner.plan_lecture("smoke", tmp_path, only="B5", seeds=2, workers=1, first_seed=7)
+    results = runner.run_lecture(plan)
     assert results["first_seed"] == 7
     assert results["experiments"][0]["seeds"] == [7, 8]
     for seed in (7, 8):

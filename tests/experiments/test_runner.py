@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from optlab.errors import ConfigError
 from optlab.experiments import registry
-from optlab.experiments.framework import NOT_REPRODUCED, OUTCOMES
-from optlab.experiments.runner import run_lecture
+from optlab.experiments.framework import NOT_REPRODUCED, OUTCOMES, PROFILES, ProfileRow
+from optlab.experiments.runner import plan_lecture, run_lecture
 from optlab.report import render
 
 # The error-surface experiments (part 1); the data experiments have their own tests.
@@ -22,7 +23,7 @@ SURFACE_CLAIMS = ["S4", "S1", "S2", "S3", "S5", "S6a", "S6b"]
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("lecture")
-    results = run_lecture("smoke", out, only=",".join(SURFACE_IDS), workers=1)
+    results = run_lecture(plan_lecture("smoke", out, only=",".join(SURFACE_IDS), workers=1))
     return out, results
 
 
@@ -44,6 +45,35 @@ def test_smoke_writes_every_claim_with_a_computed_verdict(smoke):
     for experiment in on_disk["experiments"]:
         assert experiment["errors"] == []
         assert (out / experiment["id"] / "seed-0" / "measurements.json").exists()
+        # the measurements are written once, by the runner: no other JSON beside them
+        assert [p.name for p in (out / experiment["id"] / "seed-0").glob("*.json")] == ["measurements.json"]
+
+
+def test_the_plan_checks_every_option_before_anything_runs_with_one_error_type(tmp_path):
+    out = tmp_path / "r"
+    for options, named in (
+        ({"profile": "huge"}, "huge"),
+        ({"only": "Z9"}, "Z9"),
+        ({"seeds": 0}, "--seeds"),
+        ({"first_seed": -1}, "--first-seed"),
+        ({"workers": 0}, "--workers"),
+        ({"storage": "sqlite:///x.db"}, "--sweep"),
+        ({"sweep": True, "storage": "nosuch://db"}, "nosuch://db"),
+    ):
+        with pytest.raises(ConfigError, match=named):
+            plan_lecture(options.pop("profile", "smoke"), out, **options)
+    assert not out.exists()
+    plan = plan_lecture("quick", out, only="S1,B5", seeds=2, first_seed=3, workers=2)
+    assert plan.ids == ("B5", "S1") and plan.workers == 2 and plan.kept == () and plan.sweep is None
+    assert sorted(plan.jobs) == [("B5", 3), ("B5", 4), ("S1", 3)] and plan.pending == list(plan.jobs)
+
+
+def test_every_experiment_declares_one_profile_table_holding_its_cost():
+    for module in registry.modules():
+        assert set(module.PROFILES) == set(PROFILES), module.ID
+        assert all(isinstance(row, ProfileRow) and row.seconds > 0 for row in module.PROFILES.values())
+        for dead in ("COST", "SEEDS", "SETTINGS", "STEPS", "EPOCHS", "expected_seconds"):
+            assert not hasattr(module, dead), (module.ID, dead)
 
 
 def test_results_follow_from_the_files(smoke, tmp_path):
@@ -60,7 +90,7 @@ def test_results_follow_from_the_files(smoke, tmp_path):
 def test_resume_keeps_finished_experiments(smoke):
     out, results = smoke
     before = (out / "S1" / "seed-0" / "measurements.json").stat().st_mtime_ns
-    again = run_lecture("smoke", out, only="S1", workers=1, resume=True)
+    again = run_lecture(plan_lecture("smoke", out, only="S1", workers=1, resume=True))
     assert (out / "S1" / "seed-0" / "measurements.json").stat().st_mtime_ns == before
     assert [c["verdict"] for c in again["claims"]] == [
         c["verdict"] for c in results["claims"] if c["id"] == "S1"
@@ -118,26 +148,26 @@ def test_cli_storage_needs_sweep_and_a_valid_url(tmp_path):
 def test_estimate_schedules_the_costs_longest_first_on_the_workers(tmp_path):
     from optlab.experiments import generalisation_gap as b4
     from optlab.experiments import large_batch as b6
-    from optlab.experiments.runner import estimate
+    from optlab.experiments.runner import estimate, plan_lecture
 
-    expected = estimate("full", tmp_path, only="B6,B4", seeds=2, workers=2)
+    expected = estimate(plan_lecture("full", tmp_path, only="B6,B4", seeds=2, workers=2))
     # the dearer one's two jobs go to the two workers, then the other's: each worker carries one of each
-    assert expected.wall_seconds == b4.COST["full"] + b6.COST["full"]
-    costs = {"B4": b4.COST["full"], "B6": b6.COST["full"]}
+    assert expected.wall_seconds == b4.PROFILES["full"].seconds + b6.PROFILES["full"].seconds
+    costs = {"B4": b4.PROFILES["full"].seconds, "B6": b6.PROFILES["full"].seconds}
     assert list(expected.per_experiment) == sorted(costs, key=lambda e: -costs[e])
-    assert expected.per_experiment["B4"] == (b4.COST["full"], 2)
+    assert expected.per_experiment["B4"] == (b4.PROFILES["full"].seconds, 2)
     assert expected.jobs == 4 and expected.kept == 0
-    one_worker = estimate("full", tmp_path, only="B6,B4", seeds=2, workers=1)
-    assert one_worker.wall_seconds == 2 * (b4.COST["full"] + b6.COST["full"])
+    one_worker = estimate(plan_lecture("full", tmp_path, only="B6,B4", seeds=2, workers=1))
+    assert one_worker.wall_seconds == 2 * (b4.PROFILES["full"].seconds + b6.PROFILES["full"].seconds)
     assert "h" in expected.line() and "4 jobs on 2 workers" in expected.line()
 
 
 def test_estimate_leaves_out_what_resume_keeps(smoke):
-    from optlab.experiments.runner import estimate
+    from optlab.experiments.runner import estimate, plan_lecture
 
     out, _ = smoke
-    assert estimate("smoke", out, only="S1,S4", resume=True).kept == 2
-    assert estimate("smoke", out, only="S1,S4", resume=False).kept == 0
+    assert estimate(plan_lecture("smoke", out, only="S1,S4", resume=True)).kept == 2
+    assert estimate(plan_lecture("smoke", out, only="S1,S4", resume=False)).kept == 0
 
 
 def test_cli_dry_run_prints_the_plan_and_runs_nothing(tmp_path):

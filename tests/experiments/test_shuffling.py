@@ -8,6 +8,7 @@ import pytest
 
 from optlab.experiments import shuffling as b5
 from optlab.experiments.framework import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
+from optlab.experiments.runner import run_job
 
 
 def _record(acc, recall, share, block_share):
@@ -59,17 +60,19 @@ def test_one_seed_or_few_epochs_is_inconclusive():
 
 
 def test_smoke_run_records_every_update_and_writes_figures(tmp_path):
-    m = b5.run("smoke", tmp_path, 0)
-    for name in ("b5_predictions.png", "b5_decisions.png", "b5_shuffling.csv", "b5_measurements.json"):
-        assert (tmp_path / name).is_file(), name
-    updates = b5.EPOCHS["smoke"] * 3 * b5.PER_CLASS // b5.BATCH_SIZE
+    assert run_job("B5", "smoke", 0, str(tmp_path)).error is None
+    out = tmp_path / "B5" / "seed-0"  # the runner's folder of this seed
+    m = json.loads((out / "measurements.json").read_text())["measurements"]
+    for name in ("b5_predictions.png", "b5_decisions.png", "b5_shuffling.csv", "measurements.json"):
+        assert (out / name).is_file(), name
+    updates = b5.PROFILES["smoke"].setting * 3 * b5.PER_CLASS // b5.BATCH_SIZE
     for name, _ in b5.MODES:
         (record,) = m["modes"][name]
         assert len(record["step_shares"]) == updates
         assert all(sum(s) == pytest.approx(1.0) for s in record["step_shares"])
-        assert len(record["epoch_recalls"]) == b5.EPOCHS["smoke"]
+        assert len(record["epoch_recalls"]) == b5.PROFILES["smoke"].setting
         assert record["final_recall"] == record["epoch_recalls"][-1]
-    results = b5.verdict([json.loads((tmp_path / "b5_measurements.json").read_text())])
+    results = b5.verdict([m])
     assert {r.outcome for r in results} == {INCONCLUSIVE}  # one seed, two epochs
     # Even in two epochs the unshuffled model's last block (C) already pulls the predictions towards C.
     none = m["modes"]["no shuffling"][0]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from optlab.data import surfaces
-from optlab.data.surfaces import quadratic, saddle_and_local_min, valley
+from optlab.experiments import surfaces
+from optlab.experiments.surfaces import quadratic, saddle_and_local_min, valley
 
 ALL = [
     quadratic((1.0, 100.0), 5.0),

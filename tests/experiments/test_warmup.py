@@ -9,6 +9,7 @@ import torch
 from optlab import optim
 from optlab.experiments import warmup as b7
 from optlab.experiments.framework import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
+from optlab.experiments.runner import run_job
 
 
 def test_adaptive_step_size_matches_the_formula_after_a_few_steps():
@@ -74,11 +75,12 @@ def test_one_seed_is_inconclusive():
 
 
 def test_smoke_run_measures_the_spread_and_trains_every_variant(tmp_path):
-    measurements = b7.run("smoke", tmp_path, seed=0)
+    assert run_job("B7", "smoke", 0, str(tmp_path)).error is None
+    out = tmp_path / "B7" / "seed-0"  # the runner's folder of this seed
+    measurements = json.loads((out / "measurements.json").read_text())["measurements"]
     rows = measurements["spread"]["rows"]
-    assert [r["t"] for r in rows] == list(b7.SETTINGS["smoke"].variance_steps)
+    assert [r["t"] for r in rows] == list(b7.PROFILES["smoke"].setting.variance_steps)
     assert all(r["cv_median"] > 0 for r in rows)
     assert set(measurements["variants"]) == set(b7.VARIANTS)
-    assert (tmp_path / measurements["figures"][0]["file"]).stat().st_size > 1000
-    on_disk = json.loads((tmp_path / "b7_measurements_seed0.json").read_text())
-    assert {r.outcome for r in b7.verdict([on_disk])} == {INCONCLUSIVE}
+    assert (out / measurements["figures"][0]["file"]).stat().st_size > 1000
+    assert {r.outcome for r in b7.verdict([measurements])} == {INCONCLUSIVE}

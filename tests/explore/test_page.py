@@ -109,10 +109,11 @@ def test_formula_gradient_is_sympys_derivative():
 
 
 def test_lecture_surfaces_are_the_s_experiments():
-    from optlab.experiments import adagrad_eruptions, momentum, stuck
+    from optlab.experiments import adagrad_eruptions, momentum
+    from optlab.experiments.surfaces import LECTURE_VALLEY
 
     assert named_surface("quadratic").start == adagrad_eruptions.START
-    assert named_surface("valley").start == stuck.SURFACE_KWARGS["start"]
+    assert named_surface("valley").start == LECTURE_VALLEY["start"]
     assert named_surface("saddle_and_local_min").start == momentum.START
     assert LECTURE == ("quadratic", "valley", "saddle_and_local_min")
 

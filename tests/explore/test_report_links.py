@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from explore_chromium import chromium, needs_chromium
 
 from optlab.explore import parse_run
@@ -44,15 +45,17 @@ def test_every_surface_claim_links_to_the_explorer_beside_the_report(tmp_path):
 
 def test_presets_use_the_experiments_settings():
     from optlab.experiments import momentum, stuck
+    from optlab.experiments.surfaces import LECTURE_VALLEY
 
     s1 = parse_qs(try_it_links()["S1"].query)
     assert json.loads(s1["opt"][0]) == {"name": "sgd", "lr": stuck.LEARNING_RATE}
-    assert (float(s1["x0"][0]), float(s1["y0"][0])) == stuck.SURFACE_KWARGS["start"]
+    assert (float(s1["x0"][0]), float(s1["y0"][0])) == LECTURE_VALLEY["start"]
     s4 = [json.loads(o) for o in parse_qs(try_it_links()["S4"].query)["opt"]]
     assert s4[1] == {"name": "momentum", "lr": momentum.LEARNING_RATE, "momentum": momentum.MOMENTUM,
                      "form": "lecture"}  # fmt: skip
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_try_it_links_open_without_errors(tmp_path):
     page = _report(tmp_path / "report")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from optlab.experiments.runner import run_lecture
+from optlab.experiments.runner import plan_lecture, run_lecture
 from optlab.report import render
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -49,10 +49,11 @@ def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (Debian: apt-get install chromium)")
 def test_report_loads_in_chromium(tmp_path):
     out = tmp_path / "report"
-    run_lecture("smoke", out, only="S1,S6", workers=1)
+    run_lecture(plan_lecture("smoke", out, only="S1,S6", workers=1))
     page = render(out)
     probe_page = out / "probe.html"
     probe_page.write_text(page.read_text().replace("</body>", PROBE + "</body>"))

@@ -8,11 +8,15 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from optlab.cli._device import DEFAULT_DEVICE, DEVICE_HELP
 from optlab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from optlab.experiments.runner import LecturePlan
 
 
 def register(app: typer.Typer) -> None:
@@ -61,28 +65,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the lecture's claims as experiments. Output: --out DIR (results.json, index.html; with --sweep
         also sweeps.sqlite, the trial folders in sweeps/ and their index.sqlite)."""
-        from optlab.experiments import registry, runner
-        from optlab.experiments.framework import PROFILES
+        from optlab.experiments import runner
         from optlab.report import render
 
-        if profile not in PROFILES:
-            raise ConfigError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
-        ids = registry.resolve(only)  # unknown ids fail here, before anything runs
-        runner.check_sweep_options(sweep, storage)
+        plan = runner.plan_lecture(profile, out, only=only, seeds=seeds, first_seed=first_seed,
+                                   workers=workers, resume=resume, sweep=sweep, storage=storage)  # fmt: skip
         _use_device(device)
         if sweep and storage is not None and not storage.startswith("sqlite:"):
             os.environ["OPTLAB_RUNS"] = str(out.resolve())  # a server's trial folders: under --out too
-        selection = {
-            "only": ",".join(ids),
-            "seeds": seeds,
-            "workers": workers,
-            "resume": resume,
-            "first_seed": first_seed,
-        }
-        expected = runner.estimate(profile, out, **selection)
-        studies = _sweep_lines(ids, profile, seeds, out, storage, first_seed) if sweep else []
+        expected = runner.estimate(plan)
+        studies = _sweep_lines(plan) if plan.sweep is not None else []
         if dry_run:
-            print(f"optlab lecture: profile {profile}, experiments {', '.join(ids)}")
+            print(f"optlab lecture: profile {profile}, experiments {', '.join(plan.ids)}")
             for experiment_id, (seconds, n) in expected.per_experiment.items():
                 print(f"  {experiment_id:<4} {runner.format_seconds(seconds):>8} × {n}")
             print(expected.line())
@@ -90,7 +84,7 @@ def register(app: typer.Typer) -> None:
                 print(line)
             return
         if not quiet:
-            print(f"optlab lecture: profile {profile}, experiments {', '.join(ids)}", file=sys.stderr)
+            print(f"optlab lecture: profile {profile}, experiments {', '.join(plan.ids)}", file=sys.stderr)
             print(expected.line(), file=sys.stderr)
         for line in studies if not quiet else []:
             print(line, file=sys.stderr)
@@ -112,11 +106,9 @@ def register(app: typer.Typer) -> None:
                 def progress(done: int, total: int, what: str) -> None:
                     bar.update(task, completed=done, total=total, description=what)
 
-                results = runner.run_lecture(
-                    profile, out, progress=progress, sweep=sweep, storage=storage, **selection
-                )
+                results = runner.run_lecture(plan, progress=progress)
         else:
-            results = runner.run_lecture(profile, out, sweep=sweep, storage=storage, **selection)
+            results = runner.run_lecture(plan)
         page = render(out)
         wall = time.perf_counter() - started
         width = max(len(c["id"]) for c in results["claims"])
@@ -157,26 +149,23 @@ def _use_device(device: str) -> None:
     resolve("cuda")  # GPU N absent: no GPU is visible now, and this says so
 
 
-def _sweep_lines(
-    ids: list[str], profile: str, seeds: int | None, out: Path, storage: str | None, first_seed: int = 0
-) -> list[str]:
+def _sweep_lines(plan: LecturePlan) -> list[str]:
     """Where --sweep keeps its studies and trials, and the study names another machine needs to join."""
-    from optlab.experiments import registry, runner
+    from optlab.experiments import registry
 
-    url = storage or f"sqlite:///{(out / 'sweeps.sqlite').resolve()}"
+    assert plan.sweep is not None  # called for --sweep only
+    url = plan.sweep.storage_url
     lines = [f"sweep storage: {url}"]
-    n_seeds = runner.DEFAULT_SEEDS[profile] if seeds is None else seeds
-    seed_range = range(first_seed, first_seed + n_seeds)
-    for experiment_id in ids:
+    for experiment_id in plan.ids:
         module = registry.load(experiment_id)
         if not (hasattr(module, "sweep_specs") and hasattr(module, "study_name")):
             continue
-        for name, spec in module.sweep_specs(profile, seed_range).items():
-            study = module.study_name(profile, name, spec)
+        for name, spec in module.sweep_specs(plan.profile, plan.sweep.seed_list).items():
+            study = module.study_name(plan.profile, name, spec)
             lines.append(f"  study {study}: join from another machine with "
                          f"`optlab sweep --study {study} --storage URL`")  # fmt: skip
     root = url[len("sqlite:///") :] if url.startswith("sqlite:///") else None
-    trials = Path(root).resolve().parent / "sweeps" if root else out.resolve() / "sweeps"
+    trials = Path(root).resolve().parent / "sweeps" if root else plan.out_dir.resolve() / "sweeps"
     lines.append(
         f"  trial folders: {trials}/STUDY-ID/trial-NNNN (indexed in {trials.parent / 'index.sqlite'})"
     )

@@ -9,20 +9,19 @@ single-problem run.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
 
-from optlab.data.surfaces import Surface
+from optlab.experiments.surfaces import Surface
 from optlab.schedules import attach
 
-__all__ = ["Trajectory", "descend", "trajectory_csv"]
+__all__ = ["Trajectory", "descend", "trajectory_rows"]
 
 OptimizerFactory = Callable[[list[Tensor]], Optimizer]
 
@@ -94,22 +93,21 @@ def subsample(steps: int, count: int = 1500) -> np.ndarray:
     return np.unique(np.concatenate([dense, sparse, [steps]]))
 
 
-def trajectory_csv(trajectory: Trajectory, labels: Sequence[str], count: int = 1500) -> str:
-    """CSV text: update, run, x, y, loss, grad_norm for a subsample of updates (the data of the figures)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["update", "run", "x", "y", "loss", "grad_norm"])
+def trajectory_rows(trajectory: Trajectory, labels: Sequence[str], count: int = 1500) -> list[dict[str, Any]]:
+    """CSV rows (for :func:`optlab._io.write_csv`): update, run, x, y, loss, grad_norm for a subsample of
+    updates (the data of the figures), the runs of one update side by side."""
+    rows = []
     for t in subsample(trajectory.steps, count):
         for i, label in enumerate(labels):
             x, y = trajectory.points[t, i]
-            writer.writerow(
-                [
-                    int(t),
-                    label,
-                    f"{x:.10g}",
-                    f"{y:.10g}",
-                    f"{trajectory.losses[t, i]:.10g}",
-                    f"{trajectory.grad_norms[t, i]:.10g}",
-                ]
+            rows.append(
+                {
+                    "update": int(t),
+                    "run": label,
+                    "x": float(x),
+                    "y": float(y),
+                    "loss": float(trajectory.losses[t, i]),
+                    "grad_norm": float(trajectory.grad_norms[t, i]),
+                }
             )
-    return buffer.getvalue()
+    return rows

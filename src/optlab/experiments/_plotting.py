@@ -1,5 +1,6 @@
-"""Figures for the surface experiments: paths on the contours, loss and gradient-norm curves (matplotlib, "
-"Agg).
+"""Figures for the experiments: paths on the surfaces' contours with loss and gradient-norm curves, and the
+colours and resolution every experiment's figures share (drawn with :func:`optlab._io.pyplot`, saved with
+:func:`optlab._io.save_figure`).
 """
 
 from __future__ import annotations
@@ -8,19 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.figure import Figure
 
-from optlab import _io
-from optlab.data.surfaces import Surface
+from optlab._io import pyplot, save_figure
+from optlab.experiments.surfaces import Surface
 
-__all__ = ["PathPlot", "save_figure", "surface_figure"]
+__all__ = ["COLORS", "DPI", "PathPlot", "surface_figure"]
 
 COLORS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2")
+DPI = 100  # the report shows the figures at page width; more would only make the PNGs larger
 
 
 @dataclass
@@ -34,11 +31,6 @@ class PathPlot:
     color: str | None = None
     linestyle: str = "-"
     contour_updates: int | None = None  # draw only θ_0 … θ_k on the contours (a long bounce hides itself)
-
-
-def save_figure(fig: Figure, path: Path, dpi: int = 100) -> None:
-    """Save a PNG atomically and close the figure."""
-    _io.save_figure(fig, path, dpi=dpi)
 
 
 def _covering(extent: tuple[float, float, float, float], paths: Sequence[PathPlot]) -> tuple[float, ...]:
@@ -70,7 +62,7 @@ def surface_figure(
     marks: Sequence[tuple[float, float, str]] = (),
 ) -> None:
     """Left: the paths on log-spaced contours of the surface. Right: f − f* and ‖∇f‖ against the update."""
-    fig = plt.figure(figsize=(13, 5.6), layout="constrained")
+    fig = pyplot().figure(figsize=(13, 5.6), layout="constrained")
     grid = fig.add_gridspec(2, 2, width_ratios=(1.35, 1))
     contour_ax = fig.add_subplot(grid[:, 0])
     loss_ax = fig.add_subplot(grid[0, 1])
@@ -134,4 +126,4 @@ def surface_figure(
     for ax in (loss_ax, grad_ax):
         ax.grid(True, which="major", alpha=0.3)
     loss_ax.legend(fontsize=9, loc="best")
-    save_figure(fig, path)
+    save_figure(fig, path, dpi=DPI)

@@ -22,10 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from optlab.data.surfaces import Surface, quadratic
-from optlab.experiments._descent import descend, trajectory_csv
+from optlab._io import write_csv
+from optlab.experiments._descent import descend, trajectory_rows
 from optlab.experiments._plotting import PathPlot, surface_figure
-from optlab.experiments.framework import Claim, ClaimResult, Profile, outcome, write_json, write_text
+from optlab.experiments.framework import Claim, ClaimResult, Profile, ProfileRow, outcome
+from optlab.experiments.surfaces import LECTURE_QUADRATIC, quadratic
 from optlab.optim import Adagrad, Adam, RMSProp
 from optlab.schedules import inverse_time
 
@@ -33,17 +34,19 @@ ID = "S3"
 TITLE = "Adagrad's root mean square erupts; decay removes it"
 SECTION = "Adaptive learning rate"
 SEEDED = False
-COST = {"smoke": 4, "quick": 13, "full": 32}  # rough seconds of one run() on the 2-core CPU
 INTRO = (
     "Surface: an ill-conditioned quadratic (eigenvalues 1 and 100, condition number 100) whose principal "
     "axes are rotated by 5° away from the coordinate axes; start (−3, 0.3), close to the valley floor and "
     "far along it. Adagrad divides each coordinate's step by its own σ, so the rotation matters."
 )
-EIGENVALUES = (1.0, 100.0)
-ANGLE_DEG = 5.0
-START = (-3.0, 0.3)
+EIGENVALUES, ANGLE_DEG = LECTURE_QUADRATIC["eigenvalues"], LECTURE_QUADRATIC["angle_deg"]
+START = LECTURE_QUADRATIC["start"]
 LEARNING_RATE = 0.1
-STEPS = {"smoke": 600, "quick": 10_000, "full": 30_000}
+PROFILES = {  # updates; seconds of one run()
+    "smoke": ProfileRow(600, seconds=4),
+    "quick": ProfileRow(10_000, seconds=13),
+    "full": ProfileRow(30_000, seconds=32),
+}
 MIN_STEPS = 5000  # the decayed run needs a few thousand updates to get within 0.1 %
 CLOSE = 1e-3  # "close to the minimum": within 0.1 % of the starting distance
 ERUPTION_FACTOR = 10.0  # an eruption: the distance jumps to > 10× the closest approach so far ...
@@ -81,11 +84,6 @@ CRITERION = (
     "points along the steep eigenvector (|cos| ≥ 0.9). With η/√(t+1): no eruption, and it ends within 0.1 "
     "% of the starting distance."
 )
-
-
-def surface() -> Surface:
-    extent = (-3.4, 0.8, -0.9, 0.9)
-    return quadratic(EIGENVALUES, ANGLE_DEG, start=START, extent=extent)
 
 
 def steep_direction() -> np.ndarray:
@@ -127,8 +125,8 @@ def eruptions(points: np.ndarray, minimum: Sequence[float], steep: np.ndarray) -
 def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     """Four optimizers from the same start; seed unused (deterministic)."""
     del seed
-    surf = surface()
-    steps = STEPS[profile]
+    surf = quadratic(**LECTURE_QUADRATIC)
+    steps = PROFILES[profile].setting
     runs = {
         "adagrad_rms_constant": (
             f"Adagrad-RMS, η = {LEARNING_RATE:g}",
@@ -154,7 +152,7 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
         "runs": {},
     }
     plots = []
-    csv_parts = []
+    rows = []
     for key, (label, factory, schedule) in runs.items():
         path = descend(surf, factory, steps=steps, schedule=schedule)
         measurements["runs"][key] = {
@@ -162,16 +160,14 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
             **eruptions(path.points[:, 0], surf.minimum, steep_direction()),
         }
         plots.append(PathPlot(label, path.points[:, 0], path.losses[:, 0], path.grad_norms[:, 0]))
-        csv_parts.append(trajectory_csv(path, [key]))
+        rows += trajectory_rows(path, [key])
     # The same quadratic with its axes along the coordinates: a measured comparison, not in the criterion.
     aligned = quadratic(EIGENVALUES, 0.0, start=START)
     aligned_path = descend(aligned, lambda p: Adagrad(p, lr=LEARNING_RATE, average=True), steps=steps)
     measurements["axis_aligned_constant"] = eruptions(
         aligned_path.points[:, 0], aligned.minimum, np.array([0.0, 1.0])
     )
-    write_text(
-        out_dir / "s3_paths.csv", csv_parts[0] + "".join(part.split("\n", 1)[1] for part in csv_parts[1:])
-    )
+    write_csv(out_dir / "s3_paths.csv", rows)
     surface_figure(
         surf, plots[:2], out_dir / "s3_adagrad.png", "S3: Adagrad-RMS, constant η vs η/√(t+1)", log_steps=True
     )
@@ -191,7 +187,6 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
             "caption": "The same start with RMSProp and Adam added for comparison.",
         },
     ]
-    write_json(out_dir / "s3_measurements.json", measurements)
     return measurements
 
 

@@ -17,17 +17,17 @@ from typing import Any
 import numpy as np
 from torch.optim import Optimizer
 
-from optlab.experiments._descent import descend, trajectory_csv
+from optlab._io import write_csv
+from optlab.experiments._descent import descend, trajectory_rows
 from optlab.experiments._plotting import PathPlot, surface_figure
-from optlab.experiments.adagrad_eruptions import surface as s3_surface
-from optlab.experiments.framework import Claim, ClaimResult, Profile, outcome, write_json, write_text
+from optlab.experiments.framework import Claim, ClaimResult, Profile, ProfileRow, outcome
+from optlab.experiments.surfaces import LECTURE_QUADRATIC, quadratic
 from optlab.optim import SGD, Adam, RMSProp
 
 ID = "S5"
 TITLE = "Adam = RMSProp + Momentum"
 SECTION = "Adaptive learning rate"
 SEEDED = False
-COST = {"smoke": 2, "quick": 4, "full": 11}  # rough seconds of one run() on the 2-core CPU
 INTRO = (
     "Surface: the rotated ill-conditioned quadratic of S3, same start. Momentum, RMSProp and Adam with the "
     "same η = 0.01; then Adam with β₁ = 0 against RMSProp with Adam's bias correction, update by update."
@@ -35,7 +35,11 @@ INTRO = (
 LEARNING_RATE = 0.01
 BETA2 = 0.999
 EPS = 1e-8
-STEPS = {"smoke": 300, "quick": 3000, "full": 10_000}
+PROFILES = {  # updates; seconds of one run()
+    "smoke": ProfileRow(300, seconds=2),
+    "quick": ProfileRow(3000, seconds=4),
+    "full": ProfileRow(10_000, seconds=11),
+}
 MIN_STEPS = 300
 TOLERANCE = 1e-10  # float64 round-off over thousands of updates stays far below this
 # The paths are compared until Adam's reaches the minimum to round-off. From there both sit on it while v
@@ -82,8 +86,8 @@ def _bias_correction(update: int) -> float:
 def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     """Five optimizers from the S3 start; seed unused (deterministic)."""
     del seed
-    surf = s3_surface()
-    steps = STEPS[profile]
+    surf = quadratic(**LECTURE_QUADRATIC)
+    steps = PROFILES[profile].setting
     momentum = descend(surf, lambda p: SGD(p, lr=LEARNING_RATE, momentum=0.9, form="lecture"), steps=steps)
     rmsprop = descend(surf, lambda p: RMSProp(p, lr=LEARNING_RATE, alpha=BETA2, eps=EPS), steps=steps)
     adam = descend(surf, lambda p: Adam(p, lr=LEARNING_RATE, betas=(0.9, BETA2), eps=EPS), steps=steps)
@@ -111,10 +115,8 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     gap_plain = np.linalg.norm(adam_b0.points[: compared + 1, 0] - rmsprop.points[: compared + 1, 0], axis=-1)
     labels = ["momentum", "rmsprop", "adam", "adam_beta1_0", "rmsprop_bias_corrected"]
     trajectories = [momentum, rmsprop, adam, adam_b0, corrected]
-    csv_parts = [trajectory_csv(t, [label]) for t, label in zip(trajectories, labels, strict=True)]
-    write_text(
-        out_dir / "s5_paths.csv", csv_parts[0] + "".join(part.split("\n", 1)[1] for part in csv_parts[1:])
-    )
+    rows = [row for t, label in zip(trajectories, labels, strict=True) for row in trajectory_rows(t, [label])]
+    write_csv(out_dir / "s5_paths.csv", rows)
     plots = [
         PathPlot(
             "momentum, λ = 0.9", momentum.points[:, 0], momentum.losses[:, 0], momentum.grad_norms[:, 0]
@@ -149,7 +151,6 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
             },
         ],
     }
-    write_json(out_dir / "s5_measurements.json", measurements)
     return measurements
 
 

@@ -8,7 +8,7 @@ rate, so each batch size gets its own learning rate, chosen from a small grid.
 
 Protocol, per dataset: model ``mlp`` (no BatchNorm), plain SGD, constant learning rate, a validation set
 carved from the training set with the run's seed. For each batch size B, every learning rate of its grid
-(``SETTINGS``) is trained with each seed (one seed per ``run``; the runner gives 3 in quick, 5 in full)
+(``PROFILES``) is trained with each seed (one seed per ``run``; the runner gives 3 in quick, 5 in full)
 and the one with the lowest final training loss (the claim is about optimisation) is kept for that seed.
 After the budget the model is evaluated on the whole training split and on the validation split (eval
 mode, not the running averages of the epoch). A learning rate that diverges (NaN loss) is recorded as
@@ -30,18 +30,19 @@ import numpy as np
 import torch
 
 from optlab import data
+from optlab._io import pyplot, save_figure, write_csv
 from optlab.errors import DataError, OptlabError
-from optlab.experiments._plotting import save_figure
-from optlab.experiments.batch_timing import cpu_threads, spearman
+from optlab.experiments._plotting import DPI
 from optlab.experiments.framework import (
     Claim,
     ClaimResult,
     Profile,
+    ProfileRow,
     SweepPlan,
+    cpu_threads,
     mean_std,
     outcome,
-    write_json,
-    write_text,
+    spearman,
 )
 from optlab.train import TrainConfig, evaluate, fit_config, resolve_device
 
@@ -49,21 +50,21 @@ ID = "B3"
 TITLE = "Smaller batches optimise better (fixed epoch budget)"
 SECTION = "Batch size"
 SEEDED = True
-COST = {"smoke": 5, "quick": 45, "full": 160}  # rough seconds of one run() on the 2-core CPU
 MODEL = "mlp"
 OPTIMIZER = "sgd"
 LR_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)  # log-spaced, steps of ≈ 3; a chosen lr on an edge is reported
 VALIDATION = {"mnist1d": 500, "fashion-mnist": 5000}
 EVAL_BATCH = 4096
 
-# Per profile and dataset: batch sizes, epochs, learning-rate grid (one seed per run()).
-SETTINGS: dict[str, dict[str, dict[str, Any]]] = {
-    "smoke": {"mnist1d": {"batch_sizes": (32, 512), "epochs": 1, "lrs": (0.3,)}},
-    "quick": {"mnist1d": {"batch_sizes": (16, 64, 256, 1024, 3500), "epochs": 5,
-                          "lrs": (0.1, 0.3, 1.0, 3.0)}},
-    "full": {"mnist1d": {"batch_sizes": (4, 16, 64, 256, 1024, 3500), "epochs": 10, "lrs": LR_GRID},
-             "fashion-mnist": {"batch_sizes": (16, 64, 256, 1024, 4096), "epochs": 3,
-                               "lrs": (0.01, 0.03, 0.1, 0.3, 1.0)}},
+# Per profile and dataset: batch sizes, epochs, learning-rate grid (one seed per run()); seconds of one run().
+PROFILES: dict[str, ProfileRow[dict[str, dict[str, Any]]]] = {
+    "smoke": ProfileRow({"mnist1d": {"batch_sizes": (32, 512), "epochs": 1, "lrs": (0.3,)}}, seconds=5),
+    "quick": ProfileRow({"mnist1d": {"batch_sizes": (16, 64, 256, 1024, 3500), "epochs": 5,
+                                     "lrs": (0.1, 0.3, 1.0, 3.0)}}, seconds=45),
+    "full": ProfileRow({"mnist1d": {"batch_sizes": (4, 16, 64, 256, 1024, 3500), "epochs": 10,
+                                    "lrs": LR_GRID},
+                        "fashion-mnist": {"batch_sizes": (16, 64, 256, 1024, 4096), "epochs": 3,
+                                          "lrs": (0.01, 0.03, 0.1, 0.3, 1.0)}}, seconds=160),
 }  # fmt: skip
 MIN_SEEDS, MIN_SIZES = 3, 3  # fewer: inconclusive
 
@@ -152,7 +153,7 @@ def sweep_specs(profile: Profile, seeds: Sequence[int]) -> dict[str, Any]:
     from optlab.sweep import Param, SweepSpec
 
     specs = {}
-    for name, settings in SETTINGS[profile].items():
+    for name, settings in PROFILES[profile].setting.items():
         base = _config(name, settings["batch_sizes"][0], settings["lrs"][0], settings["epochs"], 0)
         params = (Param("batch_size", tuple(settings["batch_sizes"])),
                   Param("lr", tuple(float(lr) for lr in settings["lrs"])),
@@ -253,7 +254,7 @@ def run(profile: Profile, out_dir: Path, seed: int, sweep: SweepPlan | None = No
     """Every batch size with every lr of the grid for this seed, each B's best kept; write JSON, CSV, PNG.
 
     With ``sweep``, the runs are read from the sweep that :func:`run_grid` ran instead of trained here."""
-    settings = SETTINGS[profile]
+    settings = PROFILES[profile].setting
     datasets: dict[str, Any] = {}
     missing: dict[str, str] = {}
     with cpu_threads(torch.device("cpu")):
@@ -266,15 +267,14 @@ def run(profile: Profile, out_dir: Path, seed: int, sweep: SweepPlan | None = No
         raise DataError(
             "B3: no dataset could be loaded: " + "; ".join(f"{k}: {v}" for k, v in missing.items())
         )
-    lines = ["dataset,batch_size,lr,seed,chosen,diverged,train_loss,train_acc,val_loss,val_acc"]
+    rows = []
     for name, entry in datasets.items():
         chosen_runs = {id(r) for r in entry["runs"]}
-        for r in entry["grid"]:
-            values = [r.get(k) for k in ("train_loss", "train_acc", "val_loss", "val_acc")]
-            lines.append(",".join([name, str(r["batch_size"]), f"{r['lr']:g}", str(r["seed"]),
-                                   str(id(r) in chosen_runs), str(r["diverged"]),
-                                   *("" if v is None else f"{v:.5f}" for v in values)]))  # fmt: skip
-    write_text(out_dir / "b3_batch_optimisation.csv", "\n".join(lines) + "\n")
+        rows += [{"dataset": name, "batch_size": r["batch_size"], "lr": r["lr"], "seed": r["seed"],
+                  "chosen": id(r) in chosen_runs, "diverged": r["diverged"],
+                  **{k: r.get(k) for k in ("train_loss", "train_acc", "val_loss", "val_acc")}}
+                 for r in entry["grid"]]  # fmt: skip
+    write_csv(out_dir / "b3_batch_optimisation.csv", rows)
     _figure(list(datasets.values()), out_dir / "b3_accuracy.png")
     measurements = {
         "profile": profile,
@@ -294,7 +294,6 @@ def run(profile: Profile, out_dir: Path, seed: int, sweep: SweepPlan | None = No
         specs = sweep_specs(profile, sweep.seed_list)
         studies = {name: study_name(profile, name, specs[name]) for name in datasets}
         measurements["sweep"] = {"storage": sweep.storage_url, "studies": studies}
-    write_json(out_dir / "b3_measurements.json", measurements)
     return measurements
 
 
@@ -330,10 +329,9 @@ def lr_text(lrs: Sequence[float]) -> str:
 
 
 def _figure(entries: Sequence[dict[str, Any]], path: Path) -> None:
-    import matplotlib.pyplot as plt
 
     summary = aggregate([{"datasets": {e["dataset"]: e for e in entries}}])
-    fig, axes = plt.subplots(1, len(summary), figsize=(6.5 * len(summary), 4.6), layout="constrained",
+    fig, axes = pyplot().subplots(1, len(summary), figsize=(6.5 * len(summary), 4.6), layout="constrained",
                              squeeze=False)  # fmt: skip
     for ax, (name, slot) in zip(axes[0], summary.items(), strict=True):
         sizes = np.array(list(slot["per_batch"]))
@@ -350,7 +348,7 @@ def _figure(entries: Sequence[dict[str, Any]], path: Path) -> None:
         ax.set_ylabel("accuracy after the budget")
         ax.set_title(f"{name}: {slot['epochs']} epochs, {MODEL} + SGD")
         ax.legend(fontsize=8)
-    save_figure(fig, path)
+    save_figure(fig, path, dpi=DPI)
 
 
 def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
@@ -412,8 +410,3 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
     if missing:
         notes.append(f"Not run (data absent): {', '.join(missing)}.")
     return [ClaimResult("B3", CRITERION, numbers, n, outcome(checks, enough=enough), " ".join(notes), checks)]
-
-
-def expected_seconds(profile: Profile) -> float:
-    """Rough wall time of one ``run`` on the 2-core CPU."""
-    return float(COST[profile])

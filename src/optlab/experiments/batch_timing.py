@@ -20,9 +20,8 @@ contention, not the batch.
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +29,17 @@ import numpy as np
 import torch
 
 from optlab import data, models
+from optlab._io import write_csv
 from optlab.errors import DataError
-from optlab.experiments.framework import Claim, ClaimResult, Profile, outcome, write_json, write_text
+from optlab.experiments.framework import (
+    Claim,
+    ClaimResult,
+    Profile,
+    ProfileRow,
+    cpu_threads,
+    outcome,
+    spearman,
+)
 from optlab.measure import time_per_update
 from optlab.measure.timing import FLAT_FACTOR
 from optlab.train import describe_device, resolve_device
@@ -40,19 +48,20 @@ ID = "B1"
 TITLE = "Time per update and per epoch against batch size"
 SECTION = "Batch size"
 SEEDED = False
-COST = {"smoke": 3, "quick": 5, "full": 30}  # rough seconds, to start the slowest first
 MODEL = "mlp"
 OPTIMIZER = "sgd"
 LEARNING_RATE = 0.01  # time does not depend on it; small enough that no sweep point produces NaNs
-CPU_THREADS = 1
 REFERENCE_BATCH = 1000  # the lecture's question: what does a batch of 1000 cost against a batch of 1?
 
-# Per profile: the datasets timed (the first one decides the verdict) and the timer's budget per batch size.
-PROFILES: dict[str, dict[str, Any]] = {
-    "smoke": {"datasets": ("mnist1d",), "max_batch": 64, "warmup": 1, "repeats": 3, "max_seconds": 0.05},
-    "quick": {"datasets": ("mnist1d",), "max_batch": 4000, "warmup": 3, "repeats": 30, "max_seconds": 1.0},
-    "full": {"datasets": ("fashion-mnist", "mnist1d"), "max_batch": 10_000, "warmup": 5, "repeats": 40,
-             "max_seconds": 3.0},
+# Per profile: the datasets timed (the first one decides the verdict) and the timer's budget per batch size;
+# seconds of one run() (the timer's budget per batch size dominates).
+PROFILES: dict[str, ProfileRow[dict[str, Any]]] = {
+    "smoke": ProfileRow({"datasets": ("mnist1d",), "max_batch": 64, "warmup": 1, "repeats": 3,
+                         "max_seconds": 0.05}, seconds=3),
+    "quick": ProfileRow({"datasets": ("mnist1d",), "max_batch": 4000, "warmup": 3, "repeats": 30,
+                         "max_seconds": 1.0}, seconds=5),
+    "full": ProfileRow({"datasets": ("fashion-mnist", "mnist1d"), "max_batch": 10_000, "warmup": 5,
+                        "repeats": 40, "max_seconds": 3.0}, seconds=30),
 }  # fmt: skip
 MIN_SIZES = 8  # fewer batch sizes than this: too few points to find a bend, inconclusive
 
@@ -125,20 +134,6 @@ CRITERION_B2 = (
 )
 
 
-@contextlib.contextmanager
-def cpu_threads(device: torch.device, threads: int = CPU_THREADS) -> Iterator[None]:
-    """Use ``threads`` intra-op threads on a CPU for the duration (restored afterwards); no-op elsewhere."""
-    if device.type != "cpu":
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def batch_sizes(max_batch: int) -> list[int]:
     """1, 2, 4, … up to ``max_batch``, plus ``max_batch`` itself and REFERENCE_BATCH if it fits."""
     sizes = {2**k for k in range(int(math.log2(max_batch)) + 1)} | {max_batch}
@@ -150,24 +145,6 @@ def batch_sizes(max_batch: int) -> list[int]:
 def log_slope(sizes: Sequence[float], times: Sequence[float]) -> float:
     """Least-squares slope of log t against log B (1: time ∝ B; 0: flat)."""
     return float(np.polyfit(np.log(sizes), np.log(times), 1)[0])
-
-
-def spearman(a: Sequence[float], b: Sequence[float]) -> float:
-    """Spearman's rank correlation (average ranks for ties)."""
-
-    def ranks(values: Sequence[float]) -> np.ndarray:
-        order = np.argsort(values, kind="stable")
-        r = np.empty(len(values))
-        r[order] = np.arange(len(values), dtype=float)
-        arr = np.asarray(values, dtype=float)
-        for v in np.unique(arr):  # ties share the mean rank
-            r[arr == v] = r[arr == v].mean()
-        return r
-
-    ra, rb = ranks(a), ranks(b)
-    if ra.std() == 0 or rb.std() == 0:
-        return 0.0
-    return float(np.corrcoef(ra, rb)[0, 1])
 
 
 def _time_dataset(name: str, settings: dict[str, Any], device: torch.device, seed: int) -> dict[str, Any]:
@@ -207,7 +184,7 @@ def _time_dataset(name: str, settings: dict[str, Any], device: torch.device, see
 
 def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     """Time SGD updates of ``mlp`` for B = 1 … N on each dataset of the profile; write CSV, JSON, figures."""
-    settings = PROFILES[profile]
+    settings = PROFILES[profile].setting
     device = resolve_device(None)
     datasets: list[dict[str, Any]] = []
     missing: dict[str, str] = {}
@@ -223,9 +200,7 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
             "B1: no dataset could be loaded: " + "; ".join(f"{k}: {v}" for k, v in missing.items())
         )
     figures = []
-    csv_lines = [
-        "dataset,batch_size,update_s,update_s_q25,update_s_q75,updates_per_epoch,epoch_s,examples_per_s"
-    ]
+    rows = []
     for entry in datasets:
         entry.pop("_timing")
         file = f"b1_timing_{entry['dataset']}.png"
@@ -238,13 +213,10 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
             "the interquartile range shaded."
         )
         figures.append({"file": file, "claims": ["B1", "B2"], "caption": caption})
-        for r in entry["rows"]:
-            values = [r[k] for k in ("update_s", "update_s_q25", "update_s_q75")]
-            values += [r["updates_per_epoch"], r["epoch_s"], r["examples_per_s"]]
-            csv_lines.append(
-                ",".join([entry["dataset"], str(r["batch_size"]), *(f"{v:.6g}" for v in values)])
-            )
-    write_text(out_dir / "b1_timing.csv", "\n".join(csv_lines) + "\n")
+        columns = ("batch_size", "update_s", "update_s_q25", "update_s_q75", "updates_per_epoch", "epoch_s",
+                   "examples_per_s")  # fmt: skip
+        rows += [{"dataset": entry["dataset"]} | {k: r[k] for k in columns} for r in entry["rows"]]
+    write_csv(out_dir / "b1_timing.csv", rows)
     measurements = {
         "profile": profile,
         "device": str(device),
@@ -255,21 +227,20 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
         "missing_datasets": missing,
         "figures": figures,
     }
-    write_json(out_dir / "b1_measurements.json", measurements)
     return measurements
 
 
 def _figure(entry: dict[str, Any], path: Path, title: str) -> None:
-    import matplotlib.pyplot as plt
 
-    from optlab.experiments._plotting import save_figure
+    from optlab._io import pyplot, save_figure
+    from optlab.experiments._plotting import DPI
 
     rows = sorted(entry["rows"], key=lambda r: r["batch_size"])
     b = np.array([r["batch_size"] for r in rows])
     low, median, high = (np.array([r[k] for r in rows]) for k in ("update_s_q25", "update_s", "update_s_q75"))
     per_epoch = np.array([r["updates_per_epoch"] for r in rows])
     s = summarise(entry)
-    fig, ax = plt.subplots(figsize=(7, 4.8), layout="constrained")
+    fig, ax = pyplot().subplots(figsize=(7, 4.8), layout="constrained")
     ax.loglog(b, low, "o-", color="C0", label="time per update (lower quartile)")
     ax.loglog(b, median, ":", color="C0", lw=1, label="time per update (median)")
     ax.fill_between(b, low, high, color="C0", alpha=0.15, lw=0)
@@ -283,7 +254,7 @@ def _figure(entry: dict[str, Any], path: Path, title: str) -> None:
     ax.set_ylabel("seconds")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
-    save_figure(fig, path)
+    save_figure(fig, path, dpi=DPI)
 
 
 def summarise(entry: dict[str, Any]) -> dict[str, Any]:
@@ -403,8 +374,3 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
         ClaimResult("B2", CRITERION_B2, numbers_b2, len(runs), outcome(checks_b2, enough=enough), note_b2,
                     checks_b2),
     ]  # fmt: skip
-
-
-def expected_seconds(profile: Profile) -> float:
-    """Rough wall time of one ``run`` on the 2-core CPU (the timer's budget per batch size dominates)."""
-    return float(COST[profile])

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from optlab.data.surfaces import Surface, quadratic
 from optlab.experiments._descent import descend
 from optlab.experiments._plotting import PathPlot, surface_figure
+from optlab.experiments.surfaces import Surface, quadratic
 from optlab.optim import SGD, Adagrad, Adam, RMSProp
 
 __all__ = ["DemoRow", "demo_surface", "run_demo"]

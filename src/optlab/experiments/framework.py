@@ -4,10 +4,13 @@ An experiment is a module with
 
 * ``ID``, ``TITLE``, ``SECTION`` (one of :data:`SECTIONS`), ``SEEDED`` (whether seeds change the outcome),
   ``INTRO`` (a paragraph for the report: which setting and why);
+* ``PROFILES``: the profile table, ``{profile: ProfileRow(setting, seconds)}`` for every profile in
+  :data:`PROFILES` — what ``run()`` does in that profile and roughly how long one ``run()`` takes (the
+  runner starts the dearest jobs first and prints the expected time from these);
 * ``CLAIMS``: a tuple of :class:`Claim`;
-* ``run(profile, out_dir, seed) -> dict``: runs the experiment, writes its data (JSON/CSV) and figures (PNG)
-  into ``out_dir`` and returns the measurements (JSON-serialisable). ``measurements["figures"]`` lists the
-  figures as ``{"file", "caption", "claims"}``;
+* ``run(profile, out_dir, seed) -> dict``: runs the experiment, writes its data (CSV) and figures (PNG)
+  into ``out_dir`` and returns the measurements (JSON-serialisable; the runner writes them, once, to
+  ``measurements.json``). ``measurements["figures"]`` lists the figures as ``{"file", "caption", "claims"}``;
 * ``verdict(runs) -> list[ClaimResult]``: decides each claim from the numbers alone. ``runs`` holds one
   measurements dict per seed, as read back from disk.
 
@@ -22,14 +25,12 @@ Verdicts are computed: a criterion is a sentence the report prints plus the code
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
-
-from optlab._io import atomic_write_text as write_text
-from optlab._io import write_json
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 __all__ = [
     "DATA_CLAIM_RULE",
@@ -43,13 +44,13 @@ __all__ = [
     "ClaimResult",
     "ExperimentModule",
     "Profile",
+    "ProfileRow",
     "SweepPlan",
-    "check_profile",
+    "cpu_threads",
     "mean_std",
     "outcome",
     "separated",
-    "write_json",
-    "write_text",
+    "spearman",
 ]
 
 Profile = Literal["smoke", "quick", "full"]
@@ -59,6 +60,19 @@ REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced"
 INCONCLUSIVE = "inconclusive"
 OUTCOMES: tuple[str, ...] = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True)
+class ProfileRow(Generic[S]):
+    """One row of an experiment's ``PROFILES`` table: its ``setting`` in that profile (updates, epochs, a
+    dataclass: whatever its ``run()`` reads) and ``seconds``, the rough wall time of one ``run()`` (one seed)
+    on the 2-core CPU this was written on."""
+
+    setting: S
+    seconds: float
+
 
 # The lecture's order; the report groups claims by these, in this order.
 SECTIONS: tuple[str, ...] = (
@@ -141,6 +155,7 @@ class ExperimentModule(Protocol):
     SECTION: str
     SEEDED: bool
     INTRO: str
+    PROFILES: dict[str, ProfileRow[Any]]
     CLAIMS: tuple[Claim, ...]
 
     def run(self, profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]: ...
@@ -164,12 +179,6 @@ def separated(high: dict[str, Any], low: dict[str, Any]) -> bool:
     """``high``'s mean − std lies above ``low``'s mean + std (both from :func:`mean_std`): the difference of
     the means exceeds the spread over seeds, the ±1 std intervals do not overlap."""
     return high["mean"] - high["std"] > low["mean"] + low["std"]
-
-
-def check_profile(profile: str) -> Profile:
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
-    return profile  # type: ignore[return-value]
 
 
 def outcome(checks: dict[str, bool], *, enough: bool = True) -> str:
@@ -197,3 +206,40 @@ def batcher(split: Any, batch_size: int, seed: int) -> Any:
 
     n = len(split.y)
     return Batcher(split, batch_size, shuffle=True, drop_last=batch_size * 10 >= n, seed=seed)
+
+
+@contextlib.contextmanager
+def cpu_threads(device: Any, threads: int = 1) -> Iterator[None]:
+    """Use ``threads`` intra-op threads on a CPU ``device`` for the duration (restored afterwards); no-op on
+    other devices. One thread: small-batch timings and tiny networks do not pay for thread wake-ups, and
+    parallel lecture workers do not oversubscribe the cores."""
+    import torch
+
+    if torch.device(device).type != "cpu":
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    """Spearman's rank correlation (average ranks for ties); 0 when either side is constant."""
+    import numpy as np
+
+    def ranks(values: Sequence[float]) -> np.ndarray:
+        order = np.argsort(values, kind="stable")
+        r = np.empty(len(values))
+        r[order] = np.arange(len(values), dtype=float)
+        arr = np.asarray(values, dtype=float)
+        for v in np.unique(arr):  # ties share the mean rank
+            r[arr == v] = r[arr == v].mean()
+        return r
+
+    ra, rb = ranks(a), ranks(b)
+    if ra.std() == 0 or rb.std() == 0:
+        return 0.0
+    return float(np.corrcoef(ra, rb)[0, 1])

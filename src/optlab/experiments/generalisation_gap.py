@@ -24,18 +24,18 @@ import torch
 import torch.nn.functional as F
 
 from optlab import data, models, optim, schedules
+from optlab._io import write_csv
 from optlab.errors import DataError
 from optlab.experiments.framework import (
     NOT_REPRODUCED,
     Claim,
     ClaimResult,
     Profile,
+    ProfileRow,
     batcher,
     mean_std,
     outcome,
     separated,
-    write_json,
-    write_text,
 )
 from optlab.measure import interpolation_1d, sharpness
 from optlab.train import FitResult, Plateau, describe_device, evaluate, evaluator, fit, resolve_device
@@ -44,10 +44,6 @@ ID = "B4"
 TITLE = "Noisy updates generalise better (large-batch generalisation gap, Keskar et al.)"
 SECTION = "Batch size"
 SEEDED = True
-SEEDS = {"smoke": 1, "quick": 3, "full": 5}
-# Full: extrapolated, not run here. One thread (as each of 2 workers has) takes 205 s per epoch of c1 at batch
-# 256 and 289 s at 6000 on Fashion-MNIST, and a run may take up to 100 epochs before its loss plateaus.
-COST = {"smoke": 5, "quick": 25, "full": 43000}  # rough seconds of one run() (one seed) on the 2-core CPU
 EPSILONS = (1e-3, 5e-4)
 SUBSPACE_DIM = 100  # the paper's random manifold: A is n × 100
 GRADIENT_BATCHES = 20  # random mini-batches per estimate of the gradient's variance
@@ -89,28 +85,37 @@ class Setting:
 CNN_QUICK = Setting(
     "mnist1d", "cnn1d", 32, 400, 150, 400, patience=20, lr=1e-2, min_loss=1e-3
 )  # fmt: skip
-SETTINGS: dict[str, tuple[Setting, ...]] = {
-    "smoke": (
-        Setting(
-            "mnist1d",
-            "cnn1d",
-            32,
-            100,
-            2,
-            4,
-            patience=2,
-            lr=1e-2,
-            min_loss=1e-3,
-            train_size=500,
-            test_size=300,
-            sharpness_iterations=2,
+# The networks each profile trains; seconds of one run() (one seed). Full's are extrapolated, not run here:
+# one thread (as each of 2 workers has) takes 205 s per epoch of c1 at batch 256 and 289 s at 6000 on
+# Fashion-MNIST, and a run may take up to 100 epochs before its loss plateaus (a GPU is strongly advised).
+PROFILES: dict[str, ProfileRow[tuple[Setting, ...]]] = {
+    "smoke": ProfileRow(
+        (
+            Setting(
+                "mnist1d",
+                "cnn1d",
+                32,
+                100,
+                2,
+                4,
+                patience=2,
+                lr=1e-2,
+                min_loss=1e-3,
+                train_size=500,
+                test_size=300,
+                sharpness_iterations=2,
+            ),
         ),
+        seconds=5,
     ),
-    "quick": (CNN_QUICK,),
-    "full": (
-        Setting("fashion-mnist", "f1", 256, 6000, 100, 400, sharpness_examples=10000),
-        Setting("fashion-mnist", "c1", 256, 6000, 100, 400, sharpness_examples=10000, subspace=False),
-        CNN_QUICK,
+    "quick": ProfileRow((CNN_QUICK,), seconds=25),
+    "full": ProfileRow(
+        (
+            Setting("fashion-mnist", "f1", 256, 6000, 100, 400, sharpness_examples=10000),
+            Setting("fashion-mnist", "c1", 256, 6000, 100, 400, sharpness_examples=10000, subspace=False),
+            CNN_QUICK,
+        ),
+        seconds=43000,
     ),
 }
 
@@ -243,11 +248,6 @@ CLAIMS = (
 )
 
 
-def expected_seconds(profile: Profile) -> float:
-    """Rough wall time of one ``run`` (one seed) on the 2-core CPU (full: a GPU is strongly advised)."""
-    return float(COST[profile])
-
-
 def _load(setting: Setting, device: torch.device) -> data.Dataset:
     dataset = data.load(setting.dataset)
     return data.subset(dataset, setting.train_size, setting.test_size).to(device)
@@ -333,7 +333,7 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     """Per network: SB and LB from the same initial weights, their accuracies, sharpness and the 1-D line."""
     device = resolve_device()
     results, skipped, figures = [], [], []
-    for setting in SETTINGS[profile]:
+    for setting in PROFILES[profile].setting:
         try:
             dataset = _load(setting, device)
         except DataError as error:
@@ -391,31 +391,28 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
         "skipped": skipped,
         "figures": figures,
     }
-    write_json(out_dir / f"b4_measurements_seed{seed}.json", measurements)
-    write_text(out_dir / f"b4_table_seed{seed}.csv", _csv(results))
+    write_csv(out_dir / f"b4_table_seed{seed}.csv", _table(results))
     return measurements
 
 
-def _csv(results: list[dict[str, Any]]) -> str:
-    lines = ["network,batch,train_acc,test_acc,train_loss,epochs,updates,stopped," + ",".join(
-        f"sharpness {k}" for k in (results[0]["small"]["sharpness"] if results else {})
-    )]  # fmt: skip
-    for entry in results:
-        for label in ("small", "large"):
-            s = entry[label]
-            batch = entry["small_batch" if label == "small" else "large_batch"]
-            sharp = ",".join(f"{v:.6g}" for v in s["sharpness"].values())
-            lines.append(
-                f"{entry['key']},{batch},{s['train_acc']:.6f},{s['test_acc']:.6f},{s['train_loss']:.6g},{s['epochs']},{s['updates']},{s['stopped']},{sharp}"
-            )
-    return "\n".join(lines) + "\n"
+def _table(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The CSV rows: per network and batch, accuracies, loss, length of the run and sharpness."""
+    columns = ("train_acc", "test_acc", "train_loss", "epochs", "updates", "stopped")
+    return [
+        {"network": entry["key"], "batch": entry[f"{label}_batch"]}
+        | {k: entry[label][k] for k in columns}
+        | {f"sharpness {k}": v for k, v in entry[label]["sharpness"].items()}
+        for entry in results
+        for label in ("small", "large")
+    ]
 
 
 def _plot_line(entry: dict[str, Any], path: Path, seed: int) -> None:
-    from optlab.experiments._plotting import plt, save_figure
+    from optlab._io import pyplot, save_figure
+    from optlab.experiments._plotting import DPI
 
     line = entry["interpolation"]
-    fig, loss_ax = plt.subplots(figsize=(7, 4.6), layout="constrained")
+    fig, loss_ax = pyplot().subplots(figsize=(7, 4.6), layout="constrained")
     acc_ax = loss_ax.twinx()
     loss_ax.semilogy(line["alpha"], line["train_loss"], "-", color="#1f77b4", label="train loss")
     loss_ax.semilogy(line["alpha"], line["test_loss"], "--", color="#1f77b4", label="test loss")
@@ -435,7 +432,7 @@ def _plot_line(entry: dict[str, Any], path: Path, seed: int) -> None:
     loss_ax.set_title(
         f"B4: {entry['key']}, SB {entry['small_batch']} vs LB {entry['large_batch']} (seed {seed})"
     )
-    save_figure(fig, path)
+    save_figure(fig, path, dpi=DPI)
 
 
 # ------------------------------------------------------------------------------------------------ verdict
@@ -550,12 +547,10 @@ __all__ = [
     "CLAIMS",
     "ID",
     "INTRO",
+    "PROFILES",
     "SECTION",
     "SEEDED",
-    "SEEDS",
-    "SETTINGS",
     "TITLE",
-    "expected_seconds",
     "run",
     "verdict",
 ]

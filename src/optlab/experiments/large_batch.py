@@ -36,18 +36,18 @@ from typing import Any
 import torch
 
 from optlab import data, models, optim, schedules
+from optlab._io import write_csv
 from optlab.errors import DataError
 from optlab.experiments.framework import (
     NOT_REPRODUCED,
     Claim,
     ClaimResult,
     Profile,
+    ProfileRow,
     batcher,
     mean_std,
     outcome,
     separated,
-    write_json,
-    write_text,
 )
 from optlab.experiments.swap import swap_phase2
 from optlab.train import OnUpdate, describe_device, evaluate, evaluator, fit, resolve_device
@@ -56,8 +56,6 @@ ID = "B6"
 TITLE = "Large batch with the small batch's accuracy: linear scaling + warm-up, LARS, LAMB, SWAP"
 SECTION = "Large batch"
 SEEDED = True
-# Full: extrapolated for C1 on Fashion-MNIST (205 s per epoch at batch 256 on one thread); quick measured.
-COST = {"smoke": 6, "quick": 90, "full": 60000}  # rough seconds of one run() (one seed) on the 2-core CPU
 MOMENTUM = 0.9
 TOLERANCE = 0.01  # "matches the small batch": within 1 percentage point of its mean test accuracy
 MIN_SEEDS = 3
@@ -112,42 +110,41 @@ QUICK = Setting(
     2,
     validation=4000,
 )
-SETTINGS: dict[str, tuple[Setting, ...]] = {
-    "smoke": (
-        Setting(
-            "mnist1d",
-            "cnn1d_bn",
-            16,
-            128,
-            2,
-            1,
-            (0.03,),
-            (10.0,),
-            (0.01,),
-            1,
-            validation=200,
-            swap_workers=2,
-            train_size=1200,
-            test_size=300,
-        ),
-    ),
-    "quick": (QUICK,),
-    "full": (
-        QUICK,
-        Setting(
-            "fashion-mnist",
-            "c1",
-            256,
-            8192,
-            30,
-            5,
-            (0.03, 0.1, 0.3),
-            (3.0, 10.0, 30.0),
-            (0.003, 0.01, 0.03),
-            5,
-            validation=6000,
-        ),
-    ),
+# The settings each profile trains; seconds of one run() (one seed): quick measured, full extrapolated for
+# C1 on Fashion-MNIST (205 s per epoch at batch 256 on one thread).
+SMOKE = Setting(
+    "mnist1d",
+    "cnn1d_bn",
+    16,
+    128,
+    2,
+    1,
+    (0.03,),
+    (10.0,),
+    (0.01,),
+    1,
+    validation=200,
+    swap_workers=2,
+    train_size=1200,
+    test_size=300,
+)
+C1_FULL = Setting(
+    "fashion-mnist",
+    "c1",
+    256,
+    8192,
+    30,
+    5,
+    (0.03, 0.1, 0.3),
+    (3.0, 10.0, 30.0),
+    (0.003, 0.01, 0.03),
+    5,
+    validation=6000,
+)
+PROFILES: dict[str, ProfileRow[tuple[Setting, ...]]] = {
+    "smoke": ProfileRow((SMOKE,), seconds=6),
+    "quick": ProfileRow((QUICK,), seconds=90),
+    "full": ProfileRow((QUICK, C1_FULL), seconds=60000),
 }
 
 # Goyal et al. 2017 (arXiv:1706.02677), Table 1: ResNet-50 on ImageNet, top-1 validation error, mean ± std
@@ -450,7 +447,7 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     """Every setting of the profile: all methods from the same initial weights; JSON, CSV and figures."""
     device = resolve_device()
     results, skipped, figures = [], [], []
-    for setting in SETTINGS[profile]:
+    for setting in PROFILES[profile].setting:
         try:
             entry = run_setting(setting, seed, device)
         except DataError as error:
@@ -479,22 +476,22 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
         "skipped": skipped,
         "figures": figures,
     }
-    write_json(out_dir / f"b6_measurements_seed{seed}.json", measurements)
-    lines = ["setting,method,batch_size,lr,val_acc,test_acc,updates,wall_time_s"]
-    for entry in results:
-        for method, m in entry["methods"].items():
-            lines.append(
-                f"{entry['key']},{method},{m['batch_size']},{m['lr']:.6g},{m['val_acc']:.6f},"
-                f"{m['test_acc']:.6f},{m['updates']},{m['wall_time']:.4f}"
-            )
-    write_text(out_dir / f"b6_table_seed{seed}.csv", "\n".join(lines) + "\n")
+    rows = [
+        {"setting": entry["key"], "method": method}
+        | {k: m[k] for k in ("batch_size", "lr", "val_acc", "test_acc", "updates")}
+        | {"wall_time_s": m["wall_time"]}
+        for entry in results
+        for method, m in entry["methods"].items()
+    ]
+    write_csv(out_dir / f"b6_table_seed{seed}.csv", rows)
     return measurements
 
 
 def _plot_curves(entry: dict[str, Any], path: Path, seed: int) -> None:
-    from optlab.experiments._plotting import COLORS, plt, save_figure
+    from optlab._io import pyplot, save_figure
+    from optlab.experiments._plotting import COLORS, DPI
 
-    fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(12, 5.2), layout="constrained", sharey=True)
+    fig, (by_epoch, by_time) = pyplot().subplots(1, 2, figsize=(12, 5.2), layout="constrained", sharey=True)
     for i, (method, m) in enumerate(entry["methods"].items()):
         curve = m["curve"]
         label = f"{method}, lr {m['lr']:g} (test {100 * m['test_acc']:.1f} %)"
@@ -511,7 +508,7 @@ def _plot_curves(entry: dict[str, Any], path: Path, seed: int) -> None:
     by_epoch.set_ylabel("validation accuracy (%)")
     fig.legend(*by_epoch.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=8)
     fig.suptitle(f"B6: {entry['key']}, batch {entry['small_batch']} vs {entry['large_batch']} (seed {seed})")
-    save_figure(fig, path)
+    save_figure(fig, path, dpi=DPI)
 
 
 # ------------------------------------------------------------------------------------------------ verdict

@@ -28,7 +28,8 @@ from typing import Any
 import torch
 
 from optlab import data, models
-from optlab.experiments.framework import REPRODUCED, write_json
+from optlab._io import write_json
+from optlab.experiments.framework import REPRODUCED
 
 __all__ = ["FILE", "LARGE", "SAME_FACTOR", "SMALL", "build", "measure_update_times", "write_timing"]
 

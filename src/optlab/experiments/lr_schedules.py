@@ -16,24 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import FuncFormatter
 
-from optlab.experiments._descent import descend, trajectory_csv
-from optlab.experiments._plotting import PathPlot, save_figure, surface_figure
-from optlab.experiments.adagrad_eruptions import surface as s3_surface
-from optlab.experiments.framework import (
-    Claim,
-    ClaimResult,
-    Profile,
-    outcome,
-    write_json,
-    write_text,
-)
+from optlab._io import pyplot, save_figure, write_csv
+from optlab.experiments._descent import descend, trajectory_rows
+from optlab.experiments._plotting import DPI, PathPlot, surface_figure
+from optlab.experiments.framework import Claim, ClaimResult, Profile, ProfileRow, outcome
+from optlab.experiments.surfaces import LECTURE_QUADRATIC, quadratic
 from optlab.optim import Adagrad
 from optlab.schedules import (
     constant_warmup,
@@ -49,7 +38,6 @@ ID = "S6"
 TITLE = "Learning-rate schedules and warm-up"
 SECTION = "Learning-rate schedules"
 SEEDED = False
-COST = {"smoke": 3, "quick": 4, "full": 6}  # rough seconds of one run() on the 2-core CPU
 INTRO = (
     "The schedules are optlab.schedules' pure functions step → lr, evaluated at every step. The warm-up run "
     "uses the S3 surface (rotated quadratic, condition number 100) and Adagrad's RMS form with a large η = "
@@ -58,7 +46,11 @@ INTRO = (
 TOTAL = 10_000
 WARMUP_S6B = 50
 ETA_S6B = 2.0
-STEPS_S6B = {"smoke": 500, "quick": 3000, "full": 10_000}
+PROFILES = {  # S6b's updates; seconds of one run()
+    "smoke": ProfileRow(500, seconds=3),
+    "quick": ProfileRow(3000, seconds=4),
+    "full": ProfileRow(10_000, seconds=6),
+}
 MIN_STEPS_S6B = 1000  # both runs need ~1000 updates to get within 0.1 %
 CLOSE = 1e-3
 
@@ -126,7 +118,9 @@ CRITERION_S6B = (
 
 
 def _schedule_figure(curves: dict[str, np.ndarray], path: Path) -> None:
-    fig, axes = plt.subplots(2, 3, figsize=(14, 7.5), layout="constrained")
+    from matplotlib.ticker import FuncFormatter
+
+    fig, axes = pyplot().subplots(2, 3, figsize=(14, 7.5), layout="constrained")
     for ax, (name, values) in zip(axes.flat, curves.items(), strict=False):
         ax.plot(np.arange(len(values)), values, color="#1f77b4", lw=1.8)
         ax.set_title(name, fontsize=10.5)
@@ -149,7 +143,7 @@ def _schedule_figure(curves: dict[str, np.ndarray], path: Path) -> None:
             inset.set_title("first 1200 steps", fontsize=8.5)
             inset.tick_params(labelsize=8)
     axes.flat[-1].axis("off")
-    save_figure(fig, path)
+    save_figure(fig, path, dpi=DPI)
 
 
 def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
@@ -163,21 +157,22 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     warm = curves["linear warm-up 1000 + cosine"]
     resnet = curves["ResNet-110: 0.01 for 400, then 0.1, ×0.1 at 32k, 48k"]
     cos = cosine(0.1, TOTAL)
-    rows = ["step," + ",".join(f'"{n}"' for n in curves)]
-    for t in range(0, 64_000, 100):
-        rows.append(f"{t}," + ",".join(f"{c[t]:.6g}" if t < len(c) else "" for c in curves.values()))
-    write_text(out_dir / "s6_schedules.csv", "\n".join(rows) + "\n")
+    rows = [
+        {"step": t} | {name: float(c[t]) for name, c in curves.items() if t < len(c)}
+        for t in range(0, 64_000, 100)
+    ]
+    write_csv(out_dir / "s6_schedules.csv", rows, columns=["step", *curves])
 
-    surf = s3_surface()
-    steps = STEPS_S6B[profile]
+    surf = quadratic(**LECTURE_QUADRATIC)
+    steps = PROFILES[profile].setting
     factory = lambda p: Adagrad(p, lr=ETA_S6B, average=True)  # noqa: E731
     decay = descend(surf, factory, steps=steps, schedule=inverse_time(ETA_S6B, 0.5))
     warmup = descend(
         surf, factory, steps=steps, schedule=linear_warmup(inverse_time(ETA_S6B, 0.5), WARMUP_S6B)
     )
-    write_text(
+    write_csv(
         out_dir / "s6b_paths.csv",
-        trajectory_csv(decay, ["decay"]) + trajectory_csv(warmup, ["warmup_decay"]).split("\n", 1)[1],
+        trajectory_rows(decay, ["decay"]) + trajectory_rows(warmup, ["warmup_decay"]),
     )
     plots = [
         PathPlot(
@@ -232,7 +227,6 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
             },
         ],
     }
-    write_json(out_dir / "s6_measurements.json", measurements)
     return measurements
 
 

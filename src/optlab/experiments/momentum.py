@@ -14,17 +14,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from optlab.data.surfaces import saddle_and_local_min
-from optlab.experiments._descent import descend, trajectory_csv
+from optlab._io import write_csv
+from optlab.experiments._descent import descend, trajectory_rows
 from optlab.experiments._plotting import PathPlot, surface_figure
-from optlab.experiments.framework import Claim, ClaimResult, Profile, outcome, write_json, write_text
+from optlab.experiments.framework import Claim, ClaimResult, Profile, ProfileRow, outcome
+from optlab.experiments.surfaces import saddle_and_local_min
 from optlab.optim import SGD
 
 ID = "S4"
 TITLE = "Momentum rolls past a saddle and over a small local minimum"
 SECTION = "Momentum"
 SEEDED = False
-COST = {"smoke": 2, "quick": 2, "full": 4}  # rough seconds of one run() on the 2-core CPU
 INTRO = (
     "Surface: f(x, y) = g(x) + y², where g has a flat saddle at x = 0, a small local minimum at x = 1 "
     "behind a bump at x = 1.6 and the global minimum at x = 3. Gradient descent and momentum use the same η "
@@ -35,7 +35,11 @@ START = (-1.0, 0.8)
 START_PAST_SADDLE = (0.3, 0.8)
 LEARNING_RATE = 0.01
 MOMENTUM = 0.9
-STEPS = {"smoke": 400, "quick": 3000, "full": 10_000}
+PROFILES = {  # updates; seconds of one run()
+    "smoke": ProfileRow(400, seconds=2),
+    "quick": ProfileRow(3000, seconds=2),
+    "full": ProfileRow(10_000, seconds=4),
+}
 MIN_STEPS = 1000
 
 CLAIMS = (
@@ -69,11 +73,11 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     """GD from two starts and momentum from the first; seed unused (deterministic)."""
     del seed
     surface = saddle_and_local_min(ROOTS, start=START)
-    steps = STEPS[profile]
+    steps = PROFILES[profile].setting
     gd = descend(surface, lambda p: SGD(p, lr=LEARNING_RATE), starts=[START, START_PAST_SADDLE], steps=steps)
     mom = descend(surface, lambda p: SGD(p, lr=LEARNING_RATE, momentum=MOMENTUM, form="lecture"), steps=steps)
-    write_text(out_dir / "s4_gd_paths.csv", trajectory_csv(gd, ["gd_from_-1", "gd_from_0.3"]))
-    write_text(out_dir / "s4_momentum_path.csv", trajectory_csv(mom, ["momentum_from_-1"]))
+    write_csv(out_dir / "s4_gd_paths.csv", trajectory_rows(gd, ["gd_from_-1", "gd_from_0.3"]))
+    write_csv(out_dir / "s4_momentum_path.csv", trajectory_rows(mom, ["momentum_from_-1"]))
     plots = [
         PathPlot("gradient descent from (−1, 0.8)", gd.points[:, 0], gd.losses[:, 0], gd.grad_norms[:, 0]),
         PathPlot(
@@ -126,7 +130,6 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
             },
         ],
     }
-    write_json(out_dir / "s4_measurements.json", measurements)
     return measurements
 
 

@@ -3,7 +3,7 @@
 Layout of an output folder::
 
     DIR/results.json                 every claim: id, sentence, criterion, numbers, n, verdict, figures
-    DIR/<ID>/seed-<k>/measurements.json   what run() returned, plus wall time, profile and seed
+    DIR/<ID>/seed-<k>/measurements.json   what run() returned, plus wall time, profile and seed (the one copy)
     DIR/<ID>/seed-<k>/*.png, *.csv   the experiment's figures and data
 
 The verdicts are computed from the measurements *as read back from disk*, so results.json follows from the
@@ -18,7 +18,7 @@ import os
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,17 +26,20 @@ from pathlib import Path
 from typing import Any
 
 import optlab
+from optlab._io import write_json
+from optlab.errors import ConfigError
 from optlab.experiments import lecture_table, registry
-from optlab.experiments.framework import INCONCLUSIVE, SweepPlan, check_profile, write_json
+from optlab.experiments.framework import INCONCLUSIVE, PROFILES, Profile, SweepPlan
 
 __all__ = [
     "DEFAULT_SEEDS",
     "Estimate",
     "JobResult",
-    "check_sweep_options",
+    "LecturePlan",
     "collect",
     "estimate",
     "format_seconds",
+    "plan_lecture",
     "run_lecture",
 ]
 
@@ -53,6 +56,28 @@ class JobResult:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class LecturePlan:
+    """One lecture run, checked and resolved once (:func:`plan_lecture`): what the CLI prints, estimates and
+    hands to :func:`run_lecture`."""
+
+    profile: Profile
+    out_dir: Path
+    ids: tuple[str, ...]  # experiments, in the lecture's order
+    seeds: int  # seeds of each seeded experiment: first_seed … first_seed + seeds − 1
+    first_seed: int
+    workers: int  # processes: --workers, else the profile's default
+    jobs: tuple[tuple[str, int], ...]  # every (experiment, seed), dearest first
+    kept: tuple[JobResult, ...]  # jobs an earlier run of the same profile finished (resume)
+    sweep: SweepPlan | None  # grid experiments train through Optuna studies (--sweep)
+
+    @property
+    def pending(self) -> list[tuple[str, int]]:
+        """The jobs still to run, dearest first."""
+        done = {(job.experiment_id, job.seed) for job in self.kept}
+        return [job for job in self.jobs if job not in done]
+
+
 def _seed_dir(out_dir: Path, experiment_id: str, seed: int) -> Path:
     return out_dir / experiment_id / f"seed-{seed}"
 
@@ -60,7 +85,8 @@ def _seed_dir(out_dir: Path, experiment_id: str, seed: int) -> Path:
 def run_job(
     experiment_id: str, profile: str, seed: int, out_dir: str, sweep: SweepPlan | None = None
 ) -> JobResult:
-    """Run one experiment for one seed and write its measurements.json (runs in a worker process).
+    """Run one experiment for one seed and write its measurements.json, the one file of its measurements
+    (runs in a worker process).
 
     With ``sweep``, a grid experiment reads its runs from the sweep :func:`run_lecture` ran before."""
     import torch
@@ -107,8 +133,8 @@ def _finished(out_dir: Path, experiment_id: str, profile: str, seed: int) -> Job
 
 
 def _cost(experiment_id: str, profile: str) -> float:
-    """Rough seconds of one job (one seed) on the 2-core CPU this was written on (the module's COST)."""
-    return float(getattr(registry.load(experiment_id), "COST", {}).get(profile, 1.0))
+    """Rough seconds of one job (one seed) on the 2-core CPU, from the experiment's profile table."""
+    return float(registry.load(experiment_id).PROFILES[profile].seconds)
 
 
 def seed_list(profile: str, experiment_id: str, n_seeds: int | None = None, first_seed: int = 0) -> list[int]:
@@ -120,7 +146,7 @@ def seed_list(profile: str, experiment_id: str, n_seeds: int | None = None, firs
     return list(range(first_seed, first_seed + n))
 
 
-def _jobs(profile: str, ids: list[str], n_seeds: int, first_seed: int = 0) -> list[tuple[str, int]]:
+def _jobs(profile: str, ids: Sequence[str], n_seeds: int, first_seed: int = 0) -> list[tuple[str, int]]:
     """(experiment, seed) pairs, longest first: the slowest experiment is not the one left running alone."""
     jobs = [
         (experiment_id, seed)
@@ -130,14 +156,67 @@ def _jobs(profile: str, ids: list[str], n_seeds: int, first_seed: int = 0) -> li
     return sorted(jobs, key=lambda job: -_cost(job[0], profile))
 
 
-def _default_workers(profile: str) -> int:
+def plan_lecture(
+    profile: str,
+    out_dir: Path,
+    *,
+    only: str | None = None,
+    seeds: int | None = None,
+    first_seed: int = 0,
+    workers: int | None = None,
+    resume: bool = False,
+    sweep: bool = False,
+    storage: str | None = None,
+) -> LecturePlan:
+    """Check the options of a lecture run and resolve them, once; any bad value is a
+    :class:`~optlab.errors.ConfigError` whose message names it, raised before anything runs or is written.
+
+    ``seeds`` applies to experiments whose outcome depends on the seed (default per profile: smoke 1, quick 3,
+    full 5), numbered ``first_seed …``; deterministic ones run once. ``workers`` processes run jobs side by
+    side (default: 1 for smoke, else the CPU count, at most 4). ``resume`` keeps the jobs an earlier run of
+    the same profile finished in ``out_dir``. ``sweep``: grid experiments (those with ``run_grid``, e.g. B3)
+    train their grid as Optuna studies in ``storage`` (an SQLAlchemy URL; default ``DIR/sweeps.sqlite``); a
+    bad URL or an unreachable server fails here."""
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; valid: {', '.join(PROFILES)}")
+    ids = registry.resolve(only)
+    n_seeds = DEFAULT_SEEDS[profile] if seeds is None else seeds
+    if n_seeds < 1:
+        raise ConfigError(f"--seeds must be ≥ 1, got {n_seeds}")
+    if first_seed < 0:
+        raise ConfigError(f"--first-seed must be ≥ 0, got {first_seed}")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers must be ≥ 1, got {workers}")
+    if storage is not None and not sweep:
+        raise ConfigError("--storage is where --sweep keeps its studies: give --sweep too")
     # smoke runs are seconds of work: starting a process (and importing torch in it) would cost more
-    return 1 if profile == "smoke" else min(os.cpu_count() or 1, 4)
+    n_workers = workers or (1 if profile == "smoke" else min(os.cpu_count() or 1, 4))
+    grid = None
+    if sweep:
+        from optlab.sweep import open_storage
+
+        url = storage or f"sqlite:///{(out_dir / 'sweeps.sqlite').resolve()}"
+        if storage is not None:
+            open_storage(storage)
+        grid = SweepPlan(url, n_workers, n_seeds, first_seed)
+    jobs = _jobs(profile, ids, n_seeds, first_seed)
+    kept = [_finished(out_dir, e, profile, s) for e, s in jobs] if resume else []
+    return LecturePlan(
+        profile,  # type: ignore[arg-type]  # checked above
+        out_dir,
+        tuple(ids),
+        n_seeds,
+        first_seed,
+        n_workers,
+        tuple(jobs),
+        tuple(job for job in kept if job is not None),
+        grid,
+    )
 
 
 @dataclass(frozen=True)
 class Estimate:
-    """What a lecture run will do and roughly how long it takes (from the experiments' COST figures)."""
+    """What a lecture run will do and roughly how long it takes (from the experiments' profile tables)."""
 
     jobs: int  # (experiment, seed) jobs still to run
     kept: int  # jobs finished by an earlier run and kept (--resume)
@@ -163,110 +242,55 @@ def format_seconds(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def estimate(
-    profile: str,
-    out_dir: Path,
-    *,
-    only: str | None = None,
-    seeds: int | None = None,
-    workers: int | None = None,
-    resume: bool = False,
-    first_seed: int = 0,
-) -> Estimate:
-    """The expected wall time of :func:`run_lecture` with the same arguments (printed before it starts)."""
-    profile = check_profile(profile)
-    ids = registry.resolve(only)
-    jobs = _jobs(profile, ids, DEFAULT_SEEDS[profile] if seeds is None else seeds, first_seed)
-    pending = [j for j in jobs if not (resume and _finished(out_dir, j[0], profile, j[1]))]
-    n_workers = min(workers or _default_workers(profile), max(len(pending), 1))
+def estimate(plan: LecturePlan) -> Estimate:
+    """The expected wall time of :func:`run_lecture` of this plan (printed before it starts)."""
+    pending = plan.pending
+    n_workers = min(plan.workers, max(len(pending), 1))
     loads = [0.0] * n_workers
     for experiment_id, _ in pending:  # the runner's order: longest first, to whichever worker is free
-        loads[loads.index(min(loads))] += _cost(experiment_id, profile)
+        loads[loads.index(min(loads))] += _cost(experiment_id, plan.profile)
     counts = Counter(e for e, _ in pending)
-    per_experiment = {e: (_cost(e, profile), n) for e, n in counts.items()}  # pending is longest first
-    return Estimate(len(pending), len(jobs) - len(pending), n_workers, max(loads), per_experiment)
+    per_experiment = {e: (_cost(e, plan.profile), n) for e, n in counts.items()}  # pending is longest first
+    return Estimate(len(pending), len(plan.kept), n_workers, max(loads), per_experiment)
 
 
-def check_sweep_options(sweep: bool, storage: str | None) -> None:
-    """``--storage`` only with ``--sweep``; a bad URL or an unreachable server fails here, before any work."""
-    if storage is not None and not sweep:
-        raise ValueError("--storage is where --sweep keeps its studies: give --sweep too")
-    if storage is not None:
-        from optlab.sweep import open_storage
+def run_lecture(plan: LecturePlan, progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Run the plan's jobs and write ``plan.out_dir/results.json``; return its content.
 
-        open_storage(storage)
-
-
-def run_lecture(
-    profile: str,
-    out_dir: Path,
-    *,
-    only: str | None = None,
-    seeds: int | None = None,
-    workers: int | None = None,
-    resume: bool = False,
-    progress: ProgressFn | None = None,
-    sweep: bool = False,
-    storage: str | None = None,
-    first_seed: int = 0,
-) -> dict[str, Any]:
-    """Run the selected experiments and write ``out_dir/results.json``; return its content.
-
-    ``seeds`` applies to experiments whose outcome depends on the seed (default per profile: smoke 1, quick 3,
-    full 5), numbered ``first_seed …``; deterministic ones run once. ``workers`` processes run jobs side by
-    side (default: 1 for smoke,
-    else the CPU count, at most 4); 1 runs everything in this process.
-
-    ``sweep``: grid experiments (those with ``run_grid``, e.g. B3) first train their whole grid as Optuna
-    studies served by ``workers`` worker processes, in ``storage`` (an SQLAlchemy URL; default
-    ``DIR/sweeps.sqlite``) — workers on other machines can join those studies through a shared URL
-    (``optlab sweep --study NAME --storage URL``); an interrupted grid continues where it stopped.
+    ``plan.workers`` processes run jobs side by side; 1 runs everything in this process. With
+    ``plan.sweep``, grid experiments (those with ``run_grid``, e.g. B3) first train their whole grid as
+    Optuna studies served by ``plan.workers`` worker processes; workers on other machines can join those
+    studies through a shared URL (``optlab sweep --study NAME --storage URL``); an interrupted grid continues
+    where it stopped.
     """
-    profile = check_profile(profile)
-    ids = registry.resolve(only)
-    n_seeds = DEFAULT_SEEDS[profile] if seeds is None else seeds
-    if n_seeds < 1:
-        raise ValueError(f"--seeds must be ≥ 1, got {n_seeds}")
-    if first_seed < 0:
-        raise ValueError(f"--first-seed must be ≥ 0, got {first_seed}")
-    if workers is not None and workers < 1:
-        raise ValueError(f"--workers must be ≥ 1, got {workers}")
-    check_sweep_options(sweep, storage)
+    profile, out_dir = plan.profile, plan.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = _jobs(profile, ids, n_seeds, first_seed)
     started = time.perf_counter()
-    results: list[JobResult] = []
-    pending = []
-    for experiment_id, seed in jobs:
-        done = _finished(out_dir, experiment_id, profile, seed) if resume else None
-        if done is not None:
-            results.append(done)
-        else:
-            pending.append((experiment_id, seed))
-    total = len(jobs)
+    results: list[JobResult] = list(plan.kept)
+    pending = plan.pending
+    total = len(plan.jobs)
     if progress:
         progress(len(results), total, "starting")
-    default_workers = _default_workers(profile)
-    plan = None
-    if sweep:
-        url = storage or f"sqlite:///{(out_dir / 'sweeps.sqlite').resolve()}"
-        plan = SweepPlan(url, workers or default_workers, n_seeds, first_seed)
-        failed = _run_grids(profile, plan, pending, progress, lambda: (len(results), total))
+    if plan.sweep is not None:
+        failed = _run_grids(profile, plan.sweep, pending, progress, lambda: (len(results), total))
         results += [JobResult(e, s, 0.0, failed[e]) for e, s in pending if e in failed]
         pending = [(e, s) for e, s in pending if e not in failed]
-    n_workers = min(workers or default_workers, max(len(pending), 1))
+    n_workers = min(plan.workers, max(len(pending), 1))
     if n_workers == 1:
         for experiment_id, seed in pending:
             if progress:
                 progress(len(results), total, f"{experiment_id} seed {seed}")
-            results.append(run_job(experiment_id, profile, seed, str(out_dir), plan))
+            results.append(run_job(experiment_id, profile, seed, str(out_dir), plan.sweep))
             if progress:
                 progress(len(results), total, f"{experiment_id} seed {seed} done")
     else:
         context = multiprocessing.get_context("spawn")  # fork after torch has threads can deadlock
         with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
             futures: dict[Future[JobResult], tuple[str, int]] = {
-                pool.submit(run_job, experiment_id, profile, seed, str(out_dir), plan): (experiment_id, seed)
+                pool.submit(run_job, experiment_id, profile, seed, str(out_dir), plan.sweep): (
+                    experiment_id,
+                    seed,
+                )
                 for experiment_id, seed in pending
             }
             remaining = set(futures)
@@ -281,13 +305,21 @@ def run_lecture(
                     if progress:
                         running = ", ".join(sorted({futures[f][0] for f in remaining}))
                         progress(len(results), total, f"{experiment_id} done; running {running or '-'}")
-    if TABLE_TIMED_WITH in ids:
+    if TABLE_TIMED_WITH in plan.ids:
         # In this process, after every job: the all-cores timing must not share the cores with training.
         if progress:
             progress(len(results), total, "timing the lecture's table (1 thread, all cores)")
         lecture_table.write_timing(out_dir, profile)
     wall = time.perf_counter() - started
-    return collect(out_dir, profile, ids, results, wall_time_s=wall, seeds=n_seeds, first_seed=first_seed)
+    return collect(
+        out_dir,
+        profile,
+        list(plan.ids),
+        results,
+        wall_time_s=wall,
+        seeds=plan.seeds,
+        first_seed=plan.first_seed,
+    )
 
 
 def _run_grids(

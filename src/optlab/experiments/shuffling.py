@@ -25,17 +25,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from optlab._io import pyplot, save_figure, write_csv
 from optlab.data.toy import load_ordered_abc
-from optlab.experiments._plotting import save_figure
-from optlab.experiments.batch_timing import cpu_threads
+from optlab.experiments._plotting import DPI
 from optlab.experiments.framework import (
     Claim,
     ClaimResult,
     Profile,
+    ProfileRow,
+    cpu_threads,
     mean_std,
     outcome,
-    write_json,
-    write_text,
 )
 from optlab.train import TrainConfig, fit_config
 
@@ -43,7 +43,6 @@ ID = "B5"
 TITLE = "Shuffling: no shuffling, shuffled once, reshuffled every epoch"
 SECTION = "Batch size"
 SEEDED = True
-COST = {"smoke": 5, "quick": 7, "full": 7}  # rough seconds of one run on the 2-core CPU
 MODEL = "mlp"
 OPTIMIZER = "sgd"
 LEARNING_RATE = 0.5  # a block of 30 updates moves the decision far; shuffled runs still reach ≈ 91 %
@@ -53,7 +52,11 @@ MODES: tuple[tuple[str, bool | str], ...] = (("no shuffling", False), ("shuffled
 # One seed per run(); the runner gives 1 / 3 / 5 seeds. Full stays at 10 epochs too (900 updates a run): with
 # the 100-per-class set, 30 epochs (900 updates) made the unshuffled run of one seed diverge (NaN loss: lr 0.5
 # on blocks of one class keeps pushing the logits).
-EPOCHS = {"smoke": 2, "quick": 10, "full": 10}
+PROFILES = {  # epochs; seconds of one run()
+    "smoke": ProfileRow(2, seconds=5),
+    "quick": ProfileRow(10, seconds=7),
+    "full": ProfileRow(10, seconds=7),
+}
 MIN_EPOCHS, MIN_SEEDS = 5, 2  # below: inconclusive
 # Points per class. With the lecture's 100 (10 updates per block) the unshuffled MLP was bimodal across
 # initialisations — most seeds collapsed onto the last block, some found a solution the blocks no longer move
@@ -193,7 +196,7 @@ def _train_mode(dataset: Any, shuffle: bool | str, epochs: int, seed: int) -> tu
 def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     """Train the three shuffling modes with this seed (model initialisation, shuffling order); write JSON, CSV
     and figures."""
-    epochs = EPOCHS[profile]
+    epochs = PROFILES[profile].setting
     dataset = load_ordered_abc(PER_CLASS)
     results: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in MODES}
     final_models: dict[str, Any] = {}
@@ -202,12 +205,15 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
             record, model = _train_mode(dataset, shuffle, epochs, seed)
             results[name].append(record)
             final_models[name] = model.cpu()
-    lines = ["mode,seed,test_acc,recall_A,recall_B,recall_C,share_A,share_B,share_C,mean_block_share"]
-    for name, records in results.items():
-        for r in records:
-            values = [r["test_acc"], *r["final_recall"], *r["final_share"], r["mean_block_share"]]
-            lines.append(",".join([name, str(r["seed"]), *(f"{v:.4f}" for v in values)]))
-    write_text(out_dir / "b5_shuffling.csv", "\n".join(lines) + "\n")
+    rows = [
+        {"mode": name, "seed": r["seed"], "test_acc": r["test_acc"]}
+        | {f"recall_{c}": v for c, v in zip("ABC", r["final_recall"], strict=True)}
+        | {f"share_{c}": v for c, v in zip("ABC", r["final_share"], strict=True)}
+        | {"mean_block_share": r["mean_block_share"]}
+        for name, records in results.items()
+        for r in records
+    ]
+    write_csv(out_dir / "b5_shuffling.csv", rows)
     _figure_steps(results, epochs, out_dir / "b5_predictions.png")
     _figure_decisions(final_models, dataset, out_dir / "b5_decisions.png")
     measurements = {
@@ -228,16 +234,14 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
                         "points: without shuffling the regions of the recently seen classes swallow A."},
         ],
     }  # fmt: skip
-    write_json(out_dir / "b5_measurements.json", measurements)
     return measurements
 
 
 def _figure_steps(results: dict[str, list[dict[str, Any]]], epochs: int, path: Path) -> None:
-    import matplotlib.pyplot as plt
 
     colors = ("#1f77b4", "#ff7f0e", "#2ca02c")
     # A fixed layout: constrained layout costs seconds on a busy 2-core machine.
-    fig, axes = plt.subplots(2, len(MODES), figsize=(14, 6.5), sharey="row")
+    fig, axes = pyplot().subplots(2, len(MODES), figsize=(14, 6.5), sharey="row")
     fig.subplots_adjust(left=0.06, right=0.98, top=0.94, bottom=0.08, hspace=0.35, wspace=0.08)
     for col, (name, _) in enumerate(MODES):
         record = results[name][0]
@@ -257,11 +261,10 @@ def _figure_steps(results: dict[str, list[dict[str, Any]]], epochs: int, path: P
     axes[1, 0].set_ylabel("per-class test recall")
     axes[0, 0].legend(fontsize=8)
     axes[1, 0].legend(fontsize=8)
-    save_figure(fig, path)
+    save_figure(fig, path, dpi=DPI)
 
 
 def _figure_decisions(models_by_mode: dict[str, Any], dataset: Any, path: Path) -> None:
-    import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
     x, y = dataset.test.x.numpy(), dataset.test.y.numpy()
@@ -269,7 +272,7 @@ def _figure_decisions(models_by_mode: dict[str, Any], dataset: Any, path: Path) 
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 150), np.linspace(lo[1], hi[1], 150))
     grid = torch.tensor(np.stack([gx.ravel(), gy.ravel()], 1), dtype=torch.float32)
     cmap = ListedColormap(["#aec7e8", "#ffbb78", "#98df8a"])
-    fig, axes = plt.subplots(1, len(models_by_mode), figsize=(14, 4.6))
+    fig, axes = pyplot().subplots(1, len(models_by_mode), figsize=(14, 4.6))
     fig.subplots_adjust(left=0.04, right=0.99, top=0.92, bottom=0.06, wspace=0.12)
     for ax, (name, model) in zip(np.atleast_1d(axes), models_by_mode.items(), strict=True):
         model.eval()
@@ -283,7 +286,7 @@ def _figure_decisions(models_by_mode: dict[str, Any], dataset: Any, path: Path) 
             ax.scatter(x[y == k, 0], x[y == k, 1], s=8, color=color, label=label)
         ax.set_title(f"{name}: test accuracy {accuracy:.2f}")
     np.atleast_1d(axes)[0].legend(fontsize=8)
-    save_figure(fig, path)
+    save_figure(fig, path, dpi=DPI)
 
 
 def _mode_stats(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -349,8 +352,3 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
         ClaimResult("B5a", CRITERION_A, numbers_a, n, outcome(checks_a, enough=enough), note_a, checks_a),
         ClaimResult("B5b", CRITERION_B, numbers_b, n, outcome(checks_b, enough=enough), note_b, checks_b),
     ]
-
-
-def expected_seconds(profile: Profile) -> float:
-    """Rough wall time of one ``run`` on the 2-core CPU."""
-    return float(COST[profile])

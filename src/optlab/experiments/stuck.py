@@ -13,17 +13,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from optlab.data.surfaces import valley
-from optlab.experiments._descent import descend, trajectory_csv
+from optlab._io import write_csv
+from optlab.experiments._descent import descend, trajectory_rows
 from optlab.experiments._plotting import PathPlot, surface_figure
-from optlab.experiments.framework import Claim, ClaimResult, Profile, outcome, write_json, write_text
+from optlab.experiments.framework import Claim, ClaimResult, Profile, ProfileRow, outcome
+from optlab.experiments.surfaces import LECTURE_VALLEY, valley
 from optlab.optim import SGD
 
 ID = "S1"
 TITLE = "Training stuck ≠ small gradient"
 SECTION = "Adaptive learning rate"
 SEEDED = False
-COST = {"smoke": 1, "quick": 1, "full": 1}  # rough seconds of one run() on the 2-core CPU
 INTRO = (
     "Surface: a convex valley f(x, y) = ½·0.01·x² + 2000·log cosh(y), long along x and steep across it, "
     "whose walls are almost flat planes far from the floor. Plain gradient descent with the lecture's "
@@ -32,9 +32,12 @@ INTRO = (
     "height on the other: a bounce that never ends, which a quadratic valley cannot show (there it either "
     "decays or diverges)."
 )
-SURFACE_KWARGS: dict[str, Any] = {"shallow": 0.01, "steep": 2000.0, "start": (-100.0, 8.0)}
 LEARNING_RATE = 1e-2
-STEPS = {"smoke": 200, "quick": 1000, "full": 5000}
+PROFILES = {  # updates; seconds of one run()
+    "smoke": ProfileRow(200, seconds=1),
+    "quick": ProfileRow(1000, seconds=1),
+    "full": ProfileRow(5000, seconds=1),
+}
 MIN_STEPS = 200
 CONTOUR_UPDATES = 40
 
@@ -65,12 +68,12 @@ CRITERION = (
 def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     """Gradient descent with η = 10⁻² on the valley; seed unused (deterministic)."""
     del seed
-    surface = valley(**SURFACE_KWARGS)
-    steps = STEPS[profile]
+    surface = valley(**LECTURE_VALLEY)
+    steps = PROFILES[profile].setting
     path = descend(surface, lambda params: SGD(params, lr=LEARNING_RATE), steps=steps)
     losses, grads = path.losses[:, 0], path.grad_norms[:, 0]
     half = steps // 2
-    write_text(out_dir / "s1_path.csv", trajectory_csv(path, ["gd_lr1e-2"]))
+    write_csv(out_dir / "s1_path.csv", trajectory_rows(path, ["gd_lr1e-2"]))
     surface_figure(
         surface,
         [
@@ -109,7 +112,6 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
             },
         ],
     }
-    write_json(out_dir / "s1_measurements.json", measurements)
     return measurements
 
 

@@ -11,25 +11,28 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from optlab.data.surfaces import valley
-from optlab.experiments._descent import descend, trajectory_csv
+from optlab._io import write_csv
+from optlab.experiments._descent import descend, trajectory_rows
 from optlab.experiments._plotting import PathPlot, surface_figure
-from optlab.experiments.framework import Claim, ClaimResult, Profile, outcome, write_json, write_text
-from optlab.experiments.stuck import SURFACE_KWARGS
+from optlab.experiments.framework import Claim, ClaimResult, Profile, ProfileRow, outcome
+from optlab.experiments.surfaces import LECTURE_VALLEY, valley
 from optlab.optim import SGD
 
 ID = "S2"
 TITLE = "A smaller learning rate does not fix it"
 SECTION = "Adaptive learning rate"
 SEEDED = False
-COST = {"smoke": 2, "quick": 20, "full": 20}  # rough seconds of one run() on the 2-core CPU
 INTRO = (
     "Same valley and start as S1, with the lecture's tiny learning rate 10⁻⁷ and the lecture's 100 000 "
     "updates. One learning rate cannot suit both the steep direction (across the valley) and the flat one "
     "(along it)."
 )
 LEARNING_RATE = 1e-7
-STEPS = {"smoke": 1000, "quick": 100_000, "full": 100_000}
+PROFILES = {  # updates; seconds of one run()
+    "smoke": ProfileRow(1000, seconds=2),
+    "quick": ProfileRow(100_000, seconds=20),
+    "full": ProfileRow(100_000, seconds=20),
+}
 REQUIRED_STEPS = 100_000
 
 CLAIMS = (
@@ -57,13 +60,13 @@ CRITERION = (
 def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     """Gradient descent with η = 10⁻⁷; seed unused (deterministic)."""
     del seed
-    surface = valley(**SURFACE_KWARGS)
-    steps = STEPS[profile]
+    surface = valley(**LECTURE_VALLEY)
+    steps = PROFILES[profile].setting
     path = descend(surface, lambda params: SGD(params, lr=LEARNING_RATE), steps=steps)
     points, losses, grads = path.points[:, 0], path.losses[:, 0], path.grad_norms[:, 0]
     distances = path.distances(surface.minimum)[:, 0]
     floor_reached = next((t for t in range(steps + 1) if abs(points[t, 1]) <= 1e-3 * abs(points[0, 1])), None)
-    write_text(out_dir / "s2_path.csv", trajectory_csv(path, ["gd_lr1e-7"]))
+    write_csv(out_dir / "s2_path.csv", trajectory_rows(path, ["gd_lr1e-7"]))
     surface_figure(
         surface,
         [PathPlot(f"gradient descent, η = {LEARNING_RATE:g}", points, losses, grads, color="#1f77b4")],
@@ -93,7 +96,6 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
             },
         ],
     }
-    write_json(out_dir / "s2_measurements.json", measurements)
     return measurements
 
 

@@ -27,15 +27,15 @@ from typing import Any
 import torch
 
 from optlab import data, models, optim, schedules
+from optlab._io import write_csv
 from optlab.experiments.framework import (
     Claim,
     ClaimResult,
     Profile,
+    ProfileRow,
     batcher,
     mean_std,
     outcome,
-    write_json,
-    write_text,
 )
 from optlab.train import OnUpdate, describe_device, evaluate, evaluator, fit, resolve_device
 
@@ -43,8 +43,6 @@ ID = "B7"
 TITLE = "Warm-up: the variance of Adam's adaptive step size, and what warm-up and RAdam do about it"
 SECTION = "Learning-rate schedules"
 SEEDED = True
-SEEDS = {"smoke": 1, "quick": 3, "full": 5}
-COST = {"smoke": 4, "quick": 16, "full": 51}  # rough seconds of one run() (one seed) on the 2-core CPU
 MIN_SEEDS = 3
 VARIANTS = ("Adam, no warm-up", "Adam + linear warm-up", "RAdam", "Adam + constant warm-up")
 SHRINK_FACTOR = (
@@ -80,23 +78,30 @@ class Setting:
 # The MNIST-1D CNN with Adam at lr 0.1 (100× the default): on seed 0 of a probe (20 epochs, batch 128) it
 # collapsed to chance without warm-up (train loss ln 10: every ReLU dead) and reached 71 % / 86 % / 75 % with
 # linear warm-up / RAdam / constant warm-up; at lr 0.01 all four ended within 2 points of each other.
-SETTINGS: dict[str, Setting] = {
-    "smoke": Setting("mnist1d", "mlp1d", 1e-3, 32, 4, (1, 2, 5, 10, 20), 500, 3e-2, 128, 2, 8, 600, 300),
-    "quick": Setting(
-        "mnist1d", "cnn1d", 1e-3, 32, 8, (1, 2, 3, 5, 10, 20, 50, 100, 200), 2000, 0.1, 128, 15, 100
+# Seconds of one run() (one seed) on the 2-core CPU beside each profile's setting.
+PROFILES: dict[str, ProfileRow[Setting]] = {
+    "smoke": ProfileRow(
+        Setting("mnist1d", "mlp1d", 1e-3, 32, 4, (1, 2, 5, 10, 20), 500, 3e-2, 128, 2, 8, 600, 300), seconds=4
     ),
-    "full": Setting(
-        "mnist1d",
-        "cnn1d",
-        1e-3,
-        32,
-        16,
-        (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000),
-        3000,
-        0.1,
-        128,
-        40,
-        100,
+    "quick": ProfileRow(
+        Setting("mnist1d", "cnn1d", 1e-3, 32, 8, (1, 2, 3, 5, 10, 20, 50, 100, 200), 2000, 0.1, 128, 15, 100),
+        seconds=16,
+    ),
+    "full": ProfileRow(
+        Setting(
+            "mnist1d",
+            "cnn1d",
+            1e-3,
+            32,
+            16,
+            (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000),
+            3000,
+            0.1,
+            128,
+            40,
+            100,
+        ),
+        seconds=51,
     ),
 }
 
@@ -168,11 +173,6 @@ CLAIMS = (
         ),
     ),
 )
-
-
-def expected_seconds(profile: Profile) -> float:
-    """Rough wall time of one ``run`` (one seed) on the 2-core CPU."""
-    return float(COST[profile])
 
 
 # ------------------------------------------------------------------------------------------------ part 1
@@ -273,7 +273,7 @@ def _train_variant(
 
 
 def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
-    setting = SETTINGS[profile]
+    setting = PROFILES[profile].setting
     device = resolve_device()
     dataset = data.subset(data.load(setting.dataset), setting.train_size, setting.test_size).to(device)
     spread = _step_size_spread(setting, dataset, seed)
@@ -304,18 +304,19 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
             }
         ],
     }
-    write_json(out_dir / f"b7_measurements_seed{seed}.json", measurements)
-    lines = ["t,cv_median,cv_mean,a_median"] + [
-        f"{r['t']},{r['cv_median']:.6g},{r['cv_mean']:.6g},{r['a_median']:.6g}" for r in spread["rows"]
-    ]
-    write_text(out_dir / f"b7_spread_seed{seed}.csv", "\n".join(lines) + "\n")
+    write_csv(
+        out_dir / f"b7_spread_seed{seed}.csv",
+        spread["rows"],
+        columns=["t", "cv_median", "cv_mean", "a_median"],
+    )
     return measurements
 
 
 def _plot(spread: dict, variants: dict, setting: Setting, path: Path, seed: int) -> None:
-    from optlab.experiments._plotting import COLORS, plt, save_figure
+    from optlab._io import pyplot, save_figure
+    from optlab.experiments._plotting import COLORS, DPI
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4), layout="constrained")
+    fig, (left, right) = pyplot().subplots(1, 2, figsize=(12, 4.4), layout="constrained")
     ts = [r["t"] for r in spread["rows"]]
     left.loglog(ts, [r["cv_median"] for r in spread["rows"]], "o-", color=COLORS[1], label="median CV of a_t")
     left.loglog(ts, [spread["rows"][0]["cv_median"] / t**0.5 for t in ts], ":", color="0.5", label="∝ 1/√t")
@@ -335,7 +336,7 @@ def _plot(spread: dict, variants: dict, setting: Setting, path: Path, seed: int)
     right.set_ylabel("test accuracy (%)")
     right.legend(fontsize=8)
     fig.suptitle(f"B7: {setting.key}, seed {seed}")
-    save_figure(fig, path)
+    save_figure(fig, path, dpi=DPI)
 
 
 # ------------------------------------------------------------------------------------------------ verdict

@@ -30,6 +30,7 @@ def try_it_links() -> dict[str, TryIt]:
     from optlab.experiments import momentum as s4
     from optlab.experiments import stuck as s1
     from optlab.experiments import tiny_lr as s2
+    from optlab.experiments.surfaces import LECTURE_VALLEY
 
     decay = {"name": "inverse_time", "power": 0.5}
     links = [
@@ -38,8 +39,8 @@ def try_it_links() -> dict[str, TryIt]:
             url_query(
                 "valley",
                 [Run("sgd", {"lr": s1.LEARNING_RATE})],
-                s1.SURFACE_KWARGS["start"],
-                s1.STEPS["quick"],
+                LECTURE_VALLEY["start"],
+                s1.PROFILES["quick"].setting,
             ),
             f"gradient descent with η = {s1.LEARNING_RATE:g} on the valley: watch it bounce between the "
             "walls; then lower η with the slider.",
@@ -49,7 +50,7 @@ def try_it_links() -> dict[str, TryIt]:
             url_query(
                 "valley",
                 [Run("sgd", {"lr": s2.LEARNING_RATE}), Run("sgd", {"lr": s1.LEARNING_RATE})],
-                s1.SURFACE_KWARGS["start"],
+                LECTURE_VALLEY["start"],
                 s2.REQUIRED_STEPS,
             ),
             f"η = {s2.LEARNING_RATE:g} beside S1's η = {s1.LEARNING_RATE:g}, {s2.REQUIRED_STEPS:,} updates: "
@@ -66,7 +67,7 @@ def try_it_links() -> dict[str, TryIt]:
                     Run("adam", {"lr": 0.01}),
                 ],
                 s3.START,
-                s3.STEPS["quick"],
+                s3.PROFILES["quick"].setting,
             ),
             "Adagrad's root mean square with constant η and with η/√(t+1), RMSProp and Adam: step through "
             "an eruption and watch σ.",
@@ -80,7 +81,7 @@ def try_it_links() -> dict[str, TryIt]:
                     Run("momentum", {"lr": s4.LEARNING_RATE, "momentum": s4.MOMENTUM, "form": "lecture"}),
                 ],
                 s4.START,
-                s4.STEPS["quick"],
+                s4.PROFILES["quick"].setting,
             ),
             f"gradient descent and momentum (λ = {s4.MOMENTUM:g}) from the same start; drag the start to "
             f"{s4.START_PAST_SADDLE}, just past the saddle, and gradient descent stops in the local minimum.",
@@ -96,7 +97,7 @@ def try_it_links() -> dict[str, TryIt]:
                     Run("adam", {"lr": s5.LEARNING_RATE, "betas": [0.0, s5.BETA2], "eps": s5.EPS}),
                 ],
                 s3.START,
-                s5.STEPS["quick"],
+                s5.PROFILES["quick"].setting,
             ),
             "momentum, RMSProp, Adam and Adam with β₁ = 0 from the S3 start: Adam = RMSProp + momentum.",
         ),
@@ -127,7 +128,7 @@ def try_it_links() -> dict[str, TryIt]:
                     ),
                 ],
                 s3.START,
-                s6.STEPS_S6B["quick"],
+                s6.PROFILES["quick"].setting,
             ),
             f"Adagrad-RMS with η = {s6.ETA_S6B:g}/√(t+1), without and with {s6.WARMUP_S6B} updates of "
             "warm-up: the first step's jump up the wall.",

@@ -1,10 +1,11 @@
 """The explorer's 2-D surfaces, each with two implementations of (f, ∂f/∂x, ∂f/∂y): torch and JavaScript.
 
 * The lecture's surfaces (``quadratic``, ``valley``, ``saddle_and_local_min``) are the very
-  :class:`optlab.data.surfaces.Surface` objects the S-experiments build, with their settings: S3/S5/S6's
-  rotated quadratic, S1/S2's valley, S4's saddle and local minimum. The Python side uses their closed forms;
-  the page gets the same closed forms written in JavaScript with the same constants (passed as JSON numbers,
-  so the doubles are identical) and the same order of operations.
+  :class:`optlab.experiments.surfaces.Surface` objects the S-experiments build, with their settings
+  (``LECTURE_QUADRATIC``, ``LECTURE_VALLEY``, S4's roots): S3/S5/S6's rotated quadratic, S1/S2's valley,
+  S4's saddle and local minimum. The Python side uses their closed forms; the page gets the same closed
+  forms written in JavaScript with the same constants (passed as JSON numbers, so the doubles are identical)
+  and the same order of operations.
 * ``rosenbrock``, ``saddle`` and any ``--surface 'EXPR'`` are one SymPy expression: SymPy differentiates it
   and prints f and ∇f both as JavaScript (``sympy.jscode``) and as torch (``lambdify(modules="torch")``). One
   source, two targets; the printers walk the same expression tree, so the operation order matches.
@@ -27,8 +28,15 @@ from sympy.parsing.sympy_parser import (
 )
 from torch import Tensor
 
-from optlab.data.surfaces import Surface, saddle_and_local_min, valley
 from optlab.errors import ConfigError
+from optlab.experiments.surfaces import (
+    LECTURE_QUADRATIC,
+    LECTURE_VALLEY,
+    Surface,
+    quadratic,
+    saddle_and_local_min,
+    valley,
+)
 
 __all__ = ["ExploreSurface", "expression_surface", "lecture_surfaces", "named_surface", "names"]
 
@@ -82,12 +90,11 @@ def _closed_form(surface: Surface) -> ValueAndGrad:
 
 
 def _quadratic() -> ExploreSurface:
-    from optlab.experiments import adagrad_eruptions as s3
-
-    surface = s3.surface()
-    # H = R diag(λ) Rᵀ exactly as optlab.data.surfaces.quadratic computes it (same expressions, same doubles).
-    lam1, lam2 = (float(v) for v in s3.EIGENVALUES)
-    cos, sin = math.cos(math.radians(s3.ANGLE_DEG)), math.sin(math.radians(s3.ANGLE_DEG))
+    surface = quadratic(**LECTURE_QUADRATIC)
+    angle = LECTURE_QUADRATIC["angle_deg"]
+    # H = R diag(λ) Rᵀ exactly as experiments.surfaces.quadratic computes it (same expressions, same doubles).
+    lam1, lam2 = (float(v) for v in LECTURE_QUADRATIC["eigenvalues"])
+    cos, sin = math.cos(math.radians(angle)), math.sin(math.radians(angle))
     h_xx = lam1 * cos * cos + lam2 * sin * sin
     h_yy = lam1 * sin * sin + lam2 * cos * cos
     h_xy = (lam1 - lam2) * cos * sin
@@ -100,7 +107,7 @@ def _quadratic() -> ExploreSurface:
     )
     return ExploreSurface(
         "quadratic",
-        f"f = ½ (θ − θ*)ᵀ H (θ − θ*), eigenvalues {lam1:g} and {lam2:g}, axes rotated {s3.ANGLE_DEG:g}°",
+        f"f = ½ (θ − θ*)ᵀ H (θ − θ*), eigenvalues {lam1:g} and {lam2:g}, axes rotated {angle:g}°",
         surface.extent,
         surface.start,
         surface.minimum,
@@ -111,10 +118,8 @@ def _quadratic() -> ExploreSurface:
 
 
 def _valley() -> ExploreSurface:
-    from optlab.experiments.stuck import SURFACE_KWARGS
-
-    surface = valley(**SURFACE_KWARGS)
-    a, k = float(SURFACE_KWARGS["shallow"]), float(SURFACE_KWARGS["steep"])
+    surface = valley(**LECTURE_VALLEY)
+    a, k = float(LECTURE_VALLEY["shallow"]), float(LECTURE_VALLEY["steep"])
     p = json.dumps({"a": a, "k": k, "ln2": math.log(2.0)})
     js = (
         f"(function () {{ const P = {p}; return function (x, y) {{ const ay = Math.abs(y); "
@@ -139,7 +144,7 @@ def _saddle_and_local_min() -> ExploreSurface:
     surface = saddle_and_local_min(s4.ROOTS, start=s4.START)
     a, b, d = (float(r) for r in s4.ROOTS)
     across = 2.0  # saddle_and_local_min's default κ, which S4 keeps
-    # the polynomial coefficients exactly as optlab.data.surfaces computes them
+    # the polynomial coefficients exactly as optlab.experiments.surfaces computes them
     derivative = np.polynomial.polynomial.polyfromroots([0.0, 0.0, a, b, d])
     coefficients = [float(c) for c in np.polynomial.polynomial.polyint(derivative)]
     p = json.dumps(

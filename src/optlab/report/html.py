@@ -14,15 +14,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from optlab._io import atomic_write_text as write_text
 from optlab.errors import OptlabError
-from optlab.experiments.framework import (
-    DATA_CLAIM_RULE,
-    INCONCLUSIVE,
-    NOT_REPRODUCED,
-    REPRODUCED,
-    SECTIONS,
-    write_text,
-)
+from optlab.experiments.framework import DATA_CLAIM_RULE, INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, SECTIONS
 
 __all__ = ["format_number", "render", "render_html"]
 

@@ -10,19 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from optlab._io import save_figure
+from optlab._io import pyplot, save_figure
 from optlab.sweep.results import Setting, format_value, higher_is_better
 
 MAX_HEATMAP_LRS = 12  # more distinct learning rates than this: a scatter plot instead of a heat map
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _label(metric: str, target: float | None, accuracy_name: str) -> str:
@@ -49,7 +40,7 @@ def curves(
     plotted = [g for g in groups if "batch_size" in g.point and g.mean is not None]
     if not plotted:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     lines: dict[tuple[Any, str], list[Setting]] = {}
     for group in plotted:
@@ -75,10 +66,7 @@ def curves(
     if len(lines) > 1 or next(iter(lines))[0] is not None:
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    try:
-        return save_figure(fig, path, dpi=120, bbox_inches="tight")
-    finally:
-        plt.close(fig)
+    return save_figure(fig, path, dpi=120, bbox_inches="tight")  # closes the figure
 
 
 def heatmap(
@@ -93,7 +81,7 @@ def heatmap(
     cells = [g for g in groups if "batch_size" in g.point and "lr" in g.point]
     if not cells:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     import numpy as np
 
     better = max if higher_is_better(metric) else min
@@ -145,7 +133,4 @@ def heatmap(
     ax.set_xlabel("batch size")
     ax.set_ylabel("learning rate")
     ax.set_title(title)
-    try:
-        return save_figure(fig, path, dpi=120, bbox_inches="tight")
-    finally:
-        plt.close(fig)
+    return save_figure(fig, path, dpi=120, bbox_inches="tight")  # closes the figure

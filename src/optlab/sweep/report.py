@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from optlab._io import write_csv
 from optlab.sweep import figures
 from optlab.sweep import study as study_mod
 from optlab.sweep.results import Setting, TrialResult, load_results, ranked, settings, table
 from optlab.sweep.space import SweepSpec
-from optlab.train.runs import write_csv
 
 
 @dataclass

@@ -230,10 +230,11 @@ class Worker:
 def _record_test_acc(index_path: Path, run_dir: Path, summary: dict[str, Any], test_acc: float) -> None:
     """The trial's test accuracy (measured after training, beside its validation objective) in its
     summary.json and its runs-index row, so `optlab runs list` shows val_acc and test_acc for trials too."""
+    from optlab._io import write_json
     from optlab.train import runs
 
     summary = {**summary, "test_acc": test_acc}
-    runs.write_json(run_dir / "summary.json", summary)
+    write_json(run_dir / "summary.json", summary, sort_keys=True)  # as train's run files are written
     index = runs.RunIndex(index_path)
     index.finish(index.get(str(run_dir.resolve()))["id"], summary["status"], summary)
 

@@ -1,4 +1,5 @@
-"""Analytic 2-D error surfaces for the lecture's pictures: value, gradient (autograd), minimum, contour grids.
+"""Analytic 2-D error surfaces of the S-experiments and the explorer: value, gradient (autograd), minimum,
+contour grids.
 
 A :class:`Surface` is a function of points shaped ``(..., 2)`` (the last axis is (x, y)), so a batch of
 independent 2-D problems, e.g. one per learning rate, is one tensor and one autograd call. Every surface here
@@ -22,12 +23,22 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["Surface", "names", "quadratic", "saddle_and_local_min", "surface", "valley"]
+__all__ = [
+    "LECTURE_QUADRATIC",
+    "LECTURE_VALLEY",
+    "Surface",
+    "names",
+    "quadratic",
+    "saddle_and_local_min",
+    "surface",
+    "valley",
+]
 
 SurfaceFn = Callable[[Tensor], Tensor]
 ValueAndGradientFn = Callable[[Tensor], tuple[Tensor, Tensor]]
@@ -231,6 +242,16 @@ _BUILDERS: dict[str, Callable[[], Surface]] = {
     "quadratic": quadratic,
     "valley": valley,
     "saddle_and_local_min": saddle_and_local_min,
+}
+
+
+# The lecture's settings of these surfaces: the S-experiments run on them, the explorer's page draws them.
+LECTURE_VALLEY: dict[str, Any] = {"shallow": 0.01, "steep": 2000.0, "start": (-100.0, 8.0)}  # S1, S2
+LECTURE_QUADRATIC: dict[str, Any] = {  # S3, S5, S6b: condition number 100, axes turned by 5°
+    "eigenvalues": (1.0, 100.0),
+    "angle_deg": 5.0,
+    "start": (-3.0, 0.3),
+    "extent": (-3.4, 0.8, -0.9, 0.9),
 }
 
 
