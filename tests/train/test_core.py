@@ -107,7 +107,7 @@ def test_tensorboard_missing_is_one_line_and_no_folder(tmp_path, abc, monkeypatc
 
     monkeypatch.setattr(builtins, "__import__", no_tensorboard)
     config = TrainConfig(dataset="ordered-abc", model="mlp", epochs=1, tensorboard=True)
-    with pytest.raises(ConfigError, match="pip install tensorboard"):
+    with pytest.raises(ConfigError, match="needs the tensorboard package: pip install"):
         train(config, tmp_path / "run", dataset=abc, quiet=True, index=False)
     assert not (tmp_path / "run").exists()
 

@@ -90,10 +90,10 @@ def timing(
 ) -> None:
     """Time per update and per epoch against batch size, and where it stops being flat."""
     from optlab import models, optim
-    from optlab._io import write_json
+    from optlab._io import write_csv, write_json
     from optlab.cli._device import resolve
     from optlab.cli._tables import print_table
-    from optlab.measure._common import for_task, write_csv
+    from optlab.measure._common import for_task
     from optlab.measure.advise import default_batch_sizes
     from optlab.measure.outputs import output_name
     from optlab.measure.timing import NOISY_SPREAD, plot_timing, time_per_update, timing_spread

@@ -55,8 +55,7 @@ def landscape(
     The files go to landscape-RUN_A-vs-RUN_B (or landscape-RUN_A with one run), so comparing A with B
     and A with C keeps both.
     """
-    from optlab._io import write_json
-    from optlab.measure._common import write_csv
+    from optlab._io import write_csv, write_json
     from optlab.measure.landscape import BN_MODES, plot_interpolation, plot_surface, run_landscape
     from optlab.measure.outputs import output_name
     from optlab.measure.runs import load_run

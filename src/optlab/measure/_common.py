@@ -10,7 +10,6 @@ flags are restored afterwards.
 from __future__ import annotations
 
 import contextlib
-import io
 import math
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -20,7 +19,6 @@ import torch
 from torch import nn
 
 from optlab import _io
-from optlab._io import atomic_write_bytes
 from optlab.errors import ConfigError
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -159,31 +157,14 @@ def loss_and_accuracy(
 
 
 # -- files ---------------------------------------------------------------------------------------------------
-def write_csv(path: str | Path, rows: Sequence[dict[str, Any]]) -> None:
-    import csv
-
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
-    atomic_write_bytes(path, buffer.getvalue().encode())
-
-
 def save_figure(figure: Any, path: str | Path) -> None:
     """Save a matplotlib figure atomically (150 dpi, tight box) and close it."""
     _io.save_figure(figure, path, dpi=150, bbox_inches="tight")
 
 
 def new_figure(*args: Any, **kwargs: Any) -> Any:
-    """``plt.subplots`` on the non-interactive Agg backend (no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(*args, **kwargs)
+    """``plt.subplots`` on the non-interactive Agg backend (:func:`optlab._io.pyplot`)."""
+    return _io.pyplot().subplots(*args, **kwargs)
 
 
 def batch_size_axis(axes: Any, sizes: Sequence[int], label: str = "batch size B") -> None:

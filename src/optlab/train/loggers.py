@@ -13,7 +13,7 @@ from optlab.errors import ConfigError
 from optlab.train import runs
 from optlab.train.callbacks import TrainState
 
-TENSORBOARD_HINT = "--tensorboard needs the tensorboard package: pip install tensorboard (or optlab[tensorboard])"
+TENSORBOARD_HINT = "--tensorboard needs the tensorboard package: pip install 'optlab[tensorboard]'"
 
 
 class CsvLogger:

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,12 +56,7 @@ def plot_runs(run_dirs: Sequence[str | Path], out: Path, x_axis: str = "epoch") 
     ``x_axis``: ``"epoch"`` or ``"step"`` (updates). A missing ``metrics.csv`` or another ``x_axis`` is a
     :class:`ConfigError`, raised before anything is written.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from optlab._io import atomic_write_bytes
+    from optlab._io import pyplot, save_figure
     from optlab.train.runs import read_csv
 
     if x_axis not in ("epoch", "step"):
@@ -74,7 +68,7 @@ def plot_runs(run_dirs: Sequence[str | Path], out: Path, x_axis: str = "epoch") 
             raise ConfigError(f"no metrics.csv in {run_dir} (is it a run folder?)")
         histories.append(read_csv(path))
     histories = list(zip(run_labels(run_dirs), histories, strict=True))
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    fig, axes = pyplot().subplots(2, 2, figsize=(11, 7.5))
     panels = [("loss", axes[0, 0], True), ("acc", axes[0, 1], False)]
     for i, (label, rows) in enumerate(histories):
         color = f"C{i % 10}"
@@ -101,8 +95,5 @@ def plot_runs(run_dirs: Sequence[str | Path], out: Path, x_axis: str = "epoch") 
         ax.legend(fontsize=7)
     axes[1, 1].set_yscale("log")
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, buffer.getvalue())
+    save_figure(fig, out, dpi=110)

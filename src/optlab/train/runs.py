@@ -22,7 +22,6 @@ loss`` per update."""
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import re
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from optlab import _io
-from optlab._io import atomic_write_text
+from optlab._io import atomic_write_text, write_csv  # write_csv: metrics.csv, steps.csv
 from optlab.errors import ConfigError, OptlabError
 
 INDEX_NAME = "index.sqlite"
@@ -109,27 +108,6 @@ def remove_empty_dirs(top: Path | None) -> None:
 
 
 # -- metrics.csv ---------------------------------------------------------------------------------------------
-def write_csv(path: Path, rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> None:
-    """Write all ``rows`` to ``path`` atomically; columns are the union of the rows' keys in first-seen
-    order."""
-    if columns is None:
-        columns = list(dict.fromkeys(key for row in rows for key in row))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({key: _csv_value(row.get(key)) for key in columns})
-    atomic_write_text(path, buffer.getvalue())
-
-
-def _csv_value(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)  # shortest round-trip representation
-    return value
-
-
 def read_csv(path: str | Path) -> list[dict[str, Any]]:
     """Read a metrics CSV back; numbers become int/float, empty cells ``None``."""
     try:
