@@ -117,6 +117,7 @@ def _grid(out, seed=0):
     return [{k: v for k, v in r.items() if k != "trial"} for r in grid]
 
 
+@pytest.mark.slow
 def test_the_grid_through_a_sweep_gives_the_runs_training_here_gives(tmp_path, monkeypatch):
     """`optlab lecture --sweep`: the grid trained by 2 Optuna worker processes equals the in-process grid,
     a diverging lr included (an error trial there, a diverged run here)."""
