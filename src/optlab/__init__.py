@@ -1,7 +1,9 @@
 """optlab: the lecture on mini-batch optimisation as working software.
 
-Layers (imports point downward only): ``optim``/``schedules`` ← ``data``/``models`` ← ``train`` ←
-``measure``/``experiments`` ← ``report``/``cli``.
+Layers (imports point one way only; ``tests/test_architecture.py`` checks it):
+``optim``, ``schedules``, ``data``, ``models`` ← ``train`` ← ``measure``, ``sweep`` ← ``experiments`` ←
+``report``, ``explore``, ``speedrun`` ← ``cli``; ``errors`` and ``_io`` from anywhere.
+``docs/architecture.md`` says where each lecture concept lives.
 """
 
 __version__ = "0.1.0"
