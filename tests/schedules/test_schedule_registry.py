@@ -7,7 +7,17 @@ import pytest
 from optlab.errors import ConfigError
 from optlab.schedules import cosine, create, info, names
 
-NAMES = ["constant", "step", "multistep", "exponential", "inverse_time", "cosine", "transformer", "wsd"]
+NAMES = [
+    "constant",
+    "step",
+    "multistep",
+    "exponential",
+    "inverse_time",
+    "cosine",
+    "transformer",
+    "wsd",
+    "one_cycle",
+]
 
 
 def test_names():
@@ -23,6 +33,12 @@ def test_every_entry_is_documented_and_builds_with_defaults(name):
     values = [schedule(t) for t in range(260)]
     assert all(math.isfinite(v) and 0.0 <= v <= 0.1 + 1e-12 for v in values)
     if name == "transformer":  # its own warm-up peaks at lr
+        assert max(values) == pytest.approx(0.1, rel=1e-12)
+    elif name == "one_cycle":  # starts at lr / 25 and peaks at lr; create's warm-up replaces its start
+        unwrapped = create(name, 0.1, 200)
+        assert unwrapped(0) == pytest.approx(0.1 / 25, rel=1e-12)
+        assert values[0] == 0.0
+        assert values[20:] == [unwrapped(t) for t in range(20, 260)]
         assert max(values) == pytest.approx(0.1, rel=1e-12)
     else:  # the warm-up climbs to the unshifted schedule's value at step 20, then follows it
         unwrapped = create(name, 0.1, 200)

@@ -33,6 +33,7 @@ __all__ = [
     "inverse_time",
     "linear_warmup",
     "multistep",
+    "one_cycle",
     "step_decay",
     "transformer",
     "wsd",
@@ -313,6 +314,61 @@ class WSD(Schedule):
 WSD_SHAPES = ("linear", "1-sqrt")
 
 
+@dataclass(frozen=True, repr=False)
+class OneCycle(Schedule):
+    """One cycle: up from lr / div_factor to lr over the first pct_start of the run, then down to
+    lr / (div_factor · final_div_factor) at the last update (step total_steps − 1), and there past it.
+
+    Smith & Topin 2019, "Super-convergence: very fast training of neural networks using large learning
+    rates" (the 1cycle policy; its momentum cycle is not part of a learning-rate schedule). The values equal
+    torch's ``OneCycleLR(max_lr=lr, total_steps, pct_start, div_factor, final_div_factor, anneal_strategy)``
+    step for step (``anneal`` "cos" or "linear" interpolates each phase). With P = pct_start · total_steps − 1
+    (torch's last warm-up step) and L = total_steps − 1::
+
+        t <= P:       anneal(lr / div_factor, lr, t / P)
+        P < t < L:    anneal(lr, min_lr, (t − P) / (L − P))
+        t >= L:       min_lr = lr / (div_factor · final_div_factor)
+
+    A run too short for a warm-up (P <= 0) starts at lr.
+    """
+
+    lr: float
+    total_steps: int
+    pct_start: float = 0.3
+    div_factor: float = 25.0
+    final_div_factor: float = 1e4
+    anneal: str = "cos"
+    builder = "one_cycle"
+
+    def __post_init__(self) -> None:
+        _set(self, "lr", _check_float(self.builder, "lr", self.lr, minimum=0.0, strict=False))
+        _set(self, "total_steps", _check_int(self.builder, "total_steps", self.total_steps, 1))
+        pct = _check_float(self.builder, "pct_start", self.pct_start, minimum=0.0, strict=True)
+        if pct >= 1.0:
+            raise ConfigError(f"one_cycle: pct_start must be a number in (0, 1), got {self.pct_start!r}")
+        _set(self, "pct_start", pct)
+        for name in ("div_factor", "final_div_factor"):
+            _set(self, name, _check_float(self.builder, name, getattr(self, name), minimum=0.0, strict=True))
+        if self.anneal not in ("cos", "linear"):
+            raise ConfigError(f"one_cycle: anneal must be 'cos' or 'linear', got {self.anneal!r}")
+
+    def _anneal(self, start: float, end: float, progress: float) -> float:
+        if self.anneal == "linear":
+            return (end - start) * progress + start
+        return end + (start - end) / 2.0 * (math.cos(math.pi * progress) + 1)
+
+    def lr_at(self, step: int) -> float:
+        initial = self.lr / self.div_factor
+        final = initial / self.final_div_factor
+        peak, last = self.pct_start * self.total_steps - 1, self.total_steps - 1
+        if peak > 0 and step <= peak:
+            return self._anneal(initial, self.lr, step / peak)
+        if step >= last:
+            return final
+        start = max(peak, 0.0)
+        return self._anneal(self.lr, final, (step - start) / (last - start))
+
+
 # ----------------------------------------------------------------------------------------------------
 # warm-up wrappers. The wrapped schedule is NOT shifted: its clock runs from step 0 as usual and the warm-up
 # replaces its first `warmup_steps` values: `linear_warmup(cosine(lr, T), W)` still reaches final_lr at step
@@ -424,3 +480,16 @@ def wsd(lr: float, total_steps: int, decay_steps: int, final_lr: float = 0.0, sh
     """lr, then a ``shape`` ("linear" or "1-sqrt") cool-down to ``final_lr`` over the last ``decay_steps``
     of ``total_steps`` (warmup–stable–decay; add the warm-up with :func:`linear_warmup`)."""
     return WSD(lr, total_steps, decay_steps, final_lr, shape)
+
+
+def one_cycle(
+    lr: float,
+    total_steps: int,
+    pct_start: float = 0.3,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+    anneal: str = "cos",
+) -> OneCycle:
+    """Up to ``lr`` over the first ``pct_start`` of the run, then down to ``lr / (div_factor ·
+    final_div_factor)`` (Smith & Topin 2019's 1cycle; torch's ``OneCycleLR`` without its momentum cycle)."""
+    return OneCycle(lr, total_steps, pct_start, div_factor, final_div_factor, anneal)

@@ -27,6 +27,7 @@ from optlab.schedules.core import (
     inverse_time,
     linear_warmup,
     multistep,
+    one_cycle,
     step_decay,
     transformer,
     wsd,
@@ -97,6 +98,17 @@ def _wsd(
     return wsd(lr, total_steps, max(1, round(fraction * total_steps)), final_lr, shape)
 
 
+def _one_cycle(
+    lr: float,
+    total_steps: int,
+    pct_start: float = 0.3,
+    div_factor: float = 25.0,
+    final_div_factor: float = 1e4,
+    anneal: str = "cos",
+) -> Schedule:
+    return one_cycle(lr, total_steps, pct_start, div_factor, final_div_factor, anneal)
+
+
 _REGISTRY: dict[str, ScheduleInfo] = {
     info.name: info
     for info in (
@@ -144,6 +156,14 @@ _REGISTRY: dict[str, ScheduleInfo] = {
             "decay_fraction (0.2) of the run",
             "Hu et al. 2024 (MiniCPM); Hägele et al. 2024, Scaling laws and compute-optimal training beyond "
             "fixed training durations",
+        ),
+        ScheduleInfo(
+            "one_cycle",
+            _one_cycle,
+            "1cycle: up from lr/div_factor (25) to lr over pct_start (0.3) of the run, then down to "
+            "lr/(div_factor·final_div_factor); anneal cos or linear",
+            "Smith & Topin 2019, Super-convergence: very fast training of neural networks using large "
+            "learning rates",
         ),
     )
 }

@@ -28,6 +28,18 @@ FLAGS: dict[str, str] = {
     "eval_batch_size": "--eval-batch-size",
 }
 
+# Fields added after runs and sweep studies were first recorded: to_dict (config.toml) writes them only when
+# they differ from these defaults, so a config without them keeps its file, study hash and index entry.
+LATER_FIELDS: dict[str, Any] = {
+    "flip": False,
+    "translate": 0,
+    "label_smoothing": 0.0,
+    "tta": False,
+    "channels_last": False,
+    "precision": "fp32",
+}
+PRECISIONS = ("fp32", "bf16")
+
 
 DEFAULT_EPOCHS = 10  # without --epochs and --max-steps
 
@@ -69,7 +81,16 @@ class TrainConfig:
     (loss, lr per update). Data parallel: ``batch_size`` is per rank (the global batch is ranks × batch_size);
     ``sync_bn`` uses SyncBatchNorm (batch statistics over all ranks; CUDA only). ``no_decay_bias_norm``
     exempts biases and norm-layer parameters from weight decay (:func:`optlab.optim.param_groups`);
-    ``tensorboard`` also logs each epoch's metrics as TensorBoard scalars (``RUN_DIR/tensorboard``)."""
+    ``tensorboard`` also logs each epoch's metrics as TensorBoard scalars (``RUN_DIR/tensorboard``).
+
+    For speed runs (:mod:`optlab.speedrun`), all off by default: ``flip`` mirrors each training example along
+    its last axis with probability 1/2 and ``translate`` shifts it by up to that many positions per spatial
+    axis (:mod:`optlab.data.augment`, drawn from the seeded global RNG); ``label_smoothing`` is the training
+    loss's ε (cross-entropy against (1 − ε)·one-hot + ε/classes; evaluation losses stay plain); ``tta``
+    evaluates on the mean logits of each example and its flip; ``channels_last`` stores the model's 4-D
+    weights channels-last (NHWC: oneDNN's fast convolution layout on CPU); ``precision="bf16"`` runs the
+    training forward pass and loss under ``torch.autocast`` in bfloat16 (weights, optimizer and evaluation
+    stay float32)."""
 
     dataset: str = "mnist1d"
     model: str = "mlp"
@@ -95,6 +116,12 @@ class TrainConfig:
     no_decay_bias_norm: bool = False
     tensorboard: bool = False
     description: str = ""
+    flip: bool = False
+    translate: int = 0
+    label_smoothing: float = 0.0
+    tta: bool = False
+    channels_last: bool = False
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if self.lr is None:
@@ -148,18 +175,28 @@ class TrainConfig:
         for name in ("dataset", "model", "optimizer", "schedule", "device"):
             if not (isinstance(getattr(self, name), str) and getattr(self, name)):
                 raise bad(name, "must be a non-empty name")
+        for name in ("flip", "tta", "channels_last"):
+            if not isinstance(getattr(self, name), bool):
+                raise bad(name, "must be true or false")
+        if isinstance(self.translate, bool) or not (isinstance(self.translate, int) and self.translate >= 0):
+            raise bad("translate", "must be an integer >= 0 (positions)")
+        smoothing = self.label_smoothing
+        if isinstance(smoothing, bool) or not (isinstance(smoothing, int | float) and 0 <= smoothing < 1):
+            raise bad("label_smoothing", "must be a number in [0, 1)")
+        if self.precision not in PRECISIONS:
+            raise bad("precision", f"must be one of {', '.join(PRECISIONS)}")
 
     # -- dict / TOML -----------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain dict for TOML, which has no null: ``None`` values are left out (``batch_size=None``, full
-        batch,
-        is written ``"full"``) and ``from_dict`` restores them."""
+        batch, is written ``"full"``) and ``from_dict`` restores them; so are :data:`LATER_FIELDS` at their
+        defaults."""
         out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.name == "batch_size" and value is None:
                 value = "full"
-            if value is None:
+            if value is None or (f.name in LATER_FIELDS and value == LATER_FIELDS[f.name]):
                 continue
             if isinstance(value, dict):
                 value = {k: _plain(v) for k, v in value.items() if v is not None}
@@ -183,8 +220,9 @@ class TrainConfig:
                     raise ConfigError(f"config key {key} must be a table, got {data[key]!r}")
                 # TOML has arrays, optimizers take tuples (betas=(0.9, 0.999)).
                 data[key] = {k: tuple(v) if isinstance(v, list) else v for k, v in data[key].items()}
-        if isinstance(data.get("lr"), int) and not isinstance(data.get("lr"), bool):
-            data["lr"] = float(data["lr"])
+        for key in ("lr", "label_smoothing"):
+            if isinstance(data.get(key), int) and not isinstance(data.get(key), bool):
+                data[key] = float(data[key])
         return cls(**data)
 
     def to_toml(self) -> str:

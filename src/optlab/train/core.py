@@ -1,10 +1,11 @@
 """The core training loop: model, optimizer, batcher, a ``step -> lr`` schedule and callbacks in, history out.
 
 One page, in the spirit of nanoGPT's ``train.py``. One update is: set the learning rate from the schedule (a
-pure function of the step), forward, cross-entropy, backward, (every k-th update) the gradient norm,
-optimizer step. Statistics stay on the device and are read back once per epoch and every ``CHECK_EVERY``
-updates (to catch a non-finite loss early), so small batches are not slowed down by host syncs. After each
-epoch: ``evaluate(model)`` (e.g. :func:`evaluator`), one history row, then the ``on_epoch`` callbacks.
+pure function of the step), (optionally) augment the batch, forward, loss (cross-entropy unless given),
+backward, (every k-th update) the gradient norm, optimizer step. Statistics stay on the device and are read
+back once per epoch and every ``CHECK_EVERY`` updates (to catch a non-finite loss early), so small batches
+are not slowed down by host syncs. After each epoch: ``evaluate(model)`` (e.g. :func:`evaluator`), one
+history row, then the ``on_epoch`` callbacks.
 
 Everything else is a callback or an argument: run folders, checkpoints, the CSV and TensorBoard loggers, the
 progress bar (:func:`optlab.train.train`, the run shell), plateau stopping (:class:`Plateau`), per-update
@@ -68,8 +69,11 @@ class FitResult:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, split: Any, batch_size: int = 4096) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` on ``split`` (eval mode, batched, one host sync)."""
+def evaluate(model: nn.Module, split: Any, batch_size: int = 4096, tta: bool = False) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` on ``split`` (eval mode, batched, one host sync).
+
+    ``tta``: test-time augmentation, the logits are the mean of those of each example and of its mirror
+    image (flipped along the last axis, as :func:`optlab.data.augment.flip` does in training)."""
     was_training = model.training
     model.eval()
     loss_sum = torch.zeros((), device=split.x.device)
@@ -77,6 +81,8 @@ def evaluate(model: nn.Module, split: Any, batch_size: int = 4096) -> tuple[floa
     for start in range(0, len(split), batch_size):
         x, y = split.x[start : start + batch_size], split.y[start : start + batch_size]
         logits = model(x)
+        if tta:
+            logits = (logits + model(x.flip(-1))) / 2
         loss_sum += F.cross_entropy(logits, y, reduction="sum")
         correct += (logits.argmax(1) == y).sum()
     model.train(was_training)
@@ -85,15 +91,17 @@ def evaluate(model: nn.Module, split: Any, batch_size: int = 4096) -> tuple[floa
     return loss / n, hits / n
 
 
-def evaluator(batch_size: int = 4096, **splits: Any) -> Callable[[nn.Module], dict[str, float]]:
+def evaluator(
+    batch_size: int = 4096, *, tta: bool = False, **splits: Any
+) -> Callable[[nn.Module], dict[str, float]]:
     """``evaluator(val=dataset.val)`` → ``model -> {"val_loss": …, "val_acc": …}`` for :func:`fit`'s rows.
     A ``train=`` split measures the whole training set in eval mode, replacing the running mini-batch
-    means."""
+    means. ``tta``: with flip test-time augmentation (:func:`evaluate`)."""
 
     def measure(model: nn.Module) -> dict[str, float]:
         row = {}
         for name, split in splits.items():
-            row[f"{name}_loss"], row[f"{name}_acc"] = evaluate(model, split, batch_size)
+            row[f"{name}_loss"], row[f"{name}_acc"] = evaluate(model, split, batch_size, tta)
         return row
 
     return measure
@@ -120,6 +128,8 @@ def fit(
     state: TrainState | None = None,
     net: nn.Module | None = None,
     on_nonfinite: str = "raise",
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> FitResult:
     """Train ``model`` in place for ``epochs`` passes of ``batcher`` or ``max_steps`` updates, whichever
     ends first.
@@ -127,14 +137,18 @@ def fit(
     ``state`` carries a resumed run (step, epoch, history, partial epoch statistics); ``net`` is what the
     forward pass calls (a DDP wrapper of ``model``). A non-finite loss raises :class:`Diverged`
     (``on_nonfinite="raise"``) or ends the run after recording its epoch (``"stop"``, ``stopped="diverged"``).
-    Each row: epoch, step (updates so far), lr, train_loss, train_acc, grad_norm, the ``evaluate`` keys,
-    updates (this epoch), time_per_update and epoch_time (seconds), eval_time."""
+    ``transform`` maps each batch's inputs before the forward pass (augmentation, e.g.
+    :class:`optlab.data.augment.Augment`); ``loss_fn(logits, y)`` is the training loss (default
+    cross-entropy; the statistics record it). Each row: epoch, step (updates so far), lr, train_loss,
+    train_acc, grad_norm, the ``evaluate`` keys, updates (this epoch), time_per_update and epoch_time
+    (seconds), eval_time."""
     params = [p for p in model.parameters() if p.requires_grad]
     if state is None:
         state = TrainState(None, model, optimizer, None, params[0].device)
     if state.stats is None:
         state.stats = EpochStats(params[0].device)
     stats, net, state.epochs = state.stats, net or model, epochs
+    loss_fn = loss_fn or F.cross_entropy
     norm_every = grad_norm_every(len(batcher))
     on_step, on_epoch = hooks(callbacks, "on_step"), hooks(callbacks, "on_epoch")
     result = FitResult(state.history, state.step)
@@ -147,8 +161,10 @@ def fit(
             lr = schedule(step)
             for group in optimizer.param_groups:
                 group["lr"] = lr
+            if transform is not None:
+                x = transform(x)
             logits = net(x)
-            loss = F.cross_entropy(logits, y)
+            loss = loss_fn(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if step % norm_every == 0:
@@ -232,3 +248,17 @@ class OnUpdate:
 
     def on_step(self, state: TrainState) -> None:
         self.function(state.step, state.optimizer)
+
+
+class Autocast(nn.Module):
+    """``net`` run under ``torch.autocast(device_type, dtype)`` (mixed precision: matrix products and
+    convolutions in ``dtype``), returning float32 outputs so that the loss and the statistics stay float32.
+    :func:`fit`'s forward pass (its ``net``); the weights, the optimizer step and evaluation stay float32."""
+
+    def __init__(self, net: nn.Module, device_type: str, dtype: torch.dtype = torch.bfloat16):
+        super().__init__()
+        self.net, self.device_type, self.dtype = net, device_type, dtype
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(self.device_type, dtype=self.dtype):
+            return self.net(x).float()

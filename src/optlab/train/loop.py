@@ -12,6 +12,7 @@ all-reduced, and only rank 0 writes files."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import platform
 import sys
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import optlab
@@ -119,7 +121,8 @@ def train(
         parts.schedule,
     )
     n_epochs, total_steps = parts.epochs, parts.total_steps
-    net = distributed.wrap(model, device, config.sync_bn)  # DDP on several ranks; `model` is what is saved
+    net = forward_net(distributed.wrap(model, device, config.sync_bn), config)  # DDP on several ranks
+    # (`model` is what is saved)
     eval_split, eval_name = (dataset.val, "val") if dataset.val is not None else (dataset.test, "test")
     params = [p for p in model.parameters() if p.requires_grad]
 
@@ -173,9 +176,11 @@ def train(
                 epochs=n_epochs,
                 max_steps=total_steps,
                 callbacks=[*callbacks, *loggers, shell, _Bar(bar, eval_name)],
-                evaluate=core.evaluator(config.eval_batch_size, **{eval_name: eval_split}),
+                evaluate=core.evaluator(config.eval_batch_size, tta=config.tta, **{eval_name: eval_split}),
                 state=state,
                 net=net,
+                transform=parts.transform,
+                loss_fn=parts.loss_fn,
             )
         status = "completed"
     except core.Diverged as error:
@@ -223,15 +228,18 @@ class Parts:
     schedule: Any
     epochs: int  # --epochs, or as many as --max-steps needs
     total_steps: int  # the schedule's horizon: min(epochs × batches per epoch, --max-steps)
+    transform: Any = None  # the batches' augmentation (--flip, --translate), or None
+    loss_fn: Any = None  # the training loss (cross-entropy with --label-smoothing), or None: cross-entropy
 
 
 def build(
     config: TrainConfig, dataset: Any, device: torch.device, rank: int = 0, world_size: int = 1
 ) -> Parts:
-    """Data (loaded by name unless given), model (initialised from ``config.seed``), optimizer, batcher and
-    schedule for ``config`` on ``device``. Raises :class:`ConfigError` for a model that does not fit the data
-    or a schedule the run's length rejects."""
+    """Data (loaded by name unless given), model (initialised from ``config.seed``), optimizer, batcher,
+    schedule, augmentation and training loss for ``config`` on ``device``. Raises :class:`ConfigError` for
+    a model that does not fit the data or a schedule the run's length rejects."""
     from optlab import data, models, optim, schedules
+    from optlab.data.augment import Augment
 
     if dataset is None:
         dataset = data.load(
@@ -241,6 +249,8 @@ def build(
     torch.manual_seed(config.seed)
     model = models.create(config.model, dataset.input_shape, dataset.num_classes).to(device)
     check_fits(model, dataset, config)
+    if config.channels_last:  # 4-D weights in NHWC, oneDNN's fast convolution layout (no-op for others)
+        model = model.to(memory_format=torch.channels_last)
     params = (  # --no-decay-bias-norm: biases and norm layers in a group without weight decay
         optim.param_groups(model, weight_decay=None, no_decay=("bias", "norm"))
         if config.no_decay_bias_norm
@@ -270,7 +280,23 @@ def build(
         )
     except (TypeError, ValueError) as error:
         raise ConfigError(f"invalid schedule {config.schedule!r} for this run: {error}") from None
-    return Parts(dataset, model, optimizer, batcher, schedule, n_epochs, total_steps)
+    augment = Augment(config.flip, config.translate)
+    loss_fn = (
+        functools.partial(F.cross_entropy, label_smoothing=config.label_smoothing)
+        if config.label_smoothing
+        else None
+    )
+    return Parts(
+        dataset, model, optimizer, batcher, schedule, n_epochs, total_steps, augment or None, loss_fn
+    )
+
+
+def forward_net(net: nn.Module, config: TrainConfig) -> nn.Module:
+    """What the training forward pass calls: ``net``, under bfloat16 autocast for ``precision="bf16"``."""
+    if config.precision == "bf16":
+        device_type = next(net.parameters()).device.type
+        return core.Autocast(net, device_type, torch.bfloat16)
+    return net
 
 
 def fit_config(config: TrainConfig, *, dataset: Any = None, callbacks: Sequence[Any] = ()) -> RunResult:
@@ -290,7 +316,8 @@ def fit_config(config: TrainConfig, *, dataset: Any = None, callbacks: Sequence[
     result = core.fit(
         parts.model, parts.optimizer, parts.batcher, parts.schedule, epochs=parts.epochs,
         max_steps=parts.total_steps, callbacks=callbacks, state=state,
-        evaluate=core.evaluator(config.eval_batch_size, **{name: split}),
+        evaluate=core.evaluator(config.eval_batch_size, tta=config.tta, **{name: split}),
+        net=forward_net(parts.model, config), transform=parts.transform, loss_fn=parts.loss_fn,
     )  # fmt: skip
     summary = {"steps": result.steps, "epochs": state.epoch, "stopped": result.stopped, "seed": config.seed}
     return RunResult(None, parts.model, result.history, summary)
