@@ -21,6 +21,7 @@ TAKES = {
     "cnn1d_bn": [MNIST1D],
     "logreg": [MNIST, CIFAR, MNIST1D, ABC],
     "mlp": [MNIST, CIFAR, MNIST1D, ABC],
+    "conv2bn": [MNIST, CIFAR],
 }
 
 
@@ -66,11 +67,15 @@ def expected_parameters(name, shape, classes):
         return conv(1, 25, 5) + 2 * conv(25, 25, 3) + linear(25 * length, classes)
     if name == "cnn1d_bn":  # cnn1d plus a BatchNorm (weight and bias) per convolution
         return expected_parameters("cnn1d", shape, classes) + 3 * batchnorm(25)
+    if name == "conv2bn":  # bias-free 3×3 convolutions, two 2×2 pools (28 → 7, 32 → 8)
+        channels, height, width = shape
+        convs = 9 * channels * 32 + batchnorm(32) + 9 * 32 * 64 + batchnorm(64)
+        return convs + linear(64 * (height // 4) * (width // 4), classes)
     raise AssertionError(name)
 
 
 def test_names():
-    assert names() == ["f1", "c1", "mlp1d", "cnn1d", "cnn1d_bn", "logreg", "mlp"]
+    assert names() == ["f1", "c1", "mlp1d", "cnn1d", "cnn1d_bn", "logreg", "mlp", "conv2bn"]
     for name in names():
         entry = info(name)
         assert entry.name == name and entry.description and entry.paper and entry.inputs
@@ -179,11 +184,13 @@ def test_accepts_torch_size():
     [
         (
             lambda: create("resnet", MNIST, 10),
-            "unknown model 'resnet'; valid: f1, c1, mlp1d, cnn1d, cnn1d_bn, logreg, mlp",
+            "unknown model 'resnet'; valid: f1, c1, mlp1d, cnn1d, cnn1d_bn, logreg, mlp, conv2bn",
         ),
         (lambda: create("c1", MNIST1D, 10), r"model 'c1' takes images shaped \(channels, height, width\)"),
         (lambda: create("c1", ABC, 10), "model 'c1' takes images"),
         (lambda: create("cnn1d", MNIST, 10), r"model 'cnn1d' takes sequences shaped \(length,\)"),
+        (lambda: create("conv2bn", MNIST1D, 10), "model 'conv2bn' takes images"),
+        (lambda: create("conv2bn", (1, 3, 8), 10), "model 'conv2bn' needs images of at least 4×4 pixels"),
         (lambda: create("cnn1d", CIFAR, 10), "model 'cnn1d' takes sequences"),
         (lambda: create("cnn1d", ABC, 3), "model 'cnn1d' needs sequences of length >= 3; got length 2"),
         (lambda: create("mlp", (), 10), "input_shape must be a non-empty tuple of positive integers"),
@@ -198,3 +205,11 @@ def test_errors(call, message):
     with pytest.raises(ConfigError, match=message) as caught:
         call()
     assert "\n" not in str(caught.value)
+
+
+def test_conv2bn_pools_before_batchnorm_and_relu():
+    model = create("conv2bn", MNIST, 10)
+    kinds = [type(m).__name__ for m in model]
+    assert kinds == ["Conv2d", "MaxPool2d", "BatchNorm2d", "ReLU"] * 2 + ["Flatten", "Linear"]
+    assert model[0].bias is None and model[4].bias is None  # BatchNorm's shift makes a bias redundant
+    assert model[-1].in_features == 64 * 7 * 7

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from optlab.errors import ConfigError
-from optlab.models.nets import c1, cnn1d, cnn1d_bn, f1, logreg, mlp, mlp1d
+from optlab.models.nets import c1, cnn1d, cnn1d_bn, conv2bn, f1, logreg, mlp, mlp1d
 
 __all__ = ["ModelInfo", "create", "info", "names"]
 
@@ -70,6 +70,13 @@ _REGISTRY: dict[str, ModelInfo] = {
             "flatten → 256 → ReLU → 256 → ReLU → classes, no BatchNorm (works at batch size 1)",
             "—",
             "any (flattened)",
+        ),
+        ModelInfo(
+            "conv2bn",
+            conv2bn,
+            "small BN conv net: 2 × [Conv 3×3 (32, 64), MaxPool 2, BatchNorm, ReLU] → linear (speed run)",
+            "the plain two-conv BatchNorm net; conv → pool → BN → ReLU as in Jordan's airbench (2024)",
+            "images (channels, height, width), at least 4×4",
         ),
     )
 }
