@@ -141,3 +141,127 @@ def test_hessian_tracker_records_lambda_max_and_stability_line(small_net):
     assert len(tracker.history) == 1
     assert tracker.history[0]["lambda_max"] == pytest.approx(exact_top, rel=1e-3)
     assert tracker.history[0]["two_over_lr"] == 4.0
+
+
+# -- the tracker's stability limits: heavy-ball momentum and Adam's preconditioned sharpness ----------------
+def _trained(model, optimizer, loss_fn, x, y, steps=5):
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+
+
+def _measure(model, optimizer, x, y, loss_fn, lr):
+    from optlab.train.callbacks import TrainState
+
+    n = sum(p.numel() for p in model.parameters())
+    # Lanczos over the whole space (max_iterations = n): the Ritz values are the eigenvalues.
+    tracker = HessianTracker(every=5, loss_fn=loss_fn, data=(x, y), max_iterations=n, tol=1e-12)
+    tracker.on_step(TrainState(None, model, optimizer, None, torch.device("cpu"), step=5, lr=lr))
+    return tracker.history[0]
+
+
+@pytest.mark.parametrize("optimizer", ["optlab", "optlab-lecture", "torch"])
+def test_tracker_gives_heavy_ball_momentum_its_limit_and_the_exact_lambda_max(small_net, optimizer):
+    from optlab import optim
+
+    model, loss_fn, x, y = small_net
+    lr, beta = 0.05, 0.9
+    if optimizer == "torch":
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=beta)
+    else:
+        form = "lecture" if optimizer == "optlab-lecture" else "torch"
+        opt = optim.create("sgd", model.parameters(), lr=lr, momentum=beta, form=form)
+    _trained(model, opt, loss_fn, x, y)
+    row = _measure(model, opt, x, y, loss_fn, lr)
+    exact = torch.linalg.eigvalsh(exact_hessian(model, loss_fn, x, y))[-1].item()
+    assert abs(row["lambda_max"] - exact) <= 1e-6 * abs(exact)
+    assert row["threshold"] == pytest.approx((2 + 2 * beta) / lr, rel=1e-12)  # 76 = 3.8/η
+    assert row["rule"] == "(2+2β)/η" and row["two_over_lr"] == pytest.approx(2 / lr)
+    assert "preconditioned_sharpness" not in row
+
+
+@pytest.mark.parametrize("optimizer", ["optlab-adam", "optlab-adamw", "torch-adam"])
+def test_tracker_measures_adams_preconditioned_sharpness_exactly(small_net, optimizer):
+    """λ₁(P^{-1/2} H P^{-1/2}) with P = √v̂ + ε read from the optimizer's state now, against a dense
+    eigen-decomposition in float64; the limit (2 + 2β₁)/((1 − β₁)η) = 38/η at β₁ = 0.9."""
+    from optlab import optim
+
+    model, loss_fn, x, y = small_net
+    lr, beta2, eps = 0.01, 0.99, 1e-8
+    if optimizer == "torch-adam":
+        opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, beta2), eps=eps)
+    else:
+        name = optimizer.removeprefix("optlab-")
+        opt = optim.create(name, model.parameters(), lr=lr, betas=(0.9, beta2), eps=eps, weight_decay=0.0)
+    _trained(model, opt, loss_fn, x, y, steps=7)
+    row = _measure(model, opt, x, y, loss_fn, lr)
+    # P from the state, independently of optlab's reader: v̂ = v/(1 − β₂ᵗ), P = √v̂ + ε.
+    parts = []
+    for p in model.parameters():
+        state = opt.state[p]
+        v_hat = state["exp_avg_sq"].double() / (1 - beta2 ** float(state["step"]))
+        parts.append((v_hat.sqrt() + eps).reshape(-1))
+    scale = torch.cat(parts).rsqrt()
+    hessian = exact_hessian(model, loss_fn, x, y)
+    exact = torch.linalg.eigvalsh(scale[:, None] * hessian * scale[None, :])[-1].item()
+    assert abs(row["preconditioned_sharpness"] - exact) <= 1e-6 * abs(exact)
+    exact_raw = torch.linalg.eigvalsh(hessian)[-1].item()
+    assert abs(row["lambda_max"] - exact_raw) <= 1e-6 * abs(exact_raw)
+    assert row["threshold"] == pytest.approx(38 / lr, rel=1e-12)
+    assert row["rule"] == "(2+2β₁)/((1−β₁)η)"
+
+
+def test_tracker_follows_a_full_batch_fit_and_reads_p_at_each_measurement(small_net):
+    from optlab import optim, schedules
+    from optlab.data import Batcher
+    from optlab.data._common import Split
+    from optlab.train import fit
+
+    model, loss_fn, x, y = small_net
+    opt = optim.create("adam", model.parameters(), lr=0.01)
+    tracker = HessianTracker(every=3, loss_fn=loss_fn, data=(x, y), max_iterations=20)
+    batcher = Batcher(Split(x, y), None, shuffle=False)
+    fit(model, opt, batcher, schedules.constant(0.01), epochs=9, callbacks=[tracker])
+    assert [row["step"] for row in tracker.history] == [3, 6, 9]
+    assert all(row["threshold"] == pytest.approx(3800.0) for row in tracker.history)
+    sharpness = [row["preconditioned_sharpness"] for row in tracker.history]
+    assert len(set(sharpness)) == 3 and min(sharpness) > 0  # P changes between measurements
+
+
+def test_no_limit_for_other_adaptive_methods_or_unknown_optimizers(small_net):
+    from optlab import optim
+    from optlab.measure.hessian import optimizer_stability_limit
+
+    model = small_net[0]
+    for opt in (optim.create("rmsprop", model.parameters()), torch.optim.Adadelta(model.parameters())):
+        limit, preconditioned = optimizer_stability_limit(opt, 0.1)
+        assert limit.value is None and not preconditioned
+    nesterov = optim.create("nesterov", model.parameters(), lr=0.1)
+    assert optimizer_stability_limit(nesterov, 0.1)[0].rule == "(2+2β)/((1+2β)η)"
+    assert optimizer_stability_limit(None, 0.1)[0].value == pytest.approx(20.0)  # plain GD
+    assert optimizer_stability_limit(nesterov, 0.0)[0].value is None
+
+
+def test_adam_tracker_needs_the_models_parameters_in_the_optimizer(small_net):
+    from optlab import optim
+
+    model, loss_fn, x, y = small_net
+    opt = optim.create("adam", list(model.parameters())[::-1], lr=0.01)
+    _trained(model, opt, loss_fn, x, y, steps=1)
+    with pytest.raises(ConfigError, match="in their order"):
+        _measure(model, opt, x, y, loss_fn, 0.01)
+
+
+def test_tracker_skips_a_diverged_model(small_net):
+    model, loss_fn, x, y = small_net
+    with torch.no_grad():
+        next(model.parameters())[0, 0] = float("inf")
+    tracker = HessianTracker(every=1, loss_fn=loss_fn, data=(x, y))
+
+    class State:
+        step, lr, dataset = 1, 0.1, (x, y)
+
+    State.model = model
+    tracker.on_step(State)  # no Lanczos on non-finite weights (numpy's eigh would raise on the NaNs)
+    assert tracker.history == []

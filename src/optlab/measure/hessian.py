@@ -335,12 +335,31 @@ def hessian_trace(
 
 
 class HessianTracker:
-    """Trainer callback: the top Hessian eigenvalue every ``every`` updates, next to the stability line 2/η.
+    """Trainer callback: every ``every`` updates, the sharpness next to the stability limit of the optimizer.
 
     Gradient descent on a quadratic with curvature λ diverges when λ > 2/η; full-batch training drives λ_max
-    up to about 2/η and hovers there ("edge of stability", Cohen et al. 2021). We measure on a fixed set of
-    examples (``data``, default the first ``examples`` of the run's training split) so that the values are
-    comparable over time. ``history``: one dict per measurement with step, lr, lambda_max, two_over_lr.
+    up to about 2/η and hovers there ("edge of stability", Cohen et al. 2021). The limit that applies is read
+    from the run's optimizer at each measurement (:func:`optimizer_stability_limit`):
+
+    * SGD (optlab's, either form, or torch's): optlab's default form is torch's, b ← βb + g, θ ← θ − ηb (the
+      lecture's m ← βm − ηg, θ ← θ + m is the same sequence at a constant η). Eliminating b gives the heavy
+      ball θ_{t+1} = θ_t − η∇f(θ_t) + β(θ_t − θ_{t−1}); on ½λθ² its characteristic polynomial
+      z² − (1 + β − ηλ)z + β has a root of modulus ≥ 1 iff ηλ ≥ 2 + 2β, so the limit on λ_max(H) is
+      (2 + 2β)/η, and 2/η without momentum (:func:`stability_limit`, which also covers Nesterov, dampening
+      and coupled weight decay).
+    * Adam/AdamW: the step is η·m̂/P with P = √v̂ + ε. With P frozen, m ← β₁m + (1 − β₁)g is heavy-ball
+      momentum β₁ with step η(1 − β₁)·P⁻¹, so the limit (2 + 2β₁)/((1 − β₁)η) — 38/η at β₁ = 0.9 — applies
+      to the *preconditioned* sharpness λ₁(P^{-1/2} H P^{-1/2}) (Cohen et al. 2022), measured with P read
+      from the optimizer's state at that moment (:func:`adam_preconditioner`) by
+      :func:`preconditioned_eigenvalues`. Not modelled: m̂'s bias correction (a factor that → 1 after a few
+      times 1/(1 − β₁) updates) and weight decay.
+    * Other adaptive or per-layer methods: no limit (``threshold`` None).
+
+    We measure on a fixed set of examples (``data``, default the first ``examples`` of the run's training
+    split) so that the values are comparable over time; a model whose weights are no longer finite is not
+    measured. ``history``: one dict per measurement with step, lr, lambda_max (of H), two_over_lr, threshold
+    (the limit that applies, or None), rule (its formula) and, for Adam/AdamW, preconditioned_sharpness (the
+    quantity ``threshold`` then bounds).
     """
 
     def __init__(
@@ -352,12 +371,14 @@ class HessianTracker:
         max_iterations: int = 30,
         tol: float = 1e-3,
         seed: int = 0,
+        chunk_size: int | None = 4096,
     ):
         if not (isinstance(every, int) and every >= 1):
             raise ConfigError(f"invalid every: {every!r} (must be an integer >= 1)")
         self.every, self.examples, self.loss_fn = every, examples, loss_fn or nn.CrossEntropyLoss()
         self.data, self.max_iterations, self.tol, self.seed = data, max_iterations, tol, seed
-        self.history: list[dict[str, float]] = []
+        self.chunk_size = chunk_size
+        self.history: list[dict[str, Any]] = []
 
     def on_step(self, state: object) -> None:
         step = int(state.step)  # type: ignore[attr-defined]
@@ -366,19 +387,29 @@ class HessianTracker:
         if self.data is None:
             x, y = as_tensors(state.dataset)  # type: ignore[attr-defined]
             self.data = (x[: self.examples], y[: self.examples])
-        top = hessian_eigenvalues(
-            state.model,  # type: ignore[attr-defined]
-            self.loss_fn,
-            *self.data,
-            k=1,
-            max_iterations=self.max_iterations,
-            tol=self.tol,
-            seed=self.seed,
-        )
+        model: nn.Module = state.model  # type: ignore[attr-defined]
+        if not bool(torch.stack([p.detach().isfinite().all() for p in trainable(model)]).all()):
+            return  # diverged: no curvature to measure (the trainer ends the run after this update)
+        settings = {"max_iterations": self.max_iterations, "tol": self.tol, "chunk_size": self.chunk_size}
+        top = hessian_eigenvalues(model, self.loss_fn, *self.data, k=1, seed=self.seed, **settings)
         lr = float(state.lr)  # type: ignore[attr-defined]
-        self.history.append(
-            {"step": step, "lr": lr, "lambda_max": top[0], "two_over_lr": 2 / lr if lr > 0 else math.inf}
-        )
+        optimizer = getattr(state, "optimizer", None)
+        limit, preconditioned = optimizer_stability_limit(optimizer, lr)
+        row: dict[str, Any] = {
+            "step": step,
+            "lr": lr,
+            "lambda_max": top[0],
+            "two_over_lr": 2 / lr if lr > 0 else math.inf,
+            "threshold": limit.value,
+            "rule": limit.rule,
+        }
+        if preconditioned and optimizer is not None:
+            diagonal, _ = adam_preconditioner(optimizer.state_dict(), _optimized(optimizer, model))
+            values = preconditioned_eigenvalues(
+                model, self.loss_fn, *self.data, diagonal, k=1, seed=self.seed, **settings
+            )
+            row["preconditioned_sharpness"] = values[0]
+        self.history.append(row)
 
 
 # -- stability thresholds ------------------------------------------------------------------------------------
@@ -559,6 +590,49 @@ def adam_stability_limit(lr: float, beta1: float) -> StabilityLimit:
         "λ_max(P⁻¹H) < (2+2β₁)/((1−β₁)η) (Cohen et al. 2022)",
         lr,
     )
+
+
+def optimizer_stability_limit(
+    optimizer: torch.optim.Optimizer | None, lr: float
+) -> tuple[StabilityLimit, bool]:
+    """The stability limit that applies to ``optimizer`` at learning rate ``lr``, and whether it bounds the
+    preconditioned sharpness λ₁(P^{-1/2} H P^{-1/2}) (True: Adam, AdamW) rather than λ_max(H).
+
+    ``None`` stands for plain gradient descent (2/η). SGD, optlab's or torch's: :func:`stability_limit` with
+    the first parameter group's momentum, dampening, Nesterov flag and weight decay. Adam and AdamW, optlab's
+    or torch's: :func:`adam_stability_limit` with the group's β₁. Any other optimizer, or η ≤ 0: no limit
+    (``value`` None).
+    """
+    from optlab import optim
+
+    if not (lr > 0 and math.isfinite(lr)):
+        return StabilityLimit(None, "none", f"no stability limit at η = {lr!r}", lr), False
+    if optimizer is None:
+        return stability_limit("sgd", lr), False
+    group = optimizer.param_groups[0]
+    if isinstance(optimizer, optim.SGD | torch.optim.SGD):
+        keys = ("momentum", "dampening", "weight_decay")
+        hparams = {key: float(group.get(key, 0.0)) for key in keys}
+        return stability_limit("sgd", lr, {**hparams, "nesterov": bool(group.get("nesterov", False))}), False
+    if isinstance(optimizer, optim.Adam | torch.optim.Adam | torch.optim.AdamW):  # optlab's AdamW is an Adam
+        return adam_stability_limit(lr, float(group["betas"][0])), True
+    name = type(optimizer).__name__
+    if name.lower() in (*ADAPTIVE, "lars"):
+        return stability_limit(name.lower(), lr), False
+    return StabilityLimit(None, "none", f"no stability limit known for {name}", lr), False
+
+
+def _optimized(optimizer: torch.optim.Optimizer, model: nn.Module) -> list[nn.Parameter]:
+    """``model``'s trainable parameters, checked to be exactly the optimizer's in the same order, so that
+    the preconditioner read from its state is in the flat order :func:`preconditioned_eigenvalues` uses."""
+    params = trainable(model)
+    held = [p for group in optimizer.param_groups for p in group["params"]]
+    if [id(p) for p in held] != [id(p) for p in params]:
+        raise ConfigError(
+            "the optimizer does not hold exactly the model's trainable parameters in their order: "
+            "its preconditioner cannot be matched to the Hessian's coordinates"
+        )
+    return params
 
 
 def run_preconditioner(run_dir: str | Path, model: nn.Module) -> tuple[torch.Tensor, dict[str, float]]:
