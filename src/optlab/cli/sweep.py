@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import typer
 
@@ -35,6 +34,8 @@ Workers on other machines join with the same --storage URL and --study NAME."""
 
 
 def register(app: typer.Typer) -> None:
+    from optlab.cli import sweep_report  # noqa: F401  (adds `sweep report` to sweep_app)
+
     app.add_typer(sweep_app, name="sweep")
 
 
@@ -141,6 +142,7 @@ def sweep(
     if ctx.invoked_subcommand is not None:
         return
     from optlab.sweep import SweepSpec, parse_param, run_sweep
+    from optlab.sweep.space import check_spec
     from optlab.train import TrainConfig, parse_hparam
 
     base_options = {
@@ -187,8 +189,7 @@ def sweep(
             seed=base.seed,
             lr_from_optimizer=lr is None and any(p.name == "optimizer" for p in params),
         )
-        _check_names(spec)
-        _check_runs(spec)  # data present, model fits it, hyperparameters valid: before any storage is made
+        check_spec(spec)  # names, data, model fit, hyperparameters: before any storage is made
 
     def announce(name, url, spec) -> None:
         if not quiet:
@@ -207,52 +208,6 @@ def sweep(
         announce=announce,
     )
     _print_summary(result, storage)
-
-
-def _check_runs(spec) -> None:
-    """Every point's optimizer settings, and each distinct dataset/model pair's data and fit, checked once
-    here: a sweep that would fail in every trial fails now, before its storage or any folder exists."""
-    from optlab import data, models
-    from optlab.train import check_fits
-    from optlab.train.config import check_registries
-
-    points = spec.points() if spec.search == "grid" else [spec._corner()]
-    configs = [spec.config_for(point) for point in points]
-    for config in configs:
-        check_registries(config)
-    loaded: dict[tuple, object] = {}
-    for config in configs:
-        key = (config.dataset, config.data_dir)
-        if key not in loaded:
-            loaded[key] = data.load(config.dataset, data_dir=config.data_dir)
-        dataset = loaded[key]
-        check_fits(models.create(config.model, dataset.input_shape, dataset.num_classes), dataset, config)
-
-
-def _check_names(spec) -> None:
-    """Unknown dataset/model/optimizer/schedule names fail here, not in every worker."""
-    from optlab import data, models, optim, schedules
-
-    if spec.search == "grid":
-        points = spec.points()
-    else:  # a search: each listed value once, the other parameters at their first value or low end
-        corner = {p.name: p.values[0] if p.values is not None else p.low for p in spec.params}
-        points = [{**corner, p.name: v} for p in spec.params for v in p.values or ()] or [corner]
-    for point in points:
-        config = spec.config_for(point)
-        if config.dataset not in data.names():
-            raise ConfigError(
-                f"invalid value for --dataset: {config.dataset!r} (use {', '.join(data.names())})"
-            )
-        if config.model not in models.names():
-            raise ConfigError(
-                f"invalid value for --model: {config.model!r} (use {', '.join(models.names())})"
-            )
-        if config.schedule not in schedules.names():
-            raise ConfigError(
-                f"invalid value for --schedule: {config.schedule!r} (use {', '.join(schedules.names())})"
-            )
-        optim.info(config.optimizer)  # ConfigError naming the valid optimizers
 
 
 def _print_summary(result, storage: str | None) -> None:
@@ -284,59 +239,3 @@ def _print_summary(result, storage: str | None) -> None:
             f"{len(status.given_up)} given up); their messages are above and in "
             f"`optlab sweep report {result.study_name}{storage_flag}`"
         )
-
-
-@sweep_app.command("report")
-def report(
-    study: str = typer.Argument(..., help="Study name (as printed by optlab sweep)."),
-    storage: str = typer.Option(
-        None, "--storage", help="SQLAlchemy URL of the study.", show_default="sqlite:///RUNS/sweeps.sqlite"
-    ),
-    out: Path = typer.Option(
-        None, "--out", help="Output folder.", show_default="<the study's trial folder>/report"
-    ),
-    metric: str = typer.Option("accuracy", "--metric", help="accuracy, steps-to-target or time-to-target."),
-    target: float = typer.Option(
-        None, "--target", help="Accuracy to reach (0..1), for the *-to-target metrics.", show_default="none"
-    ),
-    top: int = typer.Option(20, "--top", help="Rows of the table to print."),
-) -> None:
-    """Accuracy (or updates/training seconds to a target accuracy) against batch size and learning rate: a
-    table of the settings (mean ± std over seeds, best first), curves.png, heatmap.png, trials.csv and
-    settings.csv. Reads the storage only; writes nothing but the report folder."""
-    from optlab.cli._tables import print_table
-    from optlab.sweep import METRICS, build_report
-    from optlab.sweep.results import format_value
-
-    if metric not in METRICS:
-        raise ConfigError(f"invalid value for --metric: {metric!r} (use {', '.join(METRICS)})")
-    if metric != "accuracy" and target is None:
-        raise ConfigError(f"--metric {metric} needs --target ACCURACY, e.g. --target 0.6")
-    if target is not None and not 0 < target <= 1:
-        raise ConfigError(f"invalid value for --target: {target} (an accuracy in (0, 1])")
-    if top < 1:
-        raise ConfigError(f"invalid value for --top: {top} (an integer >= 1)")
-    result = build_report(study, storage, out, metric=metric, target=target)
-    if not result.rows:
-        print(f"study {study!r} has no finished trials yet ({result.status.line()})")
-        return
-    print_table(list(result.rows[0]), result.rows[:top])
-    if len(result.rows) > top:
-        print(f"... {len(result.rows) - top} more settings in settings.csv")
-    best = result.best
-    if best is not None:
-        setting = " ".join(
-            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in best.point.items()
-        )
-        value = format_value(best.mean, result.metric)
-        spread = (
-            f" ± {format_value(best.std, result.metric)} (std over {best.n} seeds)"
-            if best.std is not None
-            else ""
-        )
-        print(f"best: {setting} → {result.metric} {value}{spread}")
-    elif result.metric != "accuracy":
-        print(f"no trial reached the target accuracy {target:g}")
-    print(result.status.line())
-    for path in result.files:
-        print(f"wrote {path}")

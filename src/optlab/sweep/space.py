@@ -319,6 +319,60 @@ class SweepSpec:
         return sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
 
 
+def check_spec(spec: SweepSpec) -> None:
+    """Fail now, before any storage or folder exists, on what would fail in every trial: an unknown dataset,
+    model, optimizer or schedule name (:class:`ConfigError` naming the valid ones), missing data, a model
+    that does not fit the data, an invalid optimizer hyperparameter."""
+    _check_names(spec)
+    _check_runs(spec)
+
+
+def _check_runs(spec: SweepSpec) -> None:
+    """Every point's optimizer settings, and each distinct dataset/model pair's data and fit, checked once
+    here: a sweep that would fail in every trial fails now, before its storage or any folder exists."""
+    from optlab import data, models
+    from optlab.train import check_fits
+    from optlab.train.config import check_registries
+
+    points = spec.points() if spec.search == "grid" else [spec._corner()]
+    configs = [spec.config_for(point) for point in points]
+    for config in configs:
+        check_registries(config)
+    loaded: dict[tuple, object] = {}
+    for config in configs:
+        key = (config.dataset, config.data_dir)
+        if key not in loaded:
+            loaded[key] = data.load(config.dataset, data_dir=config.data_dir)
+        dataset = loaded[key]
+        check_fits(models.create(config.model, dataset.input_shape, dataset.num_classes), dataset, config)
+
+
+def _check_names(spec: SweepSpec) -> None:
+    """Unknown dataset/model/optimizer/schedule names fail here, not in every worker."""
+    from optlab import data, models, optim, schedules
+
+    if spec.search == "grid":
+        points = spec.points()
+    else:  # a search: each listed value once, the other parameters at their first value or low end
+        corner = {p.name: p.values[0] if p.values is not None else p.low for p in spec.params}
+        points = [{**corner, p.name: v} for p in spec.params for v in p.values or ()] or [corner]
+    for point in points:
+        config = spec.config_for(point)
+        if config.dataset not in data.names():
+            raise ConfigError(
+                f"invalid value for --dataset: {config.dataset!r} (use {', '.join(data.names())})"
+            )
+        if config.model not in models.names():
+            raise ConfigError(
+                f"invalid value for --model: {config.model!r} (use {', '.join(models.names())})"
+            )
+        if config.schedule not in schedules.names():
+            raise ConfigError(
+                f"invalid value for --schedule: {config.schedule!r} (use {', '.join(schedules.names())})"
+            )
+        optim.info(config.optimizer)  # ConfigError naming the valid optimizers
+
+
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in data.items():
