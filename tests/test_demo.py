@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from optlab.experiments.demo import METHODS, demo_surface, run_demo
 
@@ -16,17 +15,3 @@ def test_run_demo_rows_and_figure(tmp_path):
         assert np.isfinite(row.final_loss) and row.final_loss >= 0
         assert row.distance_to_minimum < start_distance  # every method made progress
     assert figure.exists() and figure.stat().st_size > 20_000
-
-
-def test_demo_command(tmp_path, capsys):
-    from optlab.cli import main
-
-    with pytest.raises(SystemExit) as exited:
-        main(["demo", "--out", str(tmp_path), "--steps", "30"])
-    assert exited.value.code in (0, None)
-    stdout = capsys.readouterr().out
-    for name in METHODS:
-        assert name in stdout
-    assert "distance to min" in stdout
-    assert str((tmp_path / "demo_trajectories.png").resolve()) in stdout
-    assert (tmp_path / "demo_trajectories.png").exists()

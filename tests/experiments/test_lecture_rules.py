@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -55,19 +53,6 @@ def test_first_seed_runs_those_seeds_and_is_recorded_in_results(tmp_path):
         assert record["seed"] == seed == record["measurements"]["seed"]
     assert not (tmp_path / "B5" / "seed-0").exists()
     assert json.loads((tmp_path / "results.json").read_text())["first_seed"] == 7
-
-
-def test_cli_first_seed_in_the_plan_and_a_negative_one_refused(tmp_path):
-    def optlab(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "optlab", *args], capture_output=True, text=True)
-
-    done = optlab("lecture", "--only", "B4", "--first-seed", "10", "--dry-run", "--out", str(tmp_path / "r"))
-    assert done.returncode == 0, done.stderr
-    assert "B4" in done.stdout and "× 3" in done.stdout
-    done = optlab("lecture", "--only", "B4", "--first-seed", "-1", "--out", str(tmp_path / "r"))
-    assert done.returncode == 2
-    assert "first-seed" in done.stderr and "Traceback" not in done.stderr
-    assert not (tmp_path / "r").exists()
 
 
 # ----------------------------------------------------------------------------------------- lecture table

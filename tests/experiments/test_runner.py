@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -97,54 +94,6 @@ def test_resume_keeps_finished_experiments(smoke):
     ]
 
 
-def optlab(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "optlab", *args], capture_output=True, text=True, cwd=cwd, timeout=300
-    )
-
-
-def test_cli_unknown_only_id_is_one_line_and_exit_2(tmp_path):
-    done = optlab("lecture", "--only", "S1,S99", "--out", str(tmp_path / "r"))
-    assert done.returncode == 2
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "S99" in lines[0] and "S1" in lines[0] and "S6b" in lines[0]
-    assert not (tmp_path / "r").exists()
-
-
-def test_cli_bad_profile_exit_2(tmp_path):
-    done = optlab("lecture", "--profile", "huge", "--out", str(tmp_path / "r"))
-    assert done.returncode == 2
-    assert "huge" in done.stderr and "smoke" in done.stderr
-
-
-def test_cli_runs_smoke_and_writes_the_report(tmp_path, capsys):
-    """In this process (the subprocess tests above cover exit codes; this one the work)."""
-    from optlab.cli import main
-
-    out = tmp_path / "report"
-    with pytest.raises(SystemExit) as exited:
-        main(
-            ["lecture", "--profile", "smoke", "--only", "S1", "--out", str(out), "--quiet", "--workers", "1"]
-        )
-    assert exited.value.code in (0, None)
-    stdout = capsys.readouterr().out
-    assert "S1" in stdout and "reproduced" in stdout and "index.html" in stdout
-    results = json.loads((out / "results.json").read_text())
-    assert [c["id"] for c in results["claims"]] == ["S1"]
-    assert (out / "index.html").read_text().startswith("<!DOCTYPE html>")
-
-
-def test_cli_storage_needs_sweep_and_a_valid_url(tmp_path):
-    done = optlab("lecture", "--only", "B3", "--storage", "sqlite:///x.db", "--out", str(tmp_path / "r"))
-    assert done.returncode == 2
-    assert len(done.stderr.strip().splitlines()) == 1 and "--sweep" in done.stderr
-    out = str(tmp_path / "r")
-    done = optlab("lecture", "--only", "B3", "--sweep", "--storage", "nosuch://db", "--out", out)
-    assert done.returncode == 2
-    assert len(done.stderr.strip().splitlines()) == 1 and "nosuch://db" in done.stderr
-    assert not (tmp_path / "r").exists()
-
-
 def test_estimate_schedules_the_costs_longest_first_on_the_workers(tmp_path):
     from optlab.experiments import generalisation_gap as b4
     from optlab.experiments import large_batch as b6
@@ -168,10 +117,3 @@ def test_estimate_leaves_out_what_resume_keeps(smoke):
     out, _ = smoke
     assert estimate(plan_lecture("smoke", out, only="S1,S4", resume=True)).kept == 2
     assert estimate(plan_lecture("smoke", out, only="S1,S4", resume=False)).kept == 0
-
-
-def test_cli_dry_run_prints_the_plan_and_runs_nothing(tmp_path):
-    done = optlab("lecture", "--profile", "full", "--dry-run", "--out", str(tmp_path / "r"))
-    assert done.returncode == 0, done.stderr
-    assert "expected ≈" in done.stdout and "B4" in done.stdout and " h " in done.stdout
-    assert not (tmp_path / "r").exists()
