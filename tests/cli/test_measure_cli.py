@@ -17,14 +17,7 @@ from typer.testing import CliRunner
 from optlab.cli import measure as measure_cli
 from optlab.errors import ConfigError, OptlabError
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread, as in tests/measure (where these tests lived): small tensors, few shared cores."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # as in tests/measure
 
 
 def run_optlab(*args: str) -> subprocess.CompletedProcess:

@@ -21,16 +21,8 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-import torch
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread, as in tests/measure (where these tests lived): small tensors, few shared cores."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # as in tests/measure
 
 
 @pytest.fixture(scope="module")

@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import torch
 import typer
 
 import optlab.cli
 from optlab.cli import sweep as sweep_cli
 
-
-# The autouse fixtures of tests/sweep/conftest.py, where these tests lived.
-@pytest.fixture(autouse=True)
-def isolated_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Runs, index, sweep storage and dataset cache under tmp_path, also for worker subprocesses (env)."""
-    monkeypatch.setenv("OPTLAB_RUNS", str(tmp_path / "runs"))
-    monkeypatch.setenv("OPTLAB_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # worker processes on a shared 2-core machine
-    monkeypatch.setenv("OPTLAB_NO_PROGRESS", "1")
-    return tmp_path
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """In-process training on one torch thread: the test machine's few cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("isolated_env", "one_torch_thread")  # as in tests/sweep
 
 
 @pytest.fixture
