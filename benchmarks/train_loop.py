@@ -39,7 +39,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from optlab import data, models
 from optlab.data import Dataset, Split
 from optlab.errors import DataError
-from optlab.train import TrainConfig, loop, read_csv, train
+from optlab.train import TrainConfig, core, read_csv, train
 
 CLOCK = time.perf_counter
 
@@ -176,7 +176,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if args.clock == "cpu":  # CPU time of this process: robust to other jobs on a shared machine (1 thread)
         global CLOCK
-        CLOCK = loop.clock = time.process_time
+        CLOCK = core.clock = time.process_time
     dataset, source = load_data()
     if args.cell:
         with tempfile.TemporaryDirectory() as tmp:
