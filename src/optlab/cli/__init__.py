@@ -36,9 +36,20 @@ def _register_commands() -> None:
     global _registered
     if _registered:  # main() may run several times in one process (tests)
         return
-    from optlab.cli import catalog, data_cmd, demo, explore, lecture, measure, runs, sweep, train_cmd
+    from optlab.cli import (
+        catalog,
+        data_cmd,
+        demo,
+        explore,
+        lecture,
+        measure,
+        runs,
+        speedrun,
+        sweep,
+        train_cmd,
+    )
 
-    for module in (train_cmd, runs, data_cmd, lecture, measure, sweep, demo, explore, catalog):
+    for module in (train_cmd, runs, data_cmd, lecture, measure, sweep, speedrun, demo, explore, catalog):
         module.register(app)
     _registered = True
 
