@@ -10,13 +10,8 @@ import math
 import pytest
 import torch
 
-from optlab.experiments.framework import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED, SECTIONS
-
-# The report's part for A1–A5 comes with their registration (issue 16); until then the claims cannot be built.
-if "After the lecture" not in SECTIONS:
-    pytest.skip("framework.SECTIONS has no 'After the lecture' yet", allow_module_level=True)
-
-from optlab.experiments import edge_of_stability as a1  # after the check: its claims need that section
+from optlab.experiments import edge_of_stability as a1
+from optlab.experiments.framework import INCONCLUSIVE, NOT_REPRODUCED, REPRODUCED
 
 EVERY = 25
 # The sharpness as a fraction of its limit, one reading every 25 updates: a rise from half the limit, the

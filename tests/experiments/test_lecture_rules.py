@@ -16,7 +16,7 @@ from optlab.experiments.framework import DATA_CLAIM_RULE, REPRODUCED
 from optlab.report.html import render_html
 
 # Claims decided by training networks on data (the error-surface claims S1–S6 are deterministic functions).
-DATA_EXPERIMENTS = [i for i in registry.resolve(None) if i.startswith("B")]
+DATA_EXPERIMENTS = [i for i in registry.resolve(None) if i.startswith(("B", "A"))]
 
 
 def test_every_seeded_data_claim_runs_on_at_least_three_seeds_in_quick_and_full():

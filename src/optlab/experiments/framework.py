@@ -81,6 +81,7 @@ SECTIONS: tuple[str, ...] = (
     "Adaptive learning rate",
     "Learning-rate schedules",
     "Large batch",
+    "After the lecture",  # what batch-size science learned since 2018 (issue 16)
 )
 
 

@@ -28,6 +28,7 @@ _EXPERIMENTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("S6", "lr_schedules", ("S6a", "S6b")),
     ("B7", "warmup", ("B7-variance", "B7-warmup")),
     ("B6", "large_batch", ("B6", "B6-goyal")),
+    ("A1", "edge_of_stability", ("A1", "A2")),
 )
 
 
