@@ -30,6 +30,9 @@ PLAIN_FLAGS = (
     "no_decay_bias_norm",
     "tensorboard",
     "description",
+    "batch_schedule",
+    "batch_lr_rule",
+    "batch_beta2_rule",
 )
 
 
@@ -72,7 +75,22 @@ def config_from_flags(params: dict[str, Any]) -> Any:
     if params["schedule_arg"]:
         pairs = dict(parse_hparam(item) for item in params["schedule_arg"])
         base["schedule_kwargs"] = {**base.get("schedule_kwargs", {}), **pairs}
+    if params["batch_schedule_arg"]:
+        pairs = dict(_batch_schedule_arg(item) for item in params["batch_schedule_arg"])
+        base["batch_schedule_kwargs"] = {**base.get("batch_schedule_kwargs", {}), **pairs}
     return TrainConfig.from_dict(base)
+
+
+def _batch_schedule_arg(text: str) -> tuple[str, Any]:
+    """``--batch-schedule-arg KEY=VALUE``, parsed as ``--hp`` is (``sizes=32,64`` → (32, 64))."""
+    from optlab.train import parse_hparam
+
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip() or not raw.strip():
+        raise ConfigError(
+            f"invalid value for --batch-schedule-arg: {text!r} (expected key=value, e.g. start=32)"
+        )
+    return parse_hparam(text)
 
 
 class EpochPrinter:

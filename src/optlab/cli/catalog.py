@@ -46,13 +46,21 @@ def register(app: typer.Typer) -> None:
             "optimizers", help=f"What to list: {', '.join(KINDS)}.", show_default="optimizers"
         ),
     ) -> None:
-        """List the optimizers, schedules, models or datasets optlab knows, with their papers."""
+        """List the optimizers, schedules (lr, then batch size), models or datasets optlab knows, with their
+        papers."""
         if kind not in KINDS:
             raise ConfigError(f"unknown kind {kind!r} for 'optlab list'; valid: {', '.join(KINDS)}")
         from optlab.cli._tables import print_table
 
         header, rows = _rows(kind)
         print_table(header, rows, title=f"optlab {kind}")
+        if kind == "schedules":  # batch-size schedules (examples seen -> B) have their own registry
+            from optlab import schedules
+
+            entries = [schedules.batch_schedule_info(name) for name in schedules.batch_schedule_names()]
+            rows = [(e.name, ", ".join(e.options), e.description, e.paper) for e in entries]
+            header = ["name", "options", "description", "paper"]
+            print_table(header, rows, title="optlab batch-size schedules")
 
     @app.command()
     def version() -> None:

@@ -82,6 +82,33 @@ def train(
         list[str] | None,
         typer.Option(help="Schedule option KEY=VALUE (repeatable), e.g. gamma=0.5.", show_default="none"),
     ] = None,
+    batch_schedule: Annotated[
+        str | None,
+        typer.Option(
+            help="Batch-size schedule, examples seen -> global batch size (`optlab list schedules`); "
+            "replaces --batch-size.",
+            show_default="none: --batch-size throughout",
+        ),
+    ] = None,
+    batch_schedule_arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Batch-size schedule option KEY=VALUE (repeatable), e.g. start=32, sizes=32,64, "
+            "points=0:32,20000:128.",
+            show_default="none",
+        ),
+    ] = None,
+    batch_lr_rule: Annotated[
+        str | None,
+        typer.Option(
+            help="lr at batch size B, B0 the first: none, linear (lr·B/B0) or sqrt (lr·√(B/B0)).",
+            show_default="none",
+        ),
+    ] = None,
+    batch_beta2_rule: Annotated[
+        str | None,
+        typer.Option(help="Adam's β₂ at batch size B: none or half-life (β₂^(B/B0)).", show_default="none"),
+    ] = None,
     seed: Annotated[
         int | None, typer.Option(help="Random seed (init, shuffling, dropout).", show_default="0")
     ] = None,

@@ -3,9 +3,30 @@
 Build one (``cosine(0.1, total_steps=1000)``, or by name: ``create("cosine", 0.1, 1000, warmup_steps=100)``),
 call it (``schedule(t)``), and drive any torch optimizer with it through ``attach(optimizer, schedule)``,
 a ``torch.optim.lr_scheduler.LRScheduler``. Warm-up wrappers do not shift the schedule they wrap.
+
+Batch-size schedules (:mod:`optlab.schedules.batch`) are pure functions ``examples_seen -> B`` with their own
+registry (``batch_schedule_names()``, ``create_batch_schedule("ramp", start=32, end=256, examples=50_000)``),
+and ``lr_factor`` / ``half_life_beta2`` give the learning rate and Adam's β₂ at a new batch size.
 """
 
 from optlab.schedules.attach import ScheduledLR, attach
+from optlab.schedules.batch import (
+    BETA2_RULES,
+    LR_RULES,
+    BatchSchedule,
+    BatchScheduleInfo,
+    CbsDriven,
+    Piecewise,
+    Ramp,
+    batch_schedule_info,
+    batch_schedule_names,
+    cbs_driven,
+    create_batch_schedule,
+    half_life_beta2,
+    lr_factor,
+    piecewise,
+    ramp,
+)
 from optlab.schedules.core import (
     WSD,
     Constant,
@@ -35,7 +56,12 @@ from optlab.schedules.registry import ScheduleInfo, create, info, names
 from optlab.schedules.scaling import linear_scaling, sqrt_scaling
 
 __all__ = [
+    "BETA2_RULES",
+    "LR_RULES",
     "WSD",
+    "BatchSchedule",
+    "BatchScheduleInfo",
+    "CbsDriven",
     "Constant",
     "ConstantWarmup",
     "Cosine",
@@ -44,24 +70,34 @@ __all__ = [
     "LinearWarmup",
     "MultiStep",
     "OneCycle",
+    "Piecewise",
+    "Ramp",
     "Schedule",
     "ScheduleInfo",
     "ScheduledLR",
     "StepDecay",
     "Transformer",
     "attach",
+    "batch_schedule_info",
+    "batch_schedule_names",
+    "cbs_driven",
     "constant",
     "constant_warmup",
     "cosine",
     "create",
+    "create_batch_schedule",
     "exponential",
+    "half_life_beta2",
     "info",
     "inverse_time",
     "linear_scaling",
     "linear_warmup",
+    "lr_factor",
     "multistep",
     "names",
     "one_cycle",
+    "piecewise",
+    "ramp",
     "sqrt_scaling",
     "step_decay",
     "transformer",

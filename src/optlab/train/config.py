@@ -26,6 +26,7 @@ FLAGS: dict[str, str] = {
     "log_steps": "--log-steps",
     "hparams": "--hp",
     "eval_batch_size": "--eval-batch-size",
+    "batch_schedule_kwargs": "--batch-schedule-arg",
 }
 
 # Fields added after runs and sweep studies were first recorded: to_dict (config.toml) writes them only when
@@ -37,8 +38,14 @@ LATER_FIELDS: dict[str, Any] = {
     "tta": False,
     "channels_last": False,
     "precision": "fp32",
+    "batch_schedule": None,
+    "batch_schedule_kwargs": {},
+    "batch_lr_rule": "none",
+    "batch_beta2_rule": "none",
 }
 PRECISIONS = ("fp32", "bf16")
+BATCH_LR_RULES = ("none", "linear", "sqrt")  # = optlab.schedules.LR_RULES (kept here: no torch import)
+BATCH_BETA2_RULES = ("none", "half-life")  # = optlab.schedules.BETA2_RULES
 
 
 DEFAULT_EPOCHS = 10  # without --epochs and --max-steps
@@ -90,7 +97,13 @@ class TrainConfig:
     evaluates on the mean logits of each example and its flip; ``channels_last`` stores the model's 4-D
     weights channels-last (NHWC: oneDNN's fast convolution layout on CPU); ``precision="bf16"`` runs the
     training forward pass and loss under ``torch.autocast`` in bfloat16 (weights, optimizer and evaluation
-    stay float32)."""
+    stay float32).
+
+    Batch-size schedules, off by default: ``batch_schedule`` names one (:mod:`optlab.schedules.batch`:
+    piecewise, ramp, cbs_driven; ``batch_schedule_kwargs`` its options) that replaces ``batch_size``: each
+    batch has the global size the schedule gives at the examples seen so far. At each change of B from the
+    first size B₀, ``batch_lr_rule`` scales the lr (``linear`` η·B/B₀, ``sqrt`` η·√(B/B₀)) and
+    ``batch_beta2_rule="half-life"`` sets Adam's β₂ to β₂^(B/B₀) (:mod:`optlab.train.batch_schedule`)."""
 
     dataset: str = "mnist1d"
     model: str = "mlp"
@@ -122,6 +135,10 @@ class TrainConfig:
     tta: bool = False
     channels_last: bool = False
     precision: str = "fp32"
+    batch_schedule: str | None = None
+    batch_schedule_kwargs: dict[str, Any] = field(default_factory=dict)
+    batch_lr_rule: str = "none"
+    batch_beta2_rule: str = "none"
 
     def __post_init__(self) -> None:
         if self.lr is None:
@@ -185,6 +202,22 @@ class TrainConfig:
             raise bad("label_smoothing", "must be a number in [0, 1)")
         if self.precision not in PRECISIONS:
             raise bad("precision", f"must be one of {', '.join(PRECISIONS)}")
+        self._validate_batch_schedule(bad)
+
+    def _validate_batch_schedule(self, bad: Any) -> None:
+        """The batch-size schedule's fields (its name and options are checked by ``check_registries``)."""
+        given = self.batch_schedule
+        if given is not None and not (isinstance(given, str) and given):
+            raise bad("batch_schedule", "must be a non-empty name")
+        if not isinstance(self.batch_schedule_kwargs, dict):
+            raise bad("batch_schedule_kwargs", "must be a table of KEY=VALUE options")
+        for name, valid in (("batch_lr_rule", BATCH_LR_RULES), ("batch_beta2_rule", BATCH_BETA2_RULES)):
+            if getattr(self, name) not in valid:
+                raise bad(name, f"must be one of {', '.join(valid)}")
+        if self.batch_schedule is None:
+            for name in ("batch_schedule_kwargs", "batch_lr_rule", "batch_beta2_rule"):
+                if getattr(self, name) != LATER_FIELDS[name]:
+                    raise bad(name, "needs --batch-schedule")
 
     # -- dict / TOML -----------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -214,7 +247,7 @@ class TrainConfig:
         data = dict(data)
         if data.get("batch_size") == "full":
             data["batch_size"] = None
-        for key in ("hparams", "schedule_kwargs"):
+        for key in ("hparams", "schedule_kwargs", "batch_schedule_kwargs"):
             if key in data:
                 if not isinstance(data[key], dict):
                     raise ConfigError(f"config key {key} must be a table, got {data[key]!r}")
@@ -336,6 +369,9 @@ def check_registries(config: TrainConfig, check_dataset: bool = True) -> None:
             f"invalid value for --hp ({hparams}) of {config.optimizer}: {error}; valid (with defaults): "
             f"{listing}"
         ) from None
+    from optlab.train import batch_schedule
+
+    batch_schedule.check(config)
 
 
 def optimizer_hparams(name: str) -> dict[str, Any]:

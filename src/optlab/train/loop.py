@@ -28,7 +28,7 @@ from torch import nn
 import optlab
 from optlab._io import atomic_write_text
 from optlab.errors import ConfigError, OptlabError
-from optlab.train import core, distributed, runs
+from optlab.train import batch_schedule, core, distributed, runs
 from optlab.train.callbacks import TrainState
 from optlab.train.checkpoint import (
     load_checkpoint,
@@ -158,8 +158,9 @@ def train(
             run_id = index_db.start(run_dir, config, study=group)
 
     started = time.perf_counter()
+    lrs = batch_schedule.lrs_used(schedule)  # steps.csv: the lr each update took (after any batch-size rule)
     shell = _RunFiles(
-        run_dir, config, schedule, batcher, params, writer, lambda: elapsed + time.perf_counter() - started
+        run_dir, config, lrs, batcher, params, writer, lambda: elapsed + time.perf_counter() - started
     )
     bar = Progress(quiet or not writer, n_epochs, len(batcher), state.epoch, state.stats.updates)
     loggers = [CsvLogger(run_dir / "metrics.csv")] if writer else []
@@ -257,9 +258,10 @@ def build(
         else model.parameters()
     )
     optimizer = optim.create(config.optimizer, params, lr=config.lr, **config.hparams)
+    sizes = batch_schedule.create(config)  # a batch-size schedule replaces the fixed batch size
     batcher = data.Batcher(
         dataset.train,
-        config.batch_size,
+        config.batch_size if sizes is None else sizes,
         shuffle=config.shuffle,
         drop_last=config.drop_last,
         seed=config.seed,
@@ -268,8 +270,11 @@ def build(
         world_size=world_size,
         reuse_buffer=True,  # each batch is done (backward, hooks run) before the next is gathered
     )
-    n_epochs = config.epoch_limit(len(batcher))
-    total_steps = config.total_steps(len(batcher))
+    if sizes is None:
+        n_epochs = config.epoch_limit(len(batcher))
+        total_steps = config.total_steps(len(batcher))
+    else:  # epochs of different lengths
+        n_epochs, total_steps = batch_schedule.run_length(config, batcher)
     try:
         schedule = schedules.create(
             config.schedule,
@@ -280,6 +285,8 @@ def build(
         )
     except (TypeError, ValueError) as error:
         raise ConfigError(f"invalid schedule {config.schedule!r} for this run: {error}") from None
+    # --batch-lr-rule, --batch-beta2-rule: the lr and β₂ follow the batch size the batcher just drew
+    schedule = batch_schedule.follow(schedule, config, batcher, optimizer)
     augment = Augment(config.flip, config.translate)
     loss_fn = (
         functools.partial(F.cross_entropy, label_smoothing=config.label_smoothing)
