@@ -22,6 +22,7 @@ TAKES = {
     "logreg": [MNIST, CIFAR, MNIST1D, ABC],
     "mlp": [MNIST, CIFAR, MNIST1D, ABC],
     "conv2bn": [MNIST, CIFAR],
+    "cnn1d_bn64": [MNIST1D],
 }
 
 
@@ -67,6 +68,8 @@ def expected_parameters(name, shape, classes):
         return conv(1, 25, 5) + 2 * conv(25, 25, 3) + linear(25 * length, classes)
     if name == "cnn1d_bn":  # cnn1d plus a BatchNorm (weight and bias) per convolution
         return expected_parameters("cnn1d", shape, classes) + 3 * batchnorm(25)
+    if name == "cnn1d_bn64":  # cnn1d_bn with 64 channels: 1→64 (k 5), 64→64 (k 3) twice, length 40 → 5
+        return conv(1, 64, 5) + 2 * conv(64, 64, 3) + 3 * batchnorm(64) + linear(64 * 5, classes)
     if name == "conv2bn":  # bias-free 3×3 convolutions, two 2×2 pools (28 → 7, 32 → 8)
         channels, height, width = shape
         convs = 9 * channels * 32 + batchnorm(32) + 9 * 32 * 64 + batchnorm(64)
@@ -75,7 +78,7 @@ def expected_parameters(name, shape, classes):
 
 
 def test_names():
-    assert names() == ["f1", "c1", "mlp1d", "cnn1d", "cnn1d_bn", "logreg", "mlp", "conv2bn"]
+    assert names() == ["f1", "c1", "mlp1d", "cnn1d", "cnn1d_bn", "logreg", "mlp", "conv2bn", "cnn1d_bn64"]
     for name in names():
         entry = info(name)
         assert entry.name == name and entry.description and entry.paper and entry.inputs
@@ -184,7 +187,7 @@ def test_accepts_torch_size():
     [
         (
             lambda: create("resnet", MNIST, 10),
-            "unknown model 'resnet'; valid: f1, c1, mlp1d, cnn1d, cnn1d_bn, logreg, mlp, conv2bn",
+            "unknown model 'resnet'; valid: f1, c1, mlp1d, cnn1d, cnn1d_bn, logreg, mlp, conv2bn, cnn1d_bn64",
         ),
         (lambda: create("c1", MNIST1D, 10), r"model 'c1' takes images shaped \(channels, height, width\)"),
         (lambda: create("c1", ABC, 10), "model 'c1' takes images"),

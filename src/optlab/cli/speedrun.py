@@ -100,6 +100,8 @@ def speedrun(
         f"apart: data loading {result.load_seconds:.2f} s, one-off warm-up {result.warmup_seconds:.2f} s "
         "(no compilation: torch.compile is not used)"
     )
+    before, after = (" ".join(f"{v:.2f}" for v in load) for load in result.load_average)
+    print(f"load average (1, 5, 15 min) before: {before}, after: {after}")
     print(
         f"target {100 * goal:.1f} %: " + ("reached" if result.reached else f"NOT reached ({100 * acc:.2f} %)")
     )

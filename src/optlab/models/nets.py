@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from optlab.errors import ConfigError
 
-__all__ = ["c1", "cnn1d", "cnn1d_bn", "conv2bn", "f1", "logreg", "mlp", "mlp1d"]
+__all__ = ["c1", "cnn1d", "cnn1d_bn", "cnn1d_bn64", "conv2bn", "f1", "logreg", "mlp", "mlp1d"]
 
 Shape = tuple[int, ...]
 
@@ -183,6 +183,16 @@ def cnn1d_bn(input_shape: Shape, num_classes: int) -> nn.Module:
     example per batch in training mode.
     """
     return cnn1d(input_shape, num_classes, batch_norm=True)
+
+
+def cnn1d_bn64(input_shape: Shape, num_classes: int) -> nn.Module:
+    """:func:`cnn1d_bn` with 64 channels instead of 25: the MNIST-1D speed run's model (recipes/mnist1d.toml).
+
+    Not in the MNIST-1D paper. At the speed run's budget of a few hundred updates it reached ~96 % test
+    accuracy where 25 channels reached ~92 % and 48 channels ~95 %, while an update of these small
+    convolutions costs about the same (Python and dispatch overhead dominate; README, "Speed run").
+    """
+    return cnn1d(input_shape, num_classes, channels=64, batch_norm=True)
 
 
 # ------------------------------------------------------------------------------------------------------------

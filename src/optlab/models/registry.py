@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from optlab.errors import ConfigError
-from optlab.models.nets import c1, cnn1d, cnn1d_bn, conv2bn, f1, logreg, mlp, mlp1d
+from optlab.models.nets import c1, cnn1d, cnn1d_bn, cnn1d_bn64, conv2bn, f1, logreg, mlp, mlp1d
 
 __all__ = ["ModelInfo", "create", "info", "names"]
 
@@ -77,6 +77,13 @@ _REGISTRY: dict[str, ModelInfo] = {
             "small BN conv net: 2 × [Conv 3×3 (32, 64), MaxPool 2, BatchNorm, ReLU] → linear (speed run)",
             "the plain two-conv BatchNorm net; conv → pool → BN → ReLU as in Jordan's airbench (2024)",
             "images (channels, height, width), at least 4×4",
+        ),
+        ModelInfo(
+            "cnn1d_bn64",
+            cnn1d_bn64,
+            "1-D CNN: 3 × [Conv1d 64 channels, stride 2, BatchNorm, ReLU] → linear (speed run)",
+            "cnn1d_bn (Greydanus & Kobak 2020's ConvBase with BatchNorm) widened to 64 channels",
+            "sequences (length,) or (channels, length), length >= 3",
         ),
     )
 }

@@ -12,6 +12,7 @@ README's "Speed run" section), so there is nothing compiled.
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -56,6 +57,7 @@ class Speedrun:
     load_seconds: float
     warmup_seconds: float
     runs: list[SeedRun] = field(default_factory=list)
+    load_average: list[list[float]] = field(default_factory=list)  # os.getloadavg() before and after
 
     @property
     def accuracy(self) -> list[float]:
@@ -98,6 +100,7 @@ class Speedrun:
             "device": self.device,
             "load_seconds": self.load_seconds,
             "warmup_seconds": self.warmup_seconds,
+            "load_average": self.load_average,
             "steps": [r.steps for r in self.runs],
             "run_dirs": [r.run_dir for r in self.runs],
             "curves": [r.curve for r in self.runs],
@@ -167,6 +170,7 @@ def _run(recipe, out_dir, seeds, first_seed, target, dataset, index, on_seed) ->
     from optlab.train import core, loop, resolve_device, train
     from optlab.train.device import describe_device
 
+    load_before = list(os.getloadavg())  # the machine's 1, 5, 15-minute load: a timing under load is not one
     config = recipe.config
     device = resolve_device(config.device)
     config = config.replace(device=str(device))
@@ -196,6 +200,7 @@ def _run(recipe, out_dir, seeds, first_seed, target, dataset, index, on_seed) ->
         load_seconds,
         warmup_seconds,
     )
+    result.load_average.append(load_before)
     for seed in range(first_seed, first_seed + (seeds or recipe.seeds)):
         seed_config = config.replace(seed=seed, description=f"speedrun-{recipe.name}-seed{seed}")
         run_dir = out_dir / f"seed-{seed}"
@@ -207,5 +212,6 @@ def _run(recipe, out_dir, seeds, first_seed, target, dataset, index, on_seed) ->
         result.runs.append(seed_run)
         if on_seed is not None:
             on_seed(seed_run)
+    result.load_average.append(list(os.getloadavg()))
     write_json(out_dir / "speedrun.json", result.to_dict())
     return result
