@@ -114,9 +114,29 @@ def critical_batch(
     metric: Annotated[
         str, typer.Option(help="Column of metrics.csv compared with --target (a loss: lower is better).")
     ] = "train_loss",
+    three_ways: Annotated[
+        bool,
+        typer.Option(
+            "--three-ways",
+            help="Also retrain the smallest-batch run for B_simple over training and branch it at k·B "
+            "(Merrill et al. 2025): the three estimates side by side, with three_ways.png.",
+        ),
+    ] = False,
+    ks: Annotated[
+        str, typer.Option(help="With --three-ways: the branches' batch multiples k.")
+    ] = "1,2,4,8,16,32",
+    window: Annotated[
+        int, typer.Option(help="With --three-ways: examples per branch (0: 4 updates of the largest).")
+    ] = 0,
+    eps: Annotated[
+        float, typer.Option(help="With --three-ways: a branch is within if its loss ≤ (1 + eps)·k=1's.")
+    ] = 0.02,
     out: OutDir = None,
 ) -> None:
-    """Fit (S/S_min − 1)(E/E_min − 1) = 1 to steps-to-target of runs at several batch sizes → B_crit."""
+    """Fit (S/S_min − 1)(E/E_min − 1) = 1 to steps-to-target of runs at several batch sizes → B_crit.
+
+    With --three-ways, also B_simple at the target (McCandlish et al. 2018), Zhang et al.'s batch (steps 20 %
+    above linear scaling) and CBS(t) from branches of the smallest-batch run (Merrill et al. 2025)."""
     from optlab._io import write_json
     from optlab.measure.noise_scale import fit_critical_batch, plot_critical_batch, steps_to_target
     from optlab.measure.outputs import output_name, runs_digest
@@ -124,6 +144,7 @@ def critical_batch(
     if not math.isfinite(target):
         raise ConfigError(f"invalid value for --target: {target!r} (a finite number)")
     check_out(out)
+    multiples = _check_three_ways(metric, ks, window, eps) if three_ways else ()
     folders = [resolve_run(key) for key in runs]
     reached = steps_to_target(folders, metric, target)
     for run_dir in reached.left_out:
@@ -140,4 +161,43 @@ def critical_batch(
         files.path("critical_batch.json"),
         {"target": target, "metric": metric, "runs": reached.rows, **fit.to_dict()},
     )
+    if three_ways:
+        _three_ways(reached, fit, target, metric, multiples, window, eps, files)
     files.report()
+
+
+def _check_three_ways(metric: str, ks: str, window: int, eps: float) -> tuple[int, ...]:
+    """The --three-ways flags, checked before any training; returns the multiples k."""
+    from optlab.measure.critical_batch import check_ks
+
+    if metric != "train_loss":
+        raise ConfigError("--three-ways needs --metric train_loss (B_simple is read at a training loss)")
+    try:
+        multiples = tuple(int(k) for k in ks.split(","))
+    except ValueError:
+        raise ConfigError(f"invalid value for --ks: {ks!r} (integers, comma-separated)") from None
+    check_ks(multiples)
+    at_least("--window", window, 0)
+    at_least("--eps", eps, 0, "a number")
+    return multiples
+
+
+def _three_ways(reached, fit, target, metric, multiples, window, eps, files) -> None:
+    """--three-ways: retrain and branch the smallest-batch run; print and write the three estimates."""
+    from pathlib import Path
+
+    from optlab._io import write_json
+    from optlab.measure.critical_batch import plot_three_ways, three_ways_from_run
+    from optlab.train.config import TrainConfig
+
+    base = min(reached.reached, key=lambda row: row["batch_size"])
+    config = TrainConfig.load(Path(base["run"]) / "config.toml")
+    result = three_ways_from_run(config, fit, target, base["steps"], ks=multiples, window=window, eps=eps)
+    print(f"three ways (base: {base['run']}, batch {base['batch_size']}):")
+    print(f"  (a) B_simple at {metric} <= {target:g}: {result.b_simple:.4g}  (McCandlish et al. 2018)")
+    print(f"  (b) B_crit = E_min/S_min: {result.b_crit:.4g};  Zhang et al. 2024 (20 % over linear "
+          f"scaling): {result.zhang_fit:.4g} (fit), {result.zhang_points:.4g} (runs)")  # fmt: skip
+    cbs = ", ".join(f"t={c['step']}: {'≥' if c['capped'] else ''}{c['cbs']}" for c in result.cbs)
+    print(f"  (c) CBS(t), branched (Merrill et al. 2025, ε = {eps:g}): {cbs}")
+    plot_three_ways(result, files.path("three_ways.png"))
+    write_json(files.path("three_ways.json"), {"target": target, "base": base, **result.to_dict()})

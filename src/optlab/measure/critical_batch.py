@@ -92,10 +92,11 @@ def zhang_from_points(
 class KeepStates:
     """Trainer callback: keeps copies of the model's and the optimizer's state after the updates ``steps``
     (``states[step] = {"model": …, "optimizer": …}``), to branch from (:func:`branch_cbs`). Step 0 (the
-    start) is not an update: pass the initial states yourself if you want it."""
+    start) is not an update: pass the initial states yourself if you want it. ``stop``: end the run once the
+    last of them is kept."""
 
-    def __init__(self, steps: Sequence[int]):
-        self.steps = set(int(s) for s in steps)
+    def __init__(self, steps: Sequence[int], stop: bool = False):
+        self.steps, self.stop = set(int(s) for s in steps), stop
         self.states: dict[int, dict[str, Any]] = {}
 
     def on_step(self, state: Any) -> None:
@@ -104,6 +105,8 @@ class KeepStates:
                 "model": copy.deepcopy(state.model.state_dict()),
                 "optimizer": copy.deepcopy(state.optimizer.state_dict()),
             }
+        if self.stop and state.step >= max(self.steps):
+            state.stop = True
 
 
 def lr_rule(optimizer: str) -> str:
@@ -150,13 +153,19 @@ def cbs_from_losses(batch_sizes: Sequence[int], losses: Sequence[float], eps: fl
     return int(cbs)
 
 
+def check_ks(ks: Sequence[int]) -> None:
+    """The branches' batch multiples: integers that start at 1 and increase, else :class:`ConfigError`."""
+    if not ks or ks[0] != 1 or any(b <= a for a, b in itertools.pairwise(ks)):
+        raise ConfigError(f"invalid value for --ks: {','.join(map(str, ks))} (must start at 1 and increase)")
+
+
 def branch_cbs(
     model: nn.Module,
     make_optimizer: Callable[[Any, float], torch.optim.Optimizer],
     states: dict[int, dict[str, Any]],
     split: Any,
     base_batch: int,
-    lr: float,
+    lr: float | Callable[[int], float],
     *,
     ks: Sequence[int] = (1, 2, 4, 8),
     window: int,
@@ -171,15 +180,14 @@ def branch_cbs(
     Each branch loads the state, makes its optimizer with ``make_optimizer(params, lr_k)`` and loads the
     saved optimizer state into it (momentum, Adam's moments), trains ``window // (k·B)`` updates (at least
     one) of batch k·B at lr_k = :func:`scaled_lr` (``lr``, k, ``rule``) on ``split`` (reshuffled from
-    ``seed``; the same seed for every k), then measures ``loss_fn`` (default cross-entropy) on
-    ``eval_data`` (default the whole ``split``) in eval mode. ``ks`` must start at 1. ``model`` is a template
-    (not changed).
+    ``seed``; the same seed for every k; ``lr`` may be the base run's schedule, read at t), then measures
+    ``loss_fn`` (default cross-entropy) on ``eval_data`` (default the whole ``split``) in eval mode. ``ks``
+    must start at 1; batches larger than ``split`` are left out. ``model`` is a template (not changed).
     """
     from optlab.data import Batcher
     from optlab.train.core import fit
 
-    if not ks or ks[0] != 1 or any(b <= a for a, b in itertools.pairwise(ks)):
-        raise ConfigError(f"ks must start at 1 and increase: {list(ks)}")
+    check_ks(ks)
     if window < base_batch:
         raise ConfigError(f"window ({window} examples) must hold at least one base batch ({base_batch})")
     loss_fn = loss_fn or nn.functional.cross_entropy
@@ -193,7 +201,7 @@ def branch_cbs(
                 break
             net = copy.deepcopy(model)
             net.load_state_dict(states[step]["model"])
-            lr_k = scaled_lr(lr, k, rule)
+            lr_k = scaled_lr(lr(step) if callable(lr) else lr, k, rule)
             optimizer = make_optimizer(net.parameters(), lr_k)
             optimizer.load_state_dict(states[step]["optimizer"])
             updates = max(1, window // batch)
@@ -244,6 +252,69 @@ def three_ways(
         cbs=[b.to_dict() for b in branches],
         b_simple_history=b_simple_over_training(noise_history),
     )
+
+
+BRANCH_FRACTIONS = (0.05, 0.15, 0.3, 0.6, 1.0)  # branch points: these fractions of the steps to the target
+
+
+def three_ways_from_run(
+    config: Any,
+    fitted: CriticalBatchFit,
+    target: float,
+    target_steps: int,
+    *,
+    ks: Sequence[int] = (1, 2, 4, 8, 16, 32),
+    window: int | None = None,
+    eps: float = 0.02,
+    dataset: Any = None,
+) -> ThreeWays:
+    """The three estimates for a user's model: ``config`` is the base run (a :class:`TrainConfig`, usually the
+    smallest batch of the trade-off runs ``fitted``), which reached the ``target`` training loss after
+    ``target_steps`` updates.
+
+    The base run is trained again from its seed (bit-identical to the original up to the last branch point,
+    :func:`optlab.train.fit_config`) with a :class:`NoiseScaleTracker` (the default batch sizes of ``optlab
+    measure noise``, 4 pairs, 20 readings) and :class:`KeepStates` at :data:`BRANCH_FRACTIONS` of
+    ``target_steps``; then :func:`branch_cbs` with the lr rule of its optimizer (:func:`lr_rule`) from the
+    lr its schedule gives at each t. ``window`` (examples) defaults to 4 updates of the largest branch. The
+    branches train without augmentation, in float32, with the run's training loss.
+    """
+    from optlab import optim
+    from optlab.measure.noise_scale import (
+        DEFAULT_BIG_BATCH,
+        DEFAULT_SMALL_BATCH,
+        NoiseScaleTracker,
+        noise_batches,
+    )
+    from optlab.train import resolve_device
+    from optlab.train.loop import build, fit_config
+
+    check_ks(ks)
+    if config.batch_size is None:
+        raise ConfigError("the base run trained full batch: branching needs a mini-batch run")
+    points = sorted({max(1, round(f * target_steps)) for f in BRANCH_FRACTIONS})
+    parts = build(config, dataset, resolve_device(config.device))
+    split = parts.dataset.train
+    small, big = noise_batches(DEFAULT_SMALL_BATCH, DEFAULT_BIG_BATCH, len(split))
+    tracker = NoiseScaleTracker(small, big, every=max(1, points[-1] // 20), n_pairs=4, seed=config.seed)
+    keep = KeepStates(points, stop=True)
+    fit_config(config, dataset=parts.dataset, callbacks=[tracker, keep])
+    window = window or 4 * max(ks) * config.batch_size
+    branches = branch_cbs(
+        parts.model,
+        lambda params, lr: optim.create(config.optimizer, params, lr=lr, **config.hparams),
+        keep.states,
+        split,
+        config.batch_size,
+        parts.schedule,
+        ks=ks,
+        window=window,
+        rule=lr_rule(config.optimizer),
+        eps=eps,
+        loss_fn=parts.loss_fn,
+        seed=config.seed,
+    )
+    return three_ways(fitted, tracker.history, target, branches)
 
 
 def plot_three_ways(result: ThreeWays, path: str | Path, title: str = "") -> None:
