@@ -55,15 +55,17 @@ def test_a3_fails_when_b_simple_is_off_by_more_than_a_factor_of_two():
     assert _outcomes([_seed(missing=True), _seed(), _seed()])["A3"] == NOT_REPRODUCED
 
 
-def test_a3_cbs_fails_when_cbs_is_flat_keeps_rising_or_hits_the_largest_batch():
+def test_a3_cbs_fails_when_cbs_is_flat_falls_or_keeps_rising():
     flat = (64, 64, 64, 64, 64, 64)
     assert _outcomes([_seed(cbs=flat)] * 3)["A3-cbs"] == NOT_REPRODUCED
     climbing = (16, 16, 32, 64, 256, 1024)  # ×4 at the last point: not levelled off
     assert _outcomes([_seed(cbs=climbing)] * 3)["A3-cbs"] == NOT_REPRODUCED
     falling = (512, 256, 128, 64, 32, 16)
     assert _outcomes([_seed(cbs=falling)] * 3)["A3-cbs"] == NOT_REPRODUCED
-    capped = [_seed(), _seed(), _seed(capped=True)]  # one seed's last CBS is only a floor
-    assert _outcomes(capped)["A3-cbs"] == NOT_REPRODUCED
+    # one seed's last CBS is the largest batch tried: a floor, which decides nothing about a level …
+    assert _outcomes([_seed(), _seed(), _seed(capped=True)])["A3-cbs"] == INCONCLUSIVE
+    # … unless CBS did not rise either
+    assert _outcomes([_seed(cbs=flat, capped=True)] * 3)["A3-cbs"] == NOT_REPRODUCED
     assert _outcomes([_seed()] * 3)["A3"] == REPRODUCED
 
 

@@ -29,6 +29,7 @@ _EXPERIMENTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("B7", "warmup", ("B7-variance", "B7-warmup")),
     ("B6", "large_batch", ("B6", "B6-goyal")),
     ("A1", "edge_of_stability", ("A1", "A2")),
+    ("A3", "critical_batch", ("A3", "A3-cbs")),
 )
 
 
