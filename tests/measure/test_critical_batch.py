@@ -80,6 +80,7 @@ def test_cbs_is_the_largest_batch_before_the_first_one_outside_the_tolerance():
 
 def test_lr_rules():
     assert lr_rule("sgd") == "linear" and lr_rule("Adam") == "sqrt" and lr_rule("adamw") == "sqrt"
+    assert lr_rule("momentum") == "linear" and lr_rule("lars") == "linear" and lr_rule("rmsprop") == "sqrt"
     assert scaled_lr(0.1, 4, "linear") == pytest.approx(0.4)
     assert scaled_lr(0.1, 4, "sqrt") == pytest.approx(0.2)
     with pytest.raises(ConfigError):

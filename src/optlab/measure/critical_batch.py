@@ -109,9 +109,14 @@ class KeepStates:
             state.stop = True
 
 
+SQRT_RULE = ("adagrad", "rmsprop", "adam", "adamw", "radam", "lamb")  # adaptive: √ (Malladi et al. 2022)
+
+
 def lr_rule(optimizer: str) -> str:
-    """The learning-rate rule a branch at k·B uses: ``"linear"`` (×k) for SGD, ``"sqrt"`` (×√k) for Adam."""
-    return "sqrt" if optimizer.lower() in ("adam", "adamw") else "linear"
+    """The learning-rate rule a branch at k·B uses: ``"sqrt"`` (×√k) for the adaptive optimizers
+    (:data:`SQRT_RULE`; LAMB as You et al. 2019 scale it), ``"linear"`` (×k, Goyal et al. 2017) for SGD,
+    momentum, Nesterov and LARS."""
+    return "sqrt" if optimizer.lower() in SQRT_RULE else "linear"
 
 
 def scaled_lr(lr: float, k: float, rule: str) -> float:
