@@ -165,7 +165,16 @@ def run(
         torch.set_num_threads(before)
 
 
-def _run(recipe, out_dir, seeds, first_seed, target, dataset, index, on_seed) -> Speedrun:
+def _run(
+    recipe: Recipe,
+    out_dir: Path,
+    seeds: int | None,
+    first_seed: int,
+    target: float | None,
+    dataset: Any,
+    index: bool | str | Path,
+    on_seed: Callable[[SeedRun], None] | None,
+) -> Speedrun:
     from optlab import data
     from optlab.train import core, loop, resolve_device, train
     from optlab.train.device import describe_device
