@@ -502,6 +502,9 @@ def _plot(result: dict[str, Any], path: Path) -> None:
     middle.legend(fontsize=7)
     branches = result["branches"]
     right.plot([x["step"] for x in branches], [x["cbs"] for x in branches], "s-", color="C3", label="CBS(t)")
+    for x in branches:
+        if x["capped"]:  # the largest batch tried: CBS is at least this
+            right.annotate("≥", (x["step"], x["cbs"]), textcoords="offset points", xytext=(-4, 6))
     right.set_xscale("log")
     right.set_yscale("log", base=2)
     right.set_xlabel("branch point t (update of the base run)")
