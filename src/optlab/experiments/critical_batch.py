@@ -96,8 +96,8 @@ class Setting:
 # B_simple 282. Plain-SGD branches (linear rule) diverged at k ≥ 16 at every t and gave a flat or falling
 # CBS(t) (the learning-rate rule runs into the stability limit, not into the noise), so (c) branches an
 # Adam run with the √ rule, as Merrill et al. do. Seeds 0–5: the best lr at 16 was 0.2 every time, 1.6 at
-# 128, 2.3–3.2 at 256 and 512. Seconds: one run() (one seed) on one thread, CPU time: quick 32–37 (seeds
-# 0–5), of which the trade-off runs ≈ 2/3. Full has not been run yet (its seconds are a guess).
+# 128, 2.3–3.2 at 256 and 512. Seconds: one run() (one seed) on one thread, CPU time: quick 32–42 (seeds
+# 0–5, 10–12), of which the trade-off runs ≈ 2/3. Full has not been run yet (its seconds are a guess).
 PROFILES: dict[str, ProfileRow[Setting]] = {
     "smoke": ProfileRow(
         Setting(
