@@ -4,6 +4,7 @@ bad usage, the plan printed by --dry-run, the report written."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,50 @@ def test_demo_command(tmp_path, capsys):
     assert "distance to min" in stdout
     assert str((tmp_path / "demo_trajectories.png").resolve()) in stdout
     assert (tmp_path / "demo_trajectories.png").exists()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:  # field 4 of /proc/PID/stat: the parent's pid
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_killed_lecture_takes_its_workers_with_it(tmp_path):
+    """SIGKILL of the lecture process: its worker processes stop too, rather than training on orphaned."""
+    import signal
+    import time
+
+    lecture = subprocess.Popen(
+        [sys.executable, "-m", "optlab", "lecture", "--profile", "smoke", "--only", "B4,B6", "--workers", "2",
+         "--quiet", "--out", str(tmp_path / "r")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[int] = []
+        while time.monotonic() < deadline and len(workers) < 2:
+            workers = [
+                p for p in _children(lecture.pid) if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()
+            ]
+            time.sleep(0.2)
+        assert len(workers) >= 2, "the worker processes did not start"
+        lecture.send_signal(signal.SIGKILL)
+        lecture.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in workers):
+            time.sleep(0.2)
+        alive = [p for p in workers if Path(f"/proc/{p}").exists()]
+        for p in alive:
+            os.kill(p, signal.SIGKILL)
+        assert alive == []
+    finally:
+        if lecture.poll() is None:
+            lecture.kill()

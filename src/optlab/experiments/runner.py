@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import threading
 import time
 import traceback
 from collections import Counter
@@ -254,6 +255,18 @@ def estimate(plan: LecturePlan) -> Estimate:
     return Estimate(len(pending), len(plan.kept), n_workers, max(loads), per_experiment)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """In each worker: stop when the lecture process is gone. A killed parent (SIGTERM, SIGKILL; Ctrl-C
+    reaches the whole process group anyway) would otherwise leave its workers training on, orphaned."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def run_lecture(plan: LecturePlan, progress: ProgressFn | None = None) -> dict[str, Any]:
     """Run the plan's jobs and write ``plan.out_dir/results.json``; return its content.
 
@@ -285,7 +298,9 @@ def run_lecture(plan: LecturePlan, progress: ProgressFn | None = None) -> dict[s
                 progress(len(results), total, f"{experiment_id} seed {seed} done")
     else:
         context = multiprocessing.get_context("spawn")  # fork after torch has threads can deadlock
-        with ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool:
+        with ProcessPoolExecutor(
+            max_workers=n_workers, mp_context=context, initializer=_exit_with_parent, initargs=(os.getpid(),)
+        ) as pool:
             futures: dict[Future[JobResult], tuple[str, int]] = {
                 pool.submit(run_job, experiment_id, profile, seed, str(out_dir), plan.sweep): (
                     experiment_id,
