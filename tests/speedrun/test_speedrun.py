@@ -121,6 +121,8 @@ def test_smoke_speed_run_through_the_engine(tmp_path, tiny_recipe, mnist1d_small
     again = fit_config(recipe.config.replace(seed=1), dataset=mnist1d_small)
     assert saved["accuracy"][1] == again.metrics[-1]["test_acc"]
     assert (tmp_path / "out" / "seed-1" / "summary.json").is_file()
+    assert (tmp_path / "out" / "speedrun.png").stat().st_size > 0
+    assert len(saved["curves"][0]) == 2 and saved["curves"][0][-1][1] == saved["accuracy"][0]  # per epoch
     with pytest.raises(ConfigError, match="already holds a speed run"):
         run(recipe, tmp_path / "out", dataset=mnist1d_small, index=False)
 

@@ -11,8 +11,9 @@ import typer
 
 EPILOG = (
     "Exit codes: 0 ran (whether or not the target was reached: see the last lines), 1 a run failed "
-    "(missing data, NaN loss), 2 bad usage (nothing is created then). Writes OUT/speedrun.json and one run "
-    "folder per seed (OUT/seed-N); --record also RECORDS/speedruns.json and RECORDS/SPEEDRUNS.md."
+    "(missing data, NaN loss), 2 bad usage (nothing is created then). Writes OUT/speedrun.json, "
+    "OUT/speedrun.png and one run folder per seed (OUT/seed-N); --record also RECORDS/speedruns.json and "
+    "RECORDS/SPEEDRUNS.md."
 )
 
 
@@ -105,7 +106,7 @@ def speedrun(
     print(
         f"target {100 * goal:.1f} %: " + ("reached" if result.reached else f"NOT reached ({100 * acc:.2f} %)")
     )
-    print(f"wrote {out / 'speedrun.json'}")
+    print(f"wrote {out / 'speedrun.json'} and {out / 'speedrun.png'} (learning curves against training time)")
     if record:
         import json
 

@@ -1,5 +1,6 @@
 """Run a recipe for N seeds through optlab's engine (:func:`optlab.train.train`, one run folder per seed) and
-measure what a speed run reports: test accuracy and training seconds per seed, their mean ± std.
+measure what a speed run reports: test accuracy and training seconds per seed, their mean ± std
+(``speedrun.json``), and the learning curves against training time (``speedrun.png``).
 
 Timing. ``train_seconds`` of a seed is the wall-clock time of its updates, from the first update to the last
 (the sum of the epochs' ``epoch_time``: batches, augmentation, forward, backward, optimizer steps, the loop's
@@ -28,7 +29,7 @@ from optlab._io import write_json
 from optlab.errors import ConfigError
 from optlab.speedrun.recipe import Recipe
 
-__all__ = ["WARMUP_STEPS", "SeedRun", "Speedrun", "default_out_dir", "run", "versions"]
+__all__ = ["WARMUP_STEPS", "SeedRun", "Speedrun", "default_out_dir", "plot", "run", "versions"]
 
 WARMUP_STEPS = 20  # updates of the one-off warm-up before the timed seeds
 
@@ -223,4 +224,27 @@ def _run(
             on_seed(seed_run)
     result.load_average.append(list(os.getloadavg()))
     write_json(out_dir / "speedrun.json", result.to_dict())
+    plot(result, out_dir / "speedrun.png")
     return result
+
+
+def plot(result: Speedrun, path: str | Path) -> Path:
+    """The learning curves against training time: test accuracy after each epoch of each seed over the
+    seconds of updates so far, and the target (``speedrun.png``)."""
+    from optlab._io import pyplot, save_figure
+
+    plt = pyplot()
+    figure, axes = plt.subplots(figsize=(6, 3.6))
+    for seed_run in result.runs:
+        seconds, accuracy = zip(*seed_run.curve, strict=True)
+        axes.plot(seconds, [100 * a for a in accuracy], marker="o", lw=1, label=f"seed {seed_run.seed}")
+    axes.axhline(100 * result.target, color="black", ls="--", lw=1, label=f"target {100 * result.target:g} %")
+    axes.set_xlabel("training time (s): updates only, first to last")
+    axes.set_ylabel("test accuracy (%)")
+    axes.set_title(f"speed run {result.recipe.name} on {result.device}", fontsize=9)
+    points = [100 * a for r in result.runs for _, a in r.curve] + [100 * result.target]
+    axes.set_ylim(max(min(points) - 1, 0), min(max(points) + 1, 100))
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=7, loc="upper left")
+    figure.tight_layout()
+    return save_figure(figure, path)
