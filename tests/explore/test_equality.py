@@ -211,6 +211,8 @@ SCHEDULES: list[dict[str, Any]] = [
     {"name": "transformer", "warmup_steps": 100, "d_model": 64},
     {"name": "wsd", "warmup_steps": 50, "decay_fraction": 0.25},
     {"name": "wsd", "decay_fraction": 0.3, "shape": "1-sqrt", "final_lr": 0.001},
+    {"name": "one_cycle"},
+    {"name": "one_cycle", "pct_start": 0.25, "anneal": "linear", "div_factor": 1e4, "final_div_factor": 1e4},
 ]
 
 

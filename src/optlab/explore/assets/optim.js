@@ -419,6 +419,26 @@
         return finalLr + (lr - finalLr) * (1.0 - (shape === "linear" ? p : Math.sqrt(p)));
       };
     },
+    one_cycle(lr, total, o) {
+      // Smith & Topin's 1cycle, as torch's OneCycleLR: up to lr over pct_start of the run, then down
+      const pct = o.pct_start != null ? o.pct_start : 0.3;
+      if (!(pct > 0 && pct < 1)) throw new Error(`one_cycle: pct_start must be a number in (0, 1), got ${pct}`);
+      const div = o.div_factor != null ? o.div_factor : 25.0;
+      const finalDiv = o.final_div_factor != null ? o.final_div_factor : 1e4;
+      const anneal = o.anneal != null ? o.anneal : "cos";
+      if (anneal !== "cos" && anneal !== "linear") throw new Error(`one_cycle: anneal must be 'cos' or 'linear', got '${anneal}'`);
+      const initial = lr / div;
+      const finalLr = initial / finalDiv;
+      const peak = pct * total - 1;
+      const last = total - 1;
+      const ramp = (a, b, p) => (anneal === "linear" ? (b - a) * p + a : b + ((a - b) / 2.0) * (Math.cos(Math.PI * p) + 1));
+      return (t) => {
+        if (peak > 0 && t <= peak) return ramp(initial, lr, t / peak);
+        if (t >= last) return finalLr;
+        const start = Math.max(peak, 0.0);
+        return ramp(lr, finalLr, (t - start) / (last - start));
+      };
+    },
     transformer(lr, total, o, warmup) {
       const d = o.d_model != null ? o.d_model : 512;
       checkInt("transformer", "d_model", d, 1);
@@ -433,6 +453,7 @@
     constant: [], step: ["step_size", "gamma"], multistep: ["milestones", "gamma"], exponential: ["gamma"],
     inverse_time: ["power"], cosine: ["final_lr"], transformer: ["d_model"],
     wsd: ["decay_fraction", "final_lr", "shape"],
+    one_cycle: ["pct_start", "div_factor", "final_div_factor", "anneal"],
   };
   // Python's round(): halves go to the even neighbour
   function pyRound(x) {
