@@ -156,3 +156,21 @@ def test_bf16_autocast_trains_in_float32_weights(tmp_path):
     assert all(math.isfinite(r["train_loss"]) for r in result.metrics)
     assert not torch.equal(before[0].weight, result.model[0].weight)
     assert (tmp_path / "run" / "final.pt").is_file()
+
+
+def test_optlab_train_reads_the_fields_from_a_config_file(tmp_path, capsys):
+    from optlab.cli import main
+
+    (tmp_path / "speed.toml").write_text(
+        'dataset = "mnist1d"\nmodel = "cnn1d_bn64"\noptimizer = "nesterov"\nschedule = "one_cycle"\n'
+        "epochs = 1\nmax_steps = 3\nlabel_smoothing = 0.1\ntranslate = 2\nflip = true\ntta = true\n"
+        'precision = "bf16"\n'
+    )
+    run = tmp_path / "run"
+    with pytest.raises(SystemExit) as exited:
+        main(["train", "--config", str(tmp_path / "speed.toml"), "--run-dir", str(run), "--quiet"])
+    assert exited.value.code == 0, capsys.readouterr().err
+    saved = TrainConfig.load(run / "config.toml")
+    assert (saved.label_smoothing, saved.translate, saved.flip, saved.tta, saved.precision) == (
+        0.1, 2, True, True, "bf16"
+    )  # fmt: skip
