@@ -20,6 +20,10 @@ define ``run_grid(profile, plan: SweepPlan)``, which trains the whole grid as an
 the study through ``plan.storage_url`` — and accept ``run(profile, out_dir, seed, sweep=plan)``, which then
 reads its seed's runs from the study instead of training them.
 
+An experiment that measures wall-clock time as its result (R1, the speed run) sets ``TIMED = True``: the
+runner runs its jobs alone, after all others, in its own process, since a timing taken while other jobs
+train is not a measurement.
+
 Verdicts are computed: a criterion is a sentence the report prints plus the code that checks it.
 """
 
@@ -82,6 +86,7 @@ SECTIONS: tuple[str, ...] = (
     "Learning-rate schedules",
     "Large batch",
     "After the lecture",  # what batch-size science learned since 2018 (issue 16)
+    "Speed run",  # time to accuracy, the lecture's trade-off measured as airbench does (issue 17)
 )
 
 

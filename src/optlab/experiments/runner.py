@@ -246,13 +246,22 @@ def format_seconds(seconds: float) -> str:
 def estimate(plan: LecturePlan) -> Estimate:
     """The expected wall time of :func:`run_lecture` of this plan (printed before it starts)."""
     pending = plan.pending
-    n_workers = min(plan.workers, max(len(pending), 1))
+    side_by_side, alone = _split_timed(pending)
+    n_workers = min(plan.workers, max(len(side_by_side), 1))
     loads = [0.0] * n_workers
-    for experiment_id, _ in pending:  # the runner's order: longest first, to whichever worker is free
+    for experiment_id, _ in side_by_side:  # the runner's order: longest first, to whichever worker is free
         loads[loads.index(min(loads))] += _cost(experiment_id, plan.profile)
+    wall = max(loads) + sum(_cost(e, plan.profile) for e, _ in alone)
     counts = Counter(e for e, _ in pending)
     per_experiment = {e: (_cost(e, plan.profile), n) for e, n in counts.items()}  # pending is longest first
-    return Estimate(len(pending), len(plan.kept), n_workers, max(loads), per_experiment)
+    return Estimate(len(pending), len(plan.kept), n_workers, wall, per_experiment)
+
+
+def _split_timed(jobs: list[tuple[str, int]]) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """(jobs that may share the cores, jobs of ``TIMED`` experiments): a timing taken while other jobs train
+    is not a measurement, so those run alone, after the rest, in the runner's process."""
+    timed = {e for e, _ in jobs if getattr(registry.load(e), "TIMED", False)}
+    return [j for j in jobs if j[0] not in timed], [j for j in jobs if j[0] in timed]
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -288,6 +297,7 @@ def run_lecture(plan: LecturePlan, progress: ProgressFn | None = None) -> dict[s
         failed = _run_grids(profile, plan.sweep, pending, progress, lambda: (len(results), total))
         results += [JobResult(e, s, 0.0, failed[e]) for e, s in pending if e in failed]
         pending = [(e, s) for e, s in pending if e not in failed]
+    pending, alone = _split_timed(pending)
     n_workers = min(plan.workers, max(len(pending), 1))
     if n_workers == 1:
         for experiment_id, seed in pending:
@@ -320,6 +330,10 @@ def run_lecture(plan: LecturePlan, progress: ProgressFn | None = None) -> dict[s
                     if progress:
                         running = ", ".join(sorted({futures[f][0] for f in remaining}))
                         progress(len(results), total, f"{experiment_id} done; running {running or '-'}")
+    for experiment_id, seed in alone:
+        if progress:
+            progress(len(results), total, f"{experiment_id} seed {seed} (timed: alone, all cores)")
+        results.append(run_job(experiment_id, profile, seed, str(out_dir), plan.sweep))
     if TABLE_TIMED_WITH in plan.ids:
         # In this process, after every job: the all-cores timing must not share the cores with training.
         if progress:
