@@ -36,7 +36,9 @@ from optlab.measure._common import (
     new_figure,
     save_figure,
 )
+from optlab.train.device import resolve_device
 
+OptimizerSpec = str | Callable[[list[nn.Parameter]], torch.optim.Optimizer]  # a name, or a factory
 STATISTICS = ("median", "min")
 FLAT_FACTOR = 2.0  # "time per update stops being flat": it exceeds this multiple of the small-batch time
 
@@ -68,21 +70,8 @@ class Timing:
         return asdict(self)
 
 
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None``/"auto" → CUDA if available else CPU; "cuda" without a GPU is a ConfigError."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError:
-        raise ConfigError(f"invalid value for --device: {device!r} (valid: cpu, cuda, auto)") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("invalid value for --device: 'cuda' (no CUDA device is available; use cpu)")
-    return resolved
-
-
 def make_optimizer(
-    optimizer: str | Callable[[list[nn.Parameter]], torch.optim.Optimizer],
+    optimizer: OptimizerSpec,
     params: list[nn.Parameter],
     lr: float | None,
 ) -> torch.optim.Optimizer:
@@ -108,15 +97,14 @@ def _sync(device: torch.device) -> None:
 
 def _update_fn(
     model_fn: Callable[[], nn.Module],
-    optimizer: str | Callable[[list[nn.Parameter]], torch.optim.Optimizer],
+    optimizer: OptimizerSpec,
     lr: float | None,
     loss_fn: LossFn,
     xb: torch.Tensor,
     yb: torch.Tensor,
-    device: torch.device,
 ) -> Callable[[], None]:
-    """One training update on a fixed batch, with a model and optimizer of its own."""
-    model = model_fn().to(device)
+    """One training update on a fixed batch (on its device), with a model and optimizer of its own."""
+    model = model_fn().to(xb.device)
     model.train()
     opt = make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], lr)
 
@@ -132,7 +120,7 @@ def time_per_update(
     model_fn: Callable[[], nn.Module],
     dataset: Any,
     batch_sizes: Sequence[int],
-    optimizer: str | Callable[[list[nn.Parameter]], torch.optim.Optimizer] = "sgd",
+    optimizer: OptimizerSpec = "sgd",
     device: str | torch.device | None = "cpu",
     *,
     lr: float | None = None,
@@ -178,86 +166,48 @@ def time_per_update(
     saved_threads = torch.get_num_threads()
     if threads is not None and device.type == "cpu":
         torch.set_num_threads(threads)
-    try:
-        return _measure(
-            model_fn,
-            x,
-            y,
-            sizes,
-            optimizer,
-            device,
-            lr,
-            loss_fn,
-            warmup,
-            repeats,
-            max_seconds,
-            seed,
-            statistic,
-            progress,
-        )
-    finally:
-        torch.set_num_threads(saved_threads)
-
-
-def _measure(
-    model_fn: Callable[[], nn.Module],
-    x: torch.Tensor,
-    y: torch.Tensor,
-    sizes: list[int],
-    optimizer: str | Callable[[list[nn.Parameter]], torch.optim.Optimizer],
-    device: torch.device,
-    lr: float | None,
-    loss_fn: LossFn,
-    warmup: int,
-    repeats: int,
-    max_seconds: float,
-    seed: int,
-    statistic: str,
-    progress: Progress | None,
-) -> Timing:
     generator = torch.Generator().manual_seed(seed)
     skipped: dict[int, str] = {}
     updates: dict[int, Callable[[], None]] = {}
-    for batch_size in sizes:  # build every batch size's model, optimizer and batch, and warm each up
-        if batch_size <= len(x):
-            index = torch.randperm(len(x), generator=generator)[:batch_size]
-        else:
-            index = torch.randint(0, len(x), (batch_size,), generator=generator)
-        torch.manual_seed(seed)
-        update = _update_fn(
-            model_fn, optimizer, lr, loss_fn, x[index].to(device), y[index].to(device), device
-        )
-        try:
-            for _ in range(warmup):
+    try:
+        for batch_size in sizes:  # build every batch size's model, optimizer and batch, and warm each up
+            if batch_size <= len(x):
+                index = torch.randperm(len(x), generator=generator)[:batch_size]
+            else:
+                index = torch.randint(0, len(x), (batch_size,), generator=generator)
+            torch.manual_seed(seed)
+            update = _update_fn(model_fn, optimizer, lr, loss_fn, x[index].to(device), y[index].to(device))
+            try:
+                for _ in range(warmup):
+                    update()
+                _sync(device)
+            except (RuntimeError, ValueError) as error:
+                # e.g. BatchNorm cannot train on one example; out of memory
+                text = str(error).strip()
+                skipped[batch_size] = text.splitlines()[0] if text else type(error).__name__
+                continue
+            updates[batch_size] = update
+        if not updates:
+            reasons = "; ".join(f"B={b}: {why}" for b, why in skipped.items())
+            raise ConfigError(f"no batch size could be timed ({reasons})")
+        # Rounds over all batch sizes (one timed update each) rather than one batch size after another: a
+        # burst of load from other processes then slows every batch size alike instead of distorting one
+        # point.
+        times: dict[int, list[float]] = {b: [] for b in updates}
+        budget_start = time.perf_counter()
+        budget = max_seconds * len(updates)
+        for done in range(repeats):
+            if done >= 3 and time.perf_counter() - budget_start > budget:
+                break
+            for batch_size, update in updates.items():
+                start = time.perf_counter()
                 update()
-            _sync(device)
-        except (
-            RuntimeError,
-            ValueError,
-        ) as error:  # e.g. BatchNorm cannot train on one example; out of memory
-            skipped[batch_size] = (
-                str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            )
-            continue
-        updates[batch_size] = update
-    if not updates:
-        reasons = "; ".join(f"B={b}: {why}" for b, why in skipped.items())
-        raise ConfigError(f"no batch size could be timed ({reasons})")
-    # Rounds over all batch sizes (one timed update each) rather than one batch size after another: a burst
-    # of load from other processes then slows every batch size alike instead of distorting one point.
-    times: dict[int, list[float]] = {b: [] for b in updates}
-    budget_start = time.perf_counter()
-    budget = max_seconds * len(updates)
-    for done in range(repeats):
-        if done >= 3 and time.perf_counter() - budget_start > budget:
-            break
-        for batch_size, update in updates.items():
-            start = time.perf_counter()
-            update()
-            _sync(device)
-            times[batch_size].append(time.perf_counter() - start)
-        if progress is not None:
-            progress(done + 1, repeats)
+                _sync(device)
+                times[batch_size].append(time.perf_counter() - start)
+            if progress is not None:
+                progress(done + 1, repeats)
+    finally:
+        torch.set_num_threads(saved_threads)
     rows: list[TimingRow] = []
     for batch_size, samples in times.items():
         typical = float(np.median(samples) if statistic == "median" else np.min(samples))
@@ -276,10 +226,9 @@ def _measure(
             )
         )
     knee, flat = find_knee(rows)
-    name = (
-        optimizer if isinstance(optimizer, str) else getattr(optimizer, "__name__", type(optimizer).__name__)
-    )
-    return Timing(rows, str(device), name, len(x), knee, flat, skipped)
+    if not isinstance(optimizer, str):
+        optimizer = getattr(optimizer, "__name__", type(optimizer).__name__)
+    return Timing(rows, str(device), optimizer, len(x), knee, flat, skipped)
 
 
 def timing_spread(result: Timing) -> float:
