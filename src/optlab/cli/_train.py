@@ -33,6 +33,12 @@ PLAIN_FLAGS = (
     "batch_schedule",
     "batch_lr_rule",
     "batch_beta2_rule",
+    "flip",
+    "translate",
+    "label_smoothing",
+    "tta",
+    "channels_last",
+    "precision",
 )
 
 
@@ -187,10 +193,12 @@ def launch(params: dict[str, Any], config: Any, nproc: int, max_restarts: int) -
     args: list[str] = []
     for name, value in params.items():
         option = "--" + name.replace("_", "-")
-        if name in ("nproc", "max_restarts") or value is None or value is False:
+        if name in ("nproc", "max_restarts") or value is None or (name == "quiet" and not value):
             continue
         if value is True:
             args.append(option)
+        elif value is False:  # --no-NAME given: pass it on, or the workers would take a --config file's value
+            args.append("--no-" + name.replace("_", "-"))
         elif isinstance(value, list | tuple):
             args += [arg for item in value for arg in (option, str(item))]
         else:

@@ -5,7 +5,7 @@ Thin: the flags become a :class:`~optlab.train.TrainConfig` (defaults < ``--conf
 ``--nproc N`` the command is relaunched through torchrun."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,6 +18,17 @@ WHERE = (
     "Writes: a run folder RUNS/<UTC time>-<description>/ (or --run-dir) indexed in RUNS/index.sqlite, "
     "where RUNS is $OPTLAB_RUNS, else ./runs; nothing is created when a setting is invalid."
 )
+SPEED = "Speed run"  # the --help panel of the speed-run options (TrainConfig's flip ... precision)
+
+
+def _switch(name: str, help: str, panel: str | None = None) -> Any:
+    """``--NAME/--no-NAME``, unset (None) unless given, so that a --config file's value stands."""
+    return typer.Option(f"--{name}/--no-{name}", help=help, show_default="no", rich_help_panel=panel)
+
+
+def _speed(help: str, default: str) -> Any:
+    """A speed-run option with a value, unset (None) unless given, so that a --config file's value stands."""
+    return typer.Option(help=help, show_default=default, rich_help_panel=SPEED)
 
 
 def register(app: typer.Typer) -> None:
@@ -129,12 +140,7 @@ def train(
         typer.Option(help="Also checkpoint every N updates (0: once per epoch only).", show_default="0"),
     ] = None,
     log_steps: Annotated[
-        bool | None,
-        typer.Option(
-            "--log-steps/--no-log-steps",
-            help="Write steps.csv (loss and lr per update).",
-            show_default="no",
-        ),
+        bool | None, _switch("log-steps", "Write steps.csv (loss and lr per update).")
     ] = None,
     description: Annotated[
         str | None,
@@ -167,12 +173,7 @@ def train(
         typer.Option(help="With --nproc: restarts torchrun may make after a worker dies.", show_default="0"),
     ] = None,
     sync_bn: Annotated[
-        bool | None,
-        typer.Option(
-            "--sync-bn/--no-sync-bn",
-            help="Data parallel: BatchNorm over the global batch (CUDA only).",
-            show_default="no",
-        ),
+        bool | None, _switch("sync-bn", "Data parallel: BatchNorm over the global batch (CUDA only).")
     ] = None,
     no_decay_bias_norm: Annotated[
         bool | None,
@@ -184,12 +185,29 @@ def train(
     ] = None,
     tensorboard: Annotated[
         bool | None,
-        typer.Option(
-            "--tensorboard/--no-tensorboard",
-            help="Also log each epoch's metrics for TensorBoard (RUN_DIR/tensorboard; "
+        _switch(
+            "tensorboard",
+            "Also log each epoch's metrics for TensorBoard (RUN_DIR/tensorboard; "
             "`tensorboard --logdir RUNS`).",
-            show_default="no",
         ),
+    ] = None,
+    flip: Annotated[
+        bool | None, _switch("flip", "Mirror each training example along its last axis, p = 1/2.", SPEED)
+    ] = None,
+    translate: Annotated[
+        int | None, _speed("Shift each training example by up to N positions per spatial axis.", "0")
+    ] = None,
+    label_smoothing: Annotated[
+        float | None, _speed("Label smoothing ε, in [0, 1), of the training loss (not evaluation).", "0")
+    ] = None,
+    tta: Annotated[
+        bool | None, _switch("tta", "Evaluate on the mean logits of each example and its flip.", SPEED)
+    ] = None,
+    channels_last: Annotated[
+        bool | None, _switch("channels-last", "Store 4-D weights channels-last (NHWC: fast on CPU).", SPEED)
+    ] = None,
+    precision: Annotated[
+        str | None, _speed("fp32, or bf16: the training forward pass and loss under autocast.", "fp32")
     ] = None,
 ) -> None:
     """Train a model and record the run. Output: RUNS/<UTC time>-<description>/ (or --run-dir) with
