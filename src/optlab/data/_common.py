@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -41,6 +41,11 @@ class Dataset:
     num_classes: int
     class_names: tuple[str, ...]
 
+    @classmethod
+    def from_splits(cls, name: str, train: Split, test: Split, class_names: tuple[str, ...]) -> Dataset:
+        """A dataset as a loader returns it: no validation split (yet), one class per name."""
+        return cls(name, train, test, None, len(class_names), class_names)
+
     @property
     def input_shape(self) -> tuple[int, ...]:
         """Shape of one example, e.g. (1, 28, 28) for Fashion-MNIST or (40,) for MNIST-1D."""
@@ -48,14 +53,8 @@ class Dataset:
 
     def to(self, device: torch.device | str | None) -> Dataset:
         """The same dataset with every split moved to `device` (one copy per split, done once)."""
-        return Dataset(
-            self.name,
-            self.train.to(device),
-            self.test.to(device),
-            None if self.val is None else self.val.to(device),
-            self.num_classes,
-            self.class_names,
-        )
+        val = None if self.val is None else self.val.to(device)
+        return replace(self, train=self.train.to(device), test=self.test.to(device), val=val)
 
 
 def subset(dataset: Dataset, train_size: int | None, test_size: int | None, seed: int = 0) -> Dataset:
@@ -69,7 +68,7 @@ def subset(dataset: Dataset, train_size: int | None, test_size: int | None, seed
         return Split(split.x[perm], split.y[perm])
 
     train, test = take(dataset.train, train_size), take(dataset.test, test_size)
-    return Dataset(dataset.name, train, test, None, dataset.num_classes, dataset.class_names)
+    return replace(dataset, train=train, test=test, val=None)
 
 
 def cache_root() -> Path:

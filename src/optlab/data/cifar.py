@@ -147,11 +147,6 @@ def load_cifar10(data_dir: str | os.PathLike[str] | None = None) -> Dataset:
     std = train_x.std(dim=(0, 2, 3), keepdim=True)
     train_x.sub_(mean).div_(std)
     test_x.sub_(mean).div_(std)
-    return Dataset(
-        name="cifar10",
-        train=Split(train_x, torch.from_numpy(np.concatenate([lab for _, lab in train]))),
-        test=Split(test_x, torch.from_numpy(test_labels)),
-        val=None,
-        num_classes=len(names),
-        class_names=names,
-    )
+    train_y = torch.from_numpy(np.concatenate([lab for _, lab in train]))
+    test = Split(test_x, torch.from_numpy(test_labels))
+    return Dataset.from_splits("cifar10", Split(train_x, train_y), test, names)

@@ -285,14 +285,8 @@ def load_idx_dataset(
     mean, std = train_x.mean(), train_x.std()  # training-set statistics, applied to both splits
     train_x.sub_(mean).div_(std)
     test_x.sub_(mean).div_(std)
-    return Dataset(
-        name=name,
-        train=Split(train_x, labels(spec.train_labels)),
-        test=Split(test_x, labels(spec.test_labels)),
-        val=None,
-        num_classes=len(spec.class_names),
-        class_names=spec.class_names,
-    )
+    train, test = Split(train_x, labels(spec.train_labels)), Split(test_x, labels(spec.test_labels))
+    return Dataset.from_splits(name, train, test, spec.class_names)
 
 
 # --------------------------------------------------------------------------------------------------- download

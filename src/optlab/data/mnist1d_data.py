@@ -106,11 +106,6 @@ def load_mnist1d(args: dict | None = None, name: str = "mnist1d") -> Dataset:
         np.savez(buffer, **arrays)
         with contextlib.suppress(OSError):  # a read-only cache only costs the regeneration next time
             atomic_write_bytes(path, buffer.getvalue())
-    return Dataset(
-        name=name,
-        train=Split(torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"])),
-        test=Split(torch.from_numpy(arrays["x_test"]), torch.from_numpy(arrays["y_test"])),
-        val=None,
-        num_classes=len(CLASS_NAMES),
-        class_names=CLASS_NAMES,
-    )
+    train = Split(torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"]))
+    test = Split(torch.from_numpy(arrays["x_test"]), torch.from_numpy(arrays["y_test"]))
+    return Dataset.from_splits(name, train, test, CLASS_NAMES)

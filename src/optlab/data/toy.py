@@ -39,11 +39,4 @@ def load_ordered_abc(per_class: int = PER_CLASS) -> Dataset:
     train = _blobs(generator, per_class)  # sorted by class, on purpose
     test = _blobs(generator, per_class)
     order = torch.randperm(len(test), generator=generator)
-    return Dataset(
-        name="ordered-abc",
-        train=train,
-        test=Split(test.x[order], test.y[order]),
-        val=None,
-        num_classes=len(CLASS_NAMES),
-        class_names=CLASS_NAMES,
-    )
+    return Dataset.from_splits("ordered-abc", train, Split(test.x[order], test.y[order]), CLASS_NAMES)
