@@ -170,13 +170,18 @@ class Batcher:
         if self.batch_schedule is not None:
             self._epoch_examples, self._epoch_plan = self._examples, None
 
-    def _bounds(self, i: int) -> tuple[int, int]:
-        """[lo, hi) of this rank's part of global batch i within the permutation."""
-        start = i * self.global_batch_size
-        size = min(self.global_batch_size, self.num_samples - start)
+    def _part(self, start: int, size: int) -> tuple[int, int]:
+        """[lo, hi) of this rank's part of the global batch of ``size`` examples from position ``start``."""
         base, extra = divmod(size, self.world_size)  # torch.tensor_split's partition
         lo = start + self.rank * base + min(self.rank, extra)
         return lo, lo + base + (1 if self.rank < extra else 0)
+
+    def _take(self, perm: torch.Tensor | None, lo: int, hi: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Examples lo..hi-1 of the epoch: a slice of the stored order, or gathered through ``perm``."""
+        if perm is None:
+            return self.x[lo:hi], self.y[lo:hi]
+        idx = perm[lo:hi]
+        return self._gather(idx), self.y.index_select(0, idx)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         if self.batch_schedule is not None:
@@ -202,14 +207,10 @@ class Batcher:
                     idx = perm[i * b : (i + 1) * b]
                     yield self._gather(idx), y.index_select(0, idx)
         else:
+            b = self.global_batch_size
             while (i := self.position) < n_batches:
                 self.position = i + 1
-                lo, hi = self._bounds(i)
-                if perm is None:
-                    yield x[lo:hi], y[lo:hi]
-                else:
-                    idx = perm[lo:hi]
-                    yield self._gather(idx), y.index_select(0, idx)
+                yield self._take(perm, *self._part(i * b, min(b, self.num_samples - i * b)))
         self._next_epoch()
 
     def _gather(self, idx: torch.Tensor) -> torch.Tensor:
@@ -279,24 +280,16 @@ class Batcher:
         if self.position >= len(self._plan()):  # the previous epoch was fully handed out but not closed
             self._next_epoch()
         self._draw_permutation()
-        x, y, perm, plan, first = self.x, self.y, self._perm, self._plan(), self._epoch_examples
-        world, rank = self.world_size, self.rank
+        perm, plan, first = self._perm, self._plan(), self._epoch_examples
         if self.reuse_buffer and perm is not None:  # one buffer for the epoch's largest part
-            rows = -(-max(size for _, size, _ in plan) // world)
+            rows = -(-max(size for _, size, _ in plan) // self.world_size)
             if self._buffer is None or len(self._buffer) < rows:
-                self._buffer = x.new_empty((rows, *x.shape[1:]))
+                self._buffer = self.x.new_empty((rows, *self.x.shape[1:]))
         while (i := self.position) < len(plan):
             start, size, scheduled = plan[i]
             self.position = i + 1
             self._examples, self.current_batch_size = first + start + size, scheduled
-            base, extra = divmod(size, world)  # torch.tensor_split's partition, as _bounds
-            lo = start + rank * base + min(rank, extra)
-            hi = lo + base + (1 if rank < extra else 0)
-            if perm is None:
-                yield x[lo:hi], y[lo:hi]
-            else:
-                idx = perm[lo:hi]
-                yield self._gather(idx), y.index_select(0, idx)
+            yield self._take(perm, *self._part(start, size))
         self._next_epoch()
 
     # ------------------------------------------------------------------------------------------------ state
