@@ -53,6 +53,7 @@ class ScheduleInfo:
 
 
 # ---- builders: (lr, total_steps, **options) -> Schedule, with defaults that suit a run of that length
+# (cosine and one_cycle take those arguments already and are registered as they are)
 def _constant(lr: float, total_steps: int) -> Schedule:
     return constant(lr)
 
@@ -78,10 +79,6 @@ def _inverse_time(lr: float, total_steps: int, power: float = 0.5) -> Schedule:
     return inverse_time(lr, power)
 
 
-def _cosine(lr: float, total_steps: int, final_lr: float = 0.0) -> Schedule:
-    return cosine(lr, total_steps, final_lr)
-
-
 def _transformer(lr: float, total_steps: int, warmup_steps: int, d_model: int = 512) -> Schedule:
     # lr is the peak: the peak of scale·d^-0.5·min(s^-0.5, s·W^-1.5) is scale/√(d·W), so scale = lr·√(d·W)
     d_model = _check_int("transformer", "d_model", d_model, 1)
@@ -96,17 +93,6 @@ def _wsd(
     if fraction > 1.0:
         raise ConfigError(f"wsd: decay_fraction must be <= 1, got {decay_fraction!r}")
     return wsd(lr, total_steps, max(1, round(fraction * total_steps)), final_lr, shape)
-
-
-def _one_cycle(
-    lr: float,
-    total_steps: int,
-    pct_start: float = 0.3,
-    div_factor: float = 25.0,
-    final_div_factor: float = 1e4,
-    anneal: str = "cos",
-) -> Schedule:
-    return one_cycle(lr, total_steps, pct_start, div_factor, final_div_factor, anneal)
 
 
 _REGISTRY: dict[str, ScheduleInfo] = {
@@ -139,7 +125,7 @@ _REGISTRY: dict[str, ScheduleInfo] = {
         ),
         ScheduleInfo(
             "cosine",
-            _cosine,
+            cosine,
             "half a cosine from lr to final_lr (0) over the run",
             "Loshchilov & Hutter 2017, SGDR: stochastic gradient descent with warm restarts",
         ),
@@ -159,7 +145,7 @@ _REGISTRY: dict[str, ScheduleInfo] = {
         ),
         ScheduleInfo(
             "one_cycle",
-            _one_cycle,
+            one_cycle,
             "1cycle: up from lr/div_factor (25) to lr over pct_start (0.3) of the run, then down to "
             "lr/(div_factor·final_div_factor); anneal cos or linear",
             "Smith & Topin 2019, Super-convergence: very fast training of neural networks using large "
