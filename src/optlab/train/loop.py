@@ -113,21 +113,13 @@ def train(
     except BaseException:
         runs.remove_empty_dirs(created)  # settings the data, model or schedule reject leave nothing behind
         raise
-    dataset, model, optimizer, batcher, schedule = (
-        parts.dataset,
-        parts.model,
-        parts.optimizer,
-        parts.batcher,
-        parts.schedule,
-    )
-    n_epochs, total_steps = parts.epochs, parts.total_steps
+    model, optimizer, batcher, eval_name = parts.model, parts.optimizer, parts.batcher, parts.evaluation[1]
     net = forward_net(distributed.wrap(model, device, config.sync_bn), config)  # DDP on several ranks
     # (`model` is what is saved)
-    eval_split, eval_name = (dataset.val, "val") if dataset.val is not None else (dataset.test, "test")
     params = [p for p in model.parameters() if p.requires_grad]
 
     # -- state: fresh or restored ----------------------------------------------------------------------------
-    state = TrainState(config, model, optimizer, dataset, device, epochs=n_epochs)
+    state = TrainState(config, model, optimizer, parts.dataset, device, epochs=parts.epochs)
     state.stats = EpochStats(device, keep_step_losses=config.log_steps)
     elapsed = 0.0
     if checkpoint is not None:
@@ -139,15 +131,11 @@ def train(
         except (KeyError, RuntimeError, ValueError) as error:
             raise OptlabError(f"checkpoint in {run_dir} does not fit its config: {error}") from None
         set_rng_state(checkpoint["rng"])
-        state.step, state.epoch, state.history = (
-            checkpoint["step"],
-            checkpoint["epoch"],
-            list(checkpoint["history"]),
-        )
-        elapsed, state.epoch_time = checkpoint["elapsed"], checkpoint["epoch_time"]
+        state.step, state.epoch = checkpoint["step"], checkpoint["epoch"]
+        state.history, state.epoch_time = list(checkpoint["history"]), checkpoint["epoch_time"]
+        elapsed = checkpoint["elapsed"]
         distributed.load_stats(state.stats, checkpoint["stats"])
-    run_id = None
-    index_db = None
+    index_db = run_id = None
     if writer:
         atomic_write_text(run_dir / "config.toml", config.to_toml())
         runs.write_csv(run_dir / "metrics.csv", state.history)
@@ -158,62 +146,39 @@ def train(
             run_id = index_db.start(run_dir, config, study=group)
 
     started = time.perf_counter()
-    lrs = batch_schedule.lrs_used(schedule)  # steps.csv: the lr each update took (after any batch-size rule)
+    lrs = batch_schedule.lrs_used(parts.schedule)  # steps.csv: each update's lr (after any batch-size rule)
     shell = _RunFiles(
         run_dir, config, lrs, batcher, params, writer, lambda: elapsed + time.perf_counter() - started
     )
-    bar = Progress(quiet or not writer, n_epochs, len(batcher), state.epoch, state.stats.updates)
+    bar = Progress(quiet or not writer, parts.epochs, len(batcher), state.epoch, state.stats.updates)
     loggers = [CsvLogger(run_dir / "metrics.csv")] if writer else []
     if writer and config.tensorboard:
         loggers.append(TensorBoardLogger(run_dir / "tensorboard"))
     status, error_message = "failed", None
     try:
-        with bar, _closing(loggers):
-            core.fit(
-                model,
-                optimizer,
-                batcher,
-                schedule,
-                epochs=n_epochs,
-                max_steps=total_steps,
-                callbacks=[*callbacks, *loggers, shell, _Bar(bar, eval_name)],
-                evaluate=core.evaluator(config.eval_batch_size, tta=config.tta, **{eval_name: eval_split}),
-                state=state,
-                net=net,
-                transform=parts.transform,
-                loss_fn=parts.loss_fn,
-            )
+        with bar, contextlib.ExitStack() as closing:
+            for logger in loggers:
+                closing.callback(logger.close)
+            parts.fit(config, state, net, [*callbacks, *loggers, shell, _Bar(bar, eval_name)])
         status = "completed"
     except core.Diverged as error:
-        error_message = _diverged_message(error, run_dir)
+        error_message = (
+            f"{error}; run stopped, the last good checkpoint is kept in "
+            f"{run_dir / 'checkpoints' / 'last.pt'} (try a smaller --lr)"
+        )
         raise OptlabError(error_message) from None
     except BaseException as error:
         error_message = str(error) or type(error).__name__  # KeyboardInterrupt: "KeyboardInterrupt"
         raise
     finally:
         wall = elapsed + time.perf_counter() - started
-        summary = _summary(
-            config,
-            state.history,
-            state.step,
-            state.epoch,
-            wall,
-            device,
-            status,
-            error_message,
-            eval_name,
-            dataset,
-        )
-        summary["stopped_by"] = _stopped_by(
-            config, state.step, state.epoch, n_epochs, total_steps, status, state.stop
-        )
-        summary.update(distributed.summary_fields(config.batch_size))
+        summary = _summary(config, state, parts, device, wall, status, error_message)
         if writer:
             if status == "completed":
                 state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()}
                 save_tensors(run_dir / "final.pt", state_dict)
             runs.write_json(run_dir / "summary.json", summary)
-            if index_db is not None and run_id is not None:
+            if index_db is not None:
                 index_db.finish(run_id, status, summary)
     return RunResult(run_dir, model, state.history, summary)
 
@@ -231,6 +196,23 @@ class Parts:
     total_steps: int  # the schedule's horizon: min(epochs × batches per epoch, --max-steps)
     transform: Any = None  # the batches' augmentation (--flip, --translate), or None
     loss_fn: Any = None  # the training loss (cross-entropy with --label-smoothing), or None: cross-entropy
+
+    @property
+    def evaluation(self) -> tuple[Any, str]:
+        """The split evaluated after each epoch and its name: the validation split if held out, else test."""
+        return (self.dataset.val, "val") if self.dataset.val is not None else (self.dataset.test, "test")
+
+    def fit(
+        self, config: TrainConfig, state: TrainState, net: nn.Module, callbacks: Sequence[Any]
+    ) -> core.FitResult:
+        """:func:`core.fit` over these parts for ``config``'s run, forward passes through ``net``."""
+        split, name = self.evaluation
+        return core.fit(
+            self.model, self.optimizer, self.batcher, self.schedule, epochs=self.epochs,
+            max_steps=self.total_steps, callbacks=callbacks, state=state, net=net,
+            evaluate=core.evaluator(config.eval_batch_size, tta=config.tta, **{name: split}),
+            transform=self.transform, loss_fn=self.loss_fn,
+        )  # fmt: skip
 
 
 def build(
@@ -317,24 +299,9 @@ def fit_config(config: TrainConfig, *, dataset: Any = None, callbacks: Sequence[
     config = config.replace(device=str(device))
     parts = build(config, dataset, device)
     state = TrainState(config, parts.model, parts.optimizer, parts.dataset, device)
-    split, name = (
-        (parts.dataset.val, "val") if parts.dataset.val is not None else (parts.dataset.test, "test")
-    )
-    result = core.fit(
-        parts.model, parts.optimizer, parts.batcher, parts.schedule, epochs=parts.epochs,
-        max_steps=parts.total_steps, callbacks=callbacks, state=state,
-        evaluate=core.evaluator(config.eval_batch_size, tta=config.tta, **{name: split}),
-        net=forward_net(parts.model, config), transform=parts.transform, loss_fn=parts.loss_fn,
-    )  # fmt: skip
+    result = parts.fit(config, state, forward_net(parts.model, config), callbacks)
     summary = {"steps": result.steps, "epochs": state.epoch, "stopped": result.stopped, "seed": config.seed}
     return RunResult(None, parts.model, result.history, summary)
-
-
-def _diverged_message(error: core.Diverged, run_dir: Path) -> str:
-    return (
-        f"{error}; run stopped, the last good checkpoint is kept in "
-        f"{run_dir / 'checkpoints' / 'last.pt'} (try a smaller --lr)"
-    )
 
 
 class _RunFiles:
@@ -397,15 +364,6 @@ class _Bar:
         self.bar.epoch_done(state.epoch, state.metrics, self.eval_name)
 
 
-@contextlib.contextmanager
-def _closing(loggers: list[Any]):
-    try:
-        yield
-    finally:
-        for logger in loggers:
-            logger.close()
-
-
 def check_fits(model: nn.Module, dataset: Any, config: TrainConfig) -> None:
     """One eval-mode forward pass on one training example, so that a model that does not fit the data (a 1-D
     model on images) fails as a usage error before anything is written. Eval mode draws no random numbers
@@ -426,29 +384,27 @@ def check_fits(model: nn.Module, dataset: Any, config: TrainConfig) -> None:
         model.train(was_training)
 
 
-def _stopped_by(
-    config: TrainConfig, step: int, epoch: int, n_epochs: int, total_steps: int, status: str, stop: bool
-) -> str | None:
+def _stopped_by(config: TrainConfig, state: TrainState, parts: Parts, status: str) -> str | None:
     """Which bound ended a completed run: ``max_steps`` (its updates were reached first), ``epochs`` or
     ``callback`` (a callback set ``state.stop``); None for a failed run."""
     if status != "completed":
         return None
-    if config.max_steps is not None and step >= config.max_steps:
+    if config.max_steps is not None and state.step >= config.max_steps:
         return "max_steps"
-    if epoch >= n_epochs or step >= total_steps:
+    if state.epoch >= parts.epochs or state.step >= parts.total_steps:
         return "epochs"
-    return "callback" if stop else None
+    return "callback" if state.stop else None
 
 
-def _summary(config, history, step, epoch, wall, device, status, error_message, eval_name, dataset) -> dict:
-    last = history[-1] if history else {}
+def _summary(config, state, parts, device, wall, status, error_message) -> dict:
+    last, eval_name = (state.history[-1] if state.history else {}), parts.evaluation[1]
     return {
         "status": status,
         "error": error_message,
         "final": last,
         f"final_{eval_name}_acc": last.get(f"{eval_name}_acc"),
-        "steps": step,
-        "epochs": epoch,
+        "steps": state.step,
+        "epochs": state.epoch,
         "seed": config.seed,
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device)
@@ -459,5 +415,7 @@ def _summary(config, history, step, epoch, wall, device, status, error_message, 
         "torch_version": torch.__version__,
         "python_version": sys.version.split()[0],
         "config": config.to_dict(),
-        "train_size": len(dataset.train),
+        "train_size": len(parts.dataset.train),
+        "stopped_by": _stopped_by(config, state, parts, status),
+        **distributed.summary_fields(config.batch_size),
     }
