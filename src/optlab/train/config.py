@@ -6,6 +6,7 @@ device actually used), so ``--resume`` and ``--config`` reproduce the run from t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import tomllib
 from dataclasses import dataclass, field
@@ -183,10 +184,9 @@ class TrainConfig:
             raise bad("validation", "must be a count >= 1 or a fraction between 0 and 1")
         if self.shuffle not in (True, False, "once"):
             raise bad("shuffle", "must be true, false or 'once'")
-        if not isinstance(self.sync_bn, bool):
-            raise bad("sync_bn", "must be true or false")
-        if not isinstance(self.no_decay_bias_norm, bool):
-            raise bad("no_decay_bias_norm", "must be true or false")
+        for name in ("sync_bn", "no_decay_bias_norm"):
+            if not isinstance(getattr(self, name), bool):
+                raise bad(name, "must be true or false")
         if not (isinstance(self.eval_batch_size, int) and self.eval_batch_size >= 1):
             raise bad("eval_batch_size", "must be an integer >= 1")
         for name in ("dataset", "model", "optimizer", "schedule", "device"):
@@ -321,14 +321,10 @@ def _scalar(raw: str) -> Any:
         return lowered == "true"
     if lowered in ("none", "null"):
         return None
-    try:
-        return int(raw)
-    except ValueError:
-        pass
-    try:
-        return float(raw)
-    except ValueError:
-        return raw
+    for kind in (int, float):
+        with contextlib.suppress(ValueError):
+            return kind(raw)
+    return raw
 
 
 def check_registries(config: TrainConfig, check_dataset: bool = True) -> None:

@@ -28,7 +28,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 from typing import Any
 
@@ -122,14 +122,10 @@ def read_csv(path: str | Path) -> list[dict[str, Any]]:
 def _parse_number(text: str | None) -> Any:
     if text is None or text == "":
         return None
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return text
+    for kind in (int, float):
+        with suppress(ValueError):
+            return kind(text)
+    return text
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
@@ -219,38 +215,27 @@ class RunIndex:
     def get(self, key: str | int) -> dict[str, Any]:
         """A run by id, name (or the end of one, e.g. ``trial-0007``) or path; an unknown or ambiguous key
         is a :class:`ConfigError`."""
+        text, row, named = str(key), None, []
         if self.path.exists():
-            text = str(key)
             with closing(self._connect()) as connection:
-                row = None
                 if text.isdigit():
                     row = connection.execute("SELECT * FROM runs WHERE id = ?", (int(text),)).fetchone()
                 if row is None:
-                    row = connection.execute(
-                        "SELECT * FROM runs WHERE path = ?", (str(Path(text).resolve()),)
-                    ).fetchone()
+                    path = str(Path(text).resolve())
+                    row = connection.execute("SELECT * FROM runs WHERE path = ?", (path,)).fetchone()
                 if row is None:
-                    named = connection.execute(
-                        "SELECT * FROM runs WHERE name = ? ORDER BY id", (text,)
-                    ).fetchall()
-                    if not named:  # the end of a name: "trial-0001" for "sweeps/bars-1a2b3c4d/trial-0001"
-                        named = [
-                            r
-                            for r in connection.execute("SELECT * FROM runs ORDER BY id").fetchall()
-                            if r["name"].endswith("/" + text)
-                        ]
-                    if len(named) > 1:  # trial-0001 of two studies: never guess which one is meant
-                        which = ", ".join(
-                            f"{r['id']}" + (f" (study {r['study']})" if r["study"] else "") for r in named
-                        )
-                        raise ConfigError(
-                            f"run name {text!r} is ambiguous in {self.path}: runs {which}; give the id or "
-                            "the path"
-                        )
-                    row = named[0] if named else None
-            if row is not None:
-                return _row(row)
-        raise ConfigError(f"no run {str(key)!r} in {self.path} (see `optlab runs list`)")
+                    rows = connection.execute("SELECT * FROM runs ORDER BY id").fetchall()
+                    # a name, else the end of one: "trial-0001" for "sweeps/bars-1a2b3c4d/trial-0001"
+                    named = [r for r in rows if r["name"] == text]
+                    named = named or [r for r in rows if r["name"].endswith("/" + text)]
+        if len(named) > 1:  # trial-0001 of two studies: never guess which one is meant
+            which = ", ".join(f"{r['id']}" + (f" (study {r['study']})" if r["study"] else "") for r in named)
+            raise ConfigError(
+                f"run name {text!r} is ambiguous in {self.path}: runs {which}; give the id or the path"
+            )
+        if row is None and not named:
+            raise ConfigError(f"no run {text!r} in {self.path} (see `optlab runs list`)")
+        return _row(row if row is not None else named[0])
 
 
 def _row(row: sqlite3.Row) -> dict[str, Any]:
