@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from optlab.errors import ConfigError
+from optlab.errors import ConfigError, OptlabError
 from optlab.measure._common import (
     LossFn,
     Progress,
@@ -227,10 +227,8 @@ def hessian_eigenvalues(
     X, Y = as_tensors((X, Y))
     with eval_mode(model):
         hvp, n = hvp_operator(model, loss_fn, X, Y, chunk_size)
-        dtype = trainable(model)[0].dtype
-        result = lanczos(
-            hvp, n, k, max_iterations, tol, seed, device=model_device(model), dtype=dtype, progress=progress
-        )
+        device, dtype = model_device(model), trainable(model)[0].dtype
+        result = lanczos(hvp, n, k, max_iterations, tol, seed, device=device, dtype=dtype, progress=progress)
     if return_eigenvectors:
         return result.eigenvalues, result.eigenvectors
     return result.eigenvalues
@@ -262,22 +260,14 @@ def preconditioned_eigenvalues(
             raise ConfigError(
                 f"the preconditioner must be {n} positive numbers, got shape {tuple(preconditioner.shape)}"
             )
-        dtype = trainable(model)[0].dtype
-        scale = preconditioner.to(device=model_device(model), dtype=dtype).rsqrt()
+        device, dtype = model_device(model), trainable(model)[0].dtype
+        scale = preconditioner.to(device=device, dtype=dtype).rsqrt()
 
         def matvec(vector: torch.Tensor) -> torch.Tensor:
             return scale * hvp(scale * vector)
 
         result = lanczos(
-            matvec,
-            n,
-            k,
-            max_iterations,
-            tol,
-            seed,
-            device=model_device(model),
-            dtype=dtype,
-            progress=progress,
+            matvec, n, k, max_iterations, tol, seed, device=device, dtype=dtype, progress=progress
         )
     return result.eigenvalues
 
@@ -317,12 +307,9 @@ def hessian_trace(
     values = []
     with eval_mode(model):
         hvp, n = hvp_operator(model, loss_fn, X, Y, chunk_size)
-        params = trainable(model)
+        device, dtype = model_device(model), trainable(model)[0].dtype
         for i in range(samples):
-            signs = torch.randint(0, 2, (n,), generator=generator).to(
-                device=model_device(model), dtype=params[0].dtype
-            )
-            v = 2 * signs - 1
+            v = 2 * torch.randint(0, 2, (n,), generator=generator).to(device=device, dtype=dtype) - 1
             values.append(float(torch.dot(v, hvp(v))))
             if progress is not None:
                 progress(i + 1, samples)
@@ -452,21 +439,15 @@ def stability_limit(optimizer: str, lr: float, hparams: dict[str, Any] | None = 
     if not (lr > 0 and math.isfinite(lr)):
         raise ConfigError(f"invalid learning rate for a stability limit: {lr!r} (a number > 0)")
     if optimizer in ADAPTIVE:
-        return StabilityLimit(
-            None,
-            "none",
+        note = (
             f"{optimizer} preconditions its step, so its stability depends on the preconditioned sharpness "
             "λ_max(P⁻¹H) (for Adam the limit is (2+2β₁)/((1−β₁)η), Cohen et al. 2022), not on the raw "
-            "λ_max of H; no line on H's eigenvalues",
-            lr,
+            "λ_max of H; no line on H's eigenvalues"
         )
+        return StabilityLimit(None, "none", note, lr)
     if optimizer == "lars":
-        return StabilityLimit(
-            None,
-            "none",
-            "LARS rescales η per layer by its trust ratio: no single η, no line on H's eigenvalues",
-            lr,
-        )
+        note = "LARS rescales η per layer by its trust ratio: no single η, no line on H's eigenvalues"
+        return StabilityLimit(None, "none", note, lr)
     try:
         from optlab import optim
 
@@ -638,7 +619,6 @@ def _optimized(optimizer: torch.optim.Optimizer, model: nn.Module) -> list[nn.Pa
 def run_preconditioner(run_dir: str | Path, model: nn.Module) -> tuple[torch.Tensor, dict[str, float]]:
     """Adam's final preconditioner P of a run (its ``checkpoints/last.pt``), checked to belong to ``model``'s
     weights; anything that does not fit is a :class:`ConfigError` or :class:`OptlabError` saying why."""
-    from optlab.errors import OptlabError
     from optlab.train import load_checkpoint
 
     checkpoint = load_checkpoint(Path(run_dir) / "checkpoints" / "last.pt")
@@ -717,14 +697,7 @@ class RunCurvature:
 
     def plot(self, path: str | Path) -> None:
         """The spectrum with the stability line (:func:`plot_hessian`)."""
-        plot_hessian(
-            self.eigenvalues,
-            self.limit,
-            path,
-            title=self.title,
-            trace=self.trace,
-            preconditioned=self.preconditioned,
-        )
+        plot_hessian(self.eigenvalues, self.limit, path, self.title, self.trace, self.preconditioned)
 
     def to_dict(self) -> dict[str, Any]:
         pre = self.preconditioned
@@ -757,33 +730,15 @@ def run_curvature(
     (:func:`final_lr`). For Adam and AdamW also λ_max(P⁻¹H) at the run's final P (its last checkpoint)
     against :func:`adam_stability_limit`; a checkpoint that does not fit leaves a note instead.
     ``progress(task, done, total)`` reports the tasks "Lanczos" and "Hutchinson"."""
-    from optlab.errors import OptlabError
     from optlab.measure.runs import subset
 
     x, y = subset(run.dataset.train, examples)
-    values = hessian_eigenvalues(
-        run.model,
-        nn.CrossEntropyLoss(),
-        x,
-        y,
-        k=k,
-        max_iterations=max_iterations,
-        seed=seed,
-        progress=for_task(progress, "Lanczos"),
-    )
-    trace = (
-        hessian_trace(
-            run.model,
-            nn.CrossEntropyLoss(),
-            x,
-            y,
-            samples=trace_samples,
-            seed=seed,
-            progress=for_task(progress, "Hutchinson"),
-        )
-        if trace_samples
-        else None
-    )
+    loss_fn, top_k = nn.CrossEntropyLoss(), {"k": k, "max_iterations": max_iterations, "seed": seed}
+    values = hessian_eigenvalues(run.model, loss_fn, x, y, **top_k, progress=for_task(progress, "Lanczos"))
+    trace = None
+    if trace_samples:
+        hutchinson = for_task(progress, "Hutchinson")
+        trace = hessian_trace(run.model, loss_fn, x, y, samples=trace_samples, seed=seed, progress=hutchinson)
     config = run.config
     lr, lr_source = final_lr(run)
     result = RunCurvature(
@@ -803,15 +758,6 @@ def run_curvature(
         except OptlabError as why:
             result.no_preconditioned = str(why)
         else:
-            pre_values = preconditioned_eigenvalues(
-                run.model,
-                nn.CrossEntropyLoss(),
-                x,
-                y,
-                diagonal,
-                k=k,
-                max_iterations=max_iterations,
-                seed=seed,
-            )
+            pre_values = preconditioned_eigenvalues(run.model, loss_fn, x, y, diagonal, **top_k)
             result.preconditioned = (pre_values, adam_stability_limit(settings["lr"], settings["beta1"]))
     return result
