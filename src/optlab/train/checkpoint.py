@@ -23,9 +23,7 @@ FORMAT = "optlab-checkpoint-v1"
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     """Serialize ``state`` (tensors and plain containers) atomically to ``path``, tagged with
     :data:`FORMAT`."""
-    buffer = io.BytesIO()
-    torch.save({"format": FORMAT, **state}, buffer)
-    atomic_write_bytes(path, buffer.getvalue())
+    save_tensors(path, {"format": FORMAT, **state})
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -36,9 +34,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise OptlabError(f"no checkpoint at {path}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (
-        Exception
-    ) as error:  # torch raises many types for damaged files (RuntimeError, UnpicklingError, EOFError)
+    except Exception as error:  # a damaged file raises RuntimeError, UnpicklingError, EOFError, ...
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise OptlabError(
             f"checkpoint {path} is corrupt or not a checkpoint torch can read safely: {reason}"
@@ -79,7 +75,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor]) -> None:
+def save_tensors(path: str | Path, tensors: dict[str, Any]) -> None:
     """Save a plain ``state_dict`` (e.g. ``final.pt``) atomically; load it with
     ``torch.load(weights_only=True)``."""
     buffer = io.BytesIO()
