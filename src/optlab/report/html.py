@@ -121,6 +121,10 @@ def format_number(value: Any) -> str:
     return str(value)
 
 
+def _note(label: str, text: str) -> str:
+    return f'<div class="note"><span class="label">{label}</span> {_e(text)}</div>'
+
+
 def _badge(verdict: str) -> str:
     return f'<span class="badge {_BADGE_CLASS.get(verdict, "inconclusive")}">{_e(verdict)}</span>'
 
@@ -146,23 +150,19 @@ def _claim_html(claim: dict[str, Any]) -> str:
         rows = "".join(f"<div>{_formula(f)}</div>" for f in claim["formulas"])
         parts.append(f'<div class="formulas"><span class="label">The methods</span>{rows}</div>')
     if claim.get("mechanism"):
-        parts.append(
-            f'<div class="note"><span class="label">Why this setting.</span> {_e(claim["mechanism"])}</div>'
-        )
+        parts.append(_note("Why this setting.", claim["mechanism"]))
     if claim.get("criterion"):
         parts.append(f'<p><span class="label">Criterion.</span> {_e(claim["criterion"])}</p>')
-    checks = claim.get("checks") or {}
-    if checks:
+    if claim.get("checks"):
         items = "".join(
             f'<li><span class="{"pass" if ok else "fail"}">{"✓" if ok else "✗"}</span> {_e(name)}</li>'
-            for name, ok in checks.items()
+            for name, ok in claim["checks"].items()
         )
         parts.append(f'<ul class="checks">{items}</ul>')
-    numbers = claim.get("numbers") or {}
-    if numbers:
+    if claim.get("numbers"):
         rows = "".join(
             f'<tr><td>{_e(name)}</td><td class="num">{_e(format_number(value))}</td></tr>'
-            for name, value in numbers.items()
+            for name, value in claim["numbers"].items()
         )
         parts.append(
             f"<table><tr><th>measured (n = {_e(claim.get('n', 1))})</th><th>value</th></tr>{rows}</table>"
@@ -173,10 +173,7 @@ def _claim_html(claim: dict[str, Any]) -> str:
         + "</p>"
     )
     if claim.get("differs"):
-        parts.append(
-            f'<div class="note"><span class="label">Our setting vs the lecture.</span> '
-            f"{_e(claim['differs'])}</div>"
-        )
+        parts.append(_note("Our setting vs the lecture.", claim["differs"]))
     parts.append("</article>")
     return "\n".join(parts)
 
