@@ -155,12 +155,9 @@ def epoch_means(stats: Any) -> dict[str, float]:
 
     train_loss is the mean over updates and ranks of the per-rank minibatch loss: with equal shards, the mean
     loss of the global batch. DDP gives every rank the same (averaged) gradient, so grad_norm is its norm."""
-    world_size = world()[1]
-    if world_size == 1:
-        return stats.means()
     loss_sum, hits, seen, norm_sum, norm_count = _summed_totals(stats).tolist()
     return {
-        "train_loss": loss_sum / max(stats.updates * world_size, 1),
+        "train_loss": loss_sum / max(stats.updates * world()[1], 1),
         "train_acc": hits / max(seen, 1),
         "grad_norm": norm_sum / max(norm_count, 1),
     }

@@ -80,16 +80,6 @@ class EpochStats:
         self.fold()
         return self.totals[0].item() / max(self.updates, 1)
 
-    def means(self) -> dict[str, float]:
-        """The epoch's train loss (mean over updates), train accuracy, mean gradient norm (one host sync)."""
-        self.fold()
-        loss_sum, hits, seen, norm_sum, norm_count = self.totals.tolist()
-        return {
-            "train_loss": loss_sum / max(self.updates, 1),
-            "train_acc": hits / max(seen, 1),
-            "grad_norm": norm_sum / max(norm_count, 1),
-        }
-
     def take_step_losses(self) -> list[float]:
         """The per-update losses folded since the last call, oldest first (one host sync)."""
         self.fold()
