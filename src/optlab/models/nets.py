@@ -20,16 +20,12 @@ __all__ = ["c1", "cnn1d", "cnn1d_bn", "cnn1d_bn64", "conv2bn", "f1", "logreg", "
 Shape = tuple[int, ...]
 
 
-def _features(input_shape: Shape) -> int:
-    return math.prod(input_shape)
-
-
 # ------------------------------------------------------------------------------------------------------------
 # plain baselines
 # ------------------------------------------------------------------------------------------------------------
 def logreg(input_shape: Shape, num_classes: int) -> nn.Module:
     """Multinomial logistic regression: flatten → Linear(d, classes)."""
-    return nn.Sequential(nn.Flatten(), nn.Linear(_features(input_shape), num_classes))
+    return nn.Sequential(nn.Flatten(), nn.Linear(math.prod(input_shape), num_classes))
 
 
 def mlp(input_shape: Shape, num_classes: int, hidden: int = 256) -> nn.Module:
@@ -39,7 +35,7 @@ def mlp(input_shape: Shape, num_classes: int, hidden: int = 256) -> nn.Module:
     """
     return nn.Sequential(
         nn.Flatten(),
-        nn.Linear(_features(input_shape), hidden),
+        nn.Linear(math.prod(input_shape), hidden),
         nn.ReLU(),
         nn.Linear(hidden, hidden),
         nn.ReLU(),
@@ -59,7 +55,7 @@ def f1(input_shape: Shape, num_classes: int) -> nn.Module:
     BatchNorm needs more than one example per batch in training mode.
     """
     layers: list[nn.Module] = [nn.Flatten()]
-    width = _features(input_shape)
+    width = math.prod(input_shape)
     for _ in range(5):
         layers += [nn.Linear(width, 512), nn.BatchNorm1d(512), nn.ReLU()]
         width = 512
@@ -138,7 +134,7 @@ class ResidualMLP(nn.Module):
 
 def mlp1d(input_shape: Shape, num_classes: int) -> nn.Module:
     """MNIST-1D's MLP: 2 hidden layers of 100 ReLU units, the second residual (see :class:`ResidualMLP`)."""
-    return ResidualMLP(_features(input_shape), num_classes)
+    return ResidualMLP(math.prod(input_shape), num_classes)
 
 
 def _conv_length(length: int, kernel: int, stride: int, padding: int) -> int:
