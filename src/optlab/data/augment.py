@@ -54,9 +54,7 @@ def translate(x: Tensor, shift: int, generator: torch.Generator | None = None) -
         index = torch.arange(size, device=x.device) + offsets[:, i : i + 1]  # (B, size): the kept window
         view = [batch] + [1] * (x.ndim - 1)
         view[axis] = size
-        shape = list(out.shape)
-        shape[axis] = size
-        out = out.gather(axis, index.view(view).expand(shape))
+        out = torch.take_along_dim(out, index.view(view), dim=axis)  # broadcast over the other axes
     return out
 
 

@@ -72,9 +72,7 @@ def safe_unpickle(data: bytes) -> Any:
 
 def _key(d: dict, name: str) -> Any:
     """d[name], whether the pickle stored str keys (Python 3) or bytes keys (the official Python 2 files)."""
-    if name in d:
-        return d[name]
-    return d[name.encode()]
+    return d[name] if name in d else d[name.encode()]
 
 
 def _read_pickle(path: Path) -> dict:

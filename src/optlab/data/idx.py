@@ -224,10 +224,7 @@ def candidate_dirs(spec: IdxDataset, data_dir: str | os.PathLike[str] | None = N
 
 
 def _find_file(folder: Path, name: str) -> Path | None:
-    for candidate in (folder / name, folder / f"{name}.gz"):
-        if candidate.is_file():
-            return candidate
-    return None
+    return next((path for path in (folder / name, folder / f"{name}.gz") if path.is_file()), None)
 
 
 def how_to_get(name: str) -> str:
