@@ -21,12 +21,7 @@ __all__ = ["linear_scaling", "noise_scaling", "sqrt_scaling", "surge_scaling", "
 
 
 def _check(rule: str, base_lr: float, batch_size: int, base_batch_size: int) -> tuple[float, int, int]:
-    if (
-        isinstance(base_lr, bool)
-        or not isinstance(base_lr, int | float)
-        or not math.isfinite(base_lr)
-        or base_lr <= 0
-    ):
+    if isinstance(base_lr, bool) or not (isinstance(base_lr, int | float) and 0 < base_lr < math.inf):
         raise ConfigError(f"{rule}: base_lr must be a finite number > 0, got {base_lr!r}")
     for name, value in (("batch_size", batch_size), ("base_batch_size", base_batch_size)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
