@@ -8,10 +8,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from optlab._io import pyplot, save_figure
+from optlab.experiments._descent import Trajectory
 from optlab.experiments.surfaces import Surface
 
 __all__ = ["COLORS", "DPI", "PathPlot", "surface_figure"]
@@ -31,6 +33,12 @@ class PathPlot:
     color: str | None = None
     linestyle: str = "-"
     contour_updates: int | None = None  # draw only θ_0 … θ_k on the contours (a long bounce hides itself)
+
+    @classmethod
+    def of(cls, label: str, trajectory: Trajectory, run: int = 0, **style: Any) -> PathPlot:
+        """Run ``run`` (one start) of a :class:`~optlab.experiments._descent.Trajectory`."""
+        t = trajectory
+        return cls(label, t.points[:, run], t.losses[:, run], t.grad_norms[:, run], **style)
 
 
 def _covering(extent: tuple[float, float, float, float], paths: Sequence[PathPlot]) -> tuple[float, ...]:

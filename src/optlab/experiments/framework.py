@@ -31,10 +31,12 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Generic, Literal, Protocol, TypeVar
+
+from optlab.errors import DataError
 
 __all__ = [
     "DATA_CLAIM_RULE",
@@ -51,9 +53,15 @@ __all__ = [
     "ProfileRow",
     "SweepPlan",
     "cpu_threads",
+    "fresh_model",
+    "initial_weights",
     "mean_std",
     "outcome",
+    "pm",
+    "run_settings",
     "separated",
+    "settings_over_seeds",
+    "skip_absent",
     "spearman",
 ]
 
@@ -66,6 +74,8 @@ INCONCLUSIVE = "inconclusive"
 OUTCOMES: tuple[str, ...] = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE)
 
 S = TypeVar("S")
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -135,6 +145,26 @@ class ClaimResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def decide(
+        cls,
+        claim_id: str,
+        criterion: str,
+        numbers: dict[str, Any],
+        n: int,
+        checks: dict[str, bool],
+        *,
+        enough: bool = True,
+        note: str = "",
+        not_shown: str = "",
+    ) -> ClaimResult:
+        """The result with the outcome :func:`outcome` computes from ``checks``; ``not_shown`` (what was
+        tried, and why the claim does not show) joins the note when the claim is not reproduced."""
+        result = outcome(checks, enough=enough)
+        if result == NOT_REPRODUCED:
+            note = "; ".join(part for part in (note, not_shown) if part)
+        return cls(claim_id, criterion, numbers, n, result, note, checks)
 
 
 @dataclass(frozen=True)
@@ -235,17 +265,98 @@ def cpu_threads(device: Any, threads: int = 1) -> Iterator[None]:
 def spearman(a: Sequence[float], b: Sequence[float]) -> float:
     """Spearman's rank correlation (average ranks for ties); 0 when either side is constant."""
     import numpy as np
+    from scipy.stats import rankdata
 
-    def ranks(values: Sequence[float]) -> np.ndarray:
-        order = np.argsort(values, kind="stable")
-        r = np.empty(len(values))
-        r[order] = np.arange(len(values), dtype=float)
-        arr = np.asarray(values, dtype=float)
-        for v in np.unique(arr):  # ties share the mean rank
-            r[arr == v] = r[arr == v].mean()
-        return r
-
-    ra, rb = ranks(a), ranks(b)
+    ra, rb = rankdata(a), rankdata(b)
     if ra.std() == 0 or rb.std() == 0:
         return 0.0
     return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def pm(stats: dict[str, Any], scale: float = 1.0, digits: int = 2) -> str:
+    """``mean ± std`` of a :func:`mean_std` result, both × ``scale``, with ``digits`` decimals."""
+    return f"{stats['mean'] * scale:.{digits}f} ± {stats['std'] * scale:.{digits}f}"
+
+
+def fresh_model(name: str, dataset: Any, init: dict[str, Any] | None = None) -> Any:
+    """``optlab.models.create(name)`` for ``dataset``'s inputs and classes, on the device of its training
+    data, with the weights ``init`` when given."""
+    from optlab import models
+
+    model = models.create(name, dataset.input_shape, dataset.num_classes).to(dataset.train.x.device)
+    if init is not None:
+        model.load_state_dict(init)
+    return model
+
+
+def initial_weights(name: str, dataset: Any, seed: int) -> tuple[Any, dict[str, Any]]:
+    """A :func:`fresh_model` drawn from ``seed`` and a copy of its weights: every run of one seed starts
+    from them, so its runs differ only in what the experiment compares."""
+    import torch
+
+    torch.manual_seed(seed)
+    template = fresh_model(name, dataset)
+    return template, {k: v.clone() for k, v in template.state_dict().items()}
+
+
+def skip_absent(
+    items: Iterable[T], measure: Callable[[T], R], name: Callable[[T], str] = str, *, needed: str = ""
+) -> tuple[dict[str, R], dict[str, str]]:
+    """``{name(item): measure(item)}`` and, for the items whose data are absent (a :class:`DataError`, e.g.
+    Fashion-MNIST not downloaded: the others run and the report says so), ``{name(item): the error's first
+    line}``. ``needed`` (an experiment id): a DataError naming them all when no item could be measured."""
+    done: dict[str, R] = {}
+    absent: dict[str, str] = {}
+    for item in items:
+        try:
+            done[name(item)] = measure(item)
+        except DataError as error:
+            absent[name(item)] = str(error).splitlines()[0]
+    if needed and not done:
+        reasons = "; ".join(f"{k}: {v}" for k, v in absent.items())
+        raise DataError(f"{needed}: no dataset could be loaded: {reasons}")
+    return done, absent
+
+
+def run_settings(
+    profile: str,
+    seed: int,
+    settings: Iterable[Any],
+    train: Callable[[Any, Any], dict[str, Any]],
+    plot: Callable[[dict[str, Any]], dict[str, Any]],
+) -> dict[str, Any]:
+    """The measurements of an experiment that trains several settings, each with a ``key`` (B4, B6), on the
+    device present: ``train(setting, device)`` gives a setting's entry, ``plot(entry)`` draws its figure
+    and gives the figure's record; a setting whose data are absent is listed under ``skipped``."""
+    from optlab.train import describe_device, resolve_device
+
+    device = resolve_device()
+    entries, absent = skip_absent(settings, lambda setting: train(setting, device), lambda s: s.key)
+    return {
+        "profile": profile,
+        "seed": seed,
+        "device": describe_device(device),
+        "settings": list(entries.values()),
+        "skipped": [{"setting": key, "reason": reason} for key, reason in absent.items()],
+        "figures": [plot(entry) for entry in entries.values()],
+    }
+
+
+def settings_over_seeds(
+    runs: Sequence[dict[str, Any]], min_seeds: int, compared: str
+) -> tuple[dict[str, list[dict[str, Any]]], int, str]:
+    """From :func:`run_settings`' measurements, one per seed: each setting's entries over the seeds (by
+    key), n (the fewest seeds of any setting) and the verdict's note (fewer than ``min_seeds`` seeds to
+    compare ``compared``; the settings skipped)."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for run_ in runs:
+        for entry in run_.get("settings", []):
+            grouped.setdefault(entry["key"], []).append(entry)
+    n = min((len(entries) for entries in grouped.values()), default=0)
+    skipped = sorted({s["setting"] for run_ in runs for s in run_.get("skipped", [])})
+    notes = []
+    if n < min_seeds:
+        notes.append(f"only {n} seed(s): at least {min_seeds} are needed to compare {compared}")
+    if skipped:
+        notes.append(f"skipped (data not available): {', '.join(skipped)}")
+    return grouped, n, "; ".join(notes)
