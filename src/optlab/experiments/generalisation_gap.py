@@ -23,22 +23,25 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from optlab import data, models, optim, schedules
-from optlab._io import write_csv
-from optlab.errors import DataError
+from optlab import data, optim, schedules
+from optlab._io import pyplot, save_figure, write_csv
+from optlab.experiments._plotting import DPI
 from optlab.experiments.framework import (
-    NOT_REPRODUCED,
     Claim,
     ClaimResult,
     Profile,
     ProfileRow,
     batcher,
+    fresh_model,
+    initial_weights,
     mean_std,
-    outcome,
+    pm,
+    run_settings,
     separated,
+    settings_over_seeds,
 )
 from optlab.measure import interpolation_1d, sharpness
-from optlab.train import FitResult, Plateau, describe_device, evaluate, evaluator, fit, resolve_device
+from optlab.train import FitResult, Plateau, evaluate, evaluator, fit
 
 ID = "B4"
 TITLE = "Noisy updates generalise better (large-batch generalisation gap, Keskar et al.)"
@@ -256,8 +259,7 @@ def _load(setting: Setting, device: torch.device) -> data.Dataset:
 def _train(
     setting: Setting, dataset: data.Dataset, init: dict, batch_size: int, seed: int
 ) -> tuple[Any, Any]:
-    model = models.create(setting.model, dataset.input_shape, dataset.num_classes).to(dataset.train.x.device)
-    model.load_state_dict(init)
+    model = fresh_model(setting.model, dataset, init)
     optimizer = optim.create("adam", model.parameters(), lr=setting.lr)
     epochs = setting.max_epochs_small if batch_size == setting.small_batch else setting.max_epochs_large
     result = fit(
@@ -331,68 +333,49 @@ def _summary(model, result: FitResult, dataset: data.Dataset, sharp: dict[str, f
 
 def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     """Per network: SB and LB from the same initial weights, their accuracies, sharpness and the 1-D line."""
-    device = resolve_device()
-    results, skipped, figures = [], [], []
-    for setting in PROFILES[profile].setting:
-        try:
-            dataset = _load(setting, device)
-        except DataError as error:
-            skipped.append({"setting": setting.key, "reason": str(error).splitlines()[0]})
-            continue
-        torch.manual_seed(seed)
-        template = models.create(setting.model, dataset.input_shape, dataset.num_classes).to(device)
-        init = {k: v.clone() for k, v in template.state_dict().items()}
-        n_params = sum(p.numel() for p in template.parameters())
-        basis = None
-        if setting.subspace:
-            generator = torch.Generator().manual_seed(10_000 + seed)  # one A for both solutions
-            basis = torch.randn(n_params, SUBSPACE_DIM, generator=generator, dtype=torch.float64)
-        entry: dict[str, Any] = {**asdict(setting), "key": setting.key, "parameters": n_params}
-        entry["gradient_variance"] = {  # the lecture table's "noisy vs stable", at the common start
-            label: gradient_variance(template, dataset.train, batch, GRADIENT_BATCHES, seed)
-            for label, batch in (("small", setting.small_batch), ("large", setting.large_batch))
-        }
-        states = {}
-        for label, batch in (("small", setting.small_batch), ("large", setting.large_batch)):
-            model, result = _train(setting, dataset, init, batch, seed)
-            sharp = _sharpness(model, dataset, setting, basis, seed)
-            entry[label] = _summary(model, result, dataset, sharp)
-            states[label] = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        line = interpolation_1d(
-            template,
-            states["small"],
-            states["large"],
-            F.cross_entropy,
-            dataset.train,
-            dataset.test,
-            alphas=np.linspace(-1.0, 2.0, 25),
-            max_examples=setting.sharpness_examples,
-        )
-        entry["interpolation"] = {k: line[k] for k in line if k != "bn"}
-        name = f"b4_line_{setting.dataset}_{setting.model}_seed{seed}.png"
-        _plot_line(entry, out_dir / name, seed)
-        figures.append(
-            {
-                "file": name,
-                "claims": ["B4", "B4-sharp"],
-                "caption": (
-                    f"{setting.key}, seed {seed}: loss and accuracy on x(α) = (1 − α)·x_SB + α·x_LB (α = 0: "
-                    f"SB solution, batch {setting.small_batch}; α = 1: LB, batch {setting.large_batch}); the"
-                    " paper's Figure 3."
-                ),
-            }
-        )
-        results.append(entry)
-    measurements = {
-        "profile": profile,
-        "seed": seed,
-        "device": describe_device(device),
-        "settings": results,
-        "skipped": skipped,
-        "figures": figures,
-    }
-    write_csv(out_dir / f"b4_table_seed{seed}.csv", _table(results))
+    measurements = run_settings(
+        profile,
+        seed,
+        PROFILES[profile].setting,
+        lambda setting, device: run_setting(setting, seed, device),
+        lambda entry: _plot_line(entry, out_dir, seed),
+    )
+    write_csv(out_dir / f"b4_table_seed{seed}.csv", _table(measurements["settings"]))
     return measurements
+
+
+def run_setting(setting: Setting, seed: int, device: torch.device) -> dict[str, Any]:
+    """SB and LB of one network from the same initial weights. Raises DataError if the data are missing."""
+    dataset = _load(setting, device)
+    template, init = initial_weights(setting.model, dataset, seed)
+    n_params = sum(p.numel() for p in template.parameters())
+    basis = None
+    if setting.subspace:
+        generator = torch.Generator().manual_seed(10_000 + seed)  # one A for both solutions
+        basis = torch.randn(n_params, SUBSPACE_DIM, generator=generator, dtype=torch.float64)
+    entry: dict[str, Any] = {**asdict(setting), "key": setting.key, "parameters": n_params}
+    entry["gradient_variance"] = {  # the lecture table's "noisy vs stable", at the common start
+        label: gradient_variance(template, dataset.train, batch, GRADIENT_BATCHES, seed)
+        for label, batch in (("small", setting.small_batch), ("large", setting.large_batch))
+    }
+    states = {}
+    for label, batch in (("small", setting.small_batch), ("large", setting.large_batch)):
+        model, result = _train(setting, dataset, init, batch, seed)
+        sharp = _sharpness(model, dataset, setting, basis, seed)
+        entry[label] = _summary(model, result, dataset, sharp)
+        states[label] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    line = interpolation_1d(
+        template,
+        states["small"],
+        states["large"],
+        F.cross_entropy,
+        dataset.train,
+        dataset.test,
+        alphas=np.linspace(-1.0, 2.0, 25),
+        max_examples=setting.sharpness_examples,
+    )
+    entry["interpolation"] = {k: line[k] for k in line if k != "bn"}
+    return entry
 
 
 def _table(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -407,10 +390,8 @@ def _table(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _plot_line(entry: dict[str, Any], path: Path, seed: int) -> None:
-    from optlab._io import pyplot, save_figure
-    from optlab.experiments._plotting import DPI
-
+def _plot_line(entry: dict[str, Any], out_dir: Path, seed: int) -> dict[str, Any]:
+    """The paper's Figure 3 for one network: loss and accuracy along the line from SB's to LB's solution."""
     line = entry["interpolation"]
     fig, loss_ax = pyplot().subplots(figsize=(7, 4.6), layout="constrained")
     acc_ax = loss_ax.twinx()
@@ -432,30 +413,26 @@ def _plot_line(entry: dict[str, Any], path: Path, seed: int) -> None:
     loss_ax.set_title(
         f"B4: {entry['key']}, SB {entry['small_batch']} vs LB {entry['large_batch']} (seed {seed})"
     )
-    save_figure(fig, path, dpi=DPI)
+    name = f"b4_line_{entry['dataset']}_{entry['model']}_seed{seed}.png"
+    save_figure(fig, out_dir / name, dpi=DPI)
+    return {
+        "file": name,
+        "claims": ["B4", "B4-sharp"],
+        "caption": (
+            f"{entry['key']}, seed {seed}: loss and accuracy on x(α) = (1 − α)·x_SB + α·x_LB (α = 0: SB "
+            f"solution, batch {entry['small_batch']}; α = 1: LB, batch {entry['large_batch']}); the paper's "
+            "Figure 3."
+        ),
+    }
 
 
 # ------------------------------------------------------------------------------------------------ verdict
-def _pm(stats: dict[str, Any], scale: float = 1.0, digits: int = 2) -> str:
-    return f"{stats['mean'] * scale:.{digits}f} ± {stats['std'] * scale:.{digits}f}"
-
-
-def _by_setting(runs: Sequence[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for run_ in runs:
-        for entry in run_.get("settings", []):
-            grouped.setdefault(entry["key"], []).append(entry)
-    return grouped
-
-
 def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
-    grouped = _by_setting(runs)
-    skipped = sorted({s["setting"] for run_ in runs for s in run_.get("skipped", [])})
+    grouped, n, note = settings_over_seeds(runs, MIN_SEEDS, "the gap with the spread")
     gap_checks: dict[str, bool] = {}
     sharp_checks: dict[str, bool] = {}
     gap_numbers: dict[str, Any] = {}
     sharp_numbers: dict[str, Any] = {}
-    n = min((len(entries) for entries in grouped.values()), default=0)
     for key, entries in grouped.items():
         sb, lb = entries[0]["small_batch"], entries[0]["large_batch"]
         stats = {
@@ -471,9 +448,9 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
             min(stats["small", "train_acc"]["mean"], stats["large", "train_acc"]["mean"]) >= 0.95
         )
         gap_numbers[f"{key} (SB {sb} / LB {lb}): train acc SB / LB, %"] = (
-            f"{_pm(stats['small', 'train_acc'], 100)} / {_pm(stats['large', 'train_acc'], 100)}"
+            f"{pm(stats['small', 'train_acc'], 100)} / {pm(stats['large', 'train_acc'], 100)}"
         )
-        gap_numbers[f"{key}: test acc SB / LB, %"] = f"{_pm(test_sb, 100)} / {_pm(test_lb, 100)}"
+        gap_numbers[f"{key}: test acc SB / LB, %"] = f"{pm(test_sb, 100)} / {pm(test_lb, 100)}"
         gap_numbers[f"{key}: test gap SB − LB, points"] = round(100 * gap, 3)
         stops = {
             label: ", ".join(sorted({e[label]["stopped"] for e in entries})) for label in ("small", "large")
@@ -492,7 +469,7 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
                 phi_sb = mean_std([e["small"]["sharpness"][name] for e in entries])
                 phi_lb = mean_std([e["large"]["sharpness"][name] for e in entries])
                 sharp_numbers[f"{key}: φ {space} ε={eps:g}, SB / LB"] = (
-                    f"{_pm(phi_sb, digits=3)} / {_pm(phi_lb, digits=3)}"
+                    f"{pm(phi_sb, digits=3)} / {pm(phi_lb, digits=3)}"
                 )
                 sharp_numbers[f"{key}: φ_LB / φ_SB {space} ε={eps:g}"] = round(
                     phi_lb["mean"] / max(phi_sb["mean"], 1e-12), 2
@@ -516,31 +493,19 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
             for eps in ("1e-3", "5e-4"):
                 sharp_numbers[f"{name}: φ {space} ε={eps}, SB / LB"] = paper[f"{space} ε={eps} SB / LB"]
     enough = bool(grouped) and n >= MIN_SEEDS
-    note = _note(n, skipped)
-    sharp_outcome = outcome(sharp_checks, enough=enough)
     return [
-        ClaimResult(
-            "B4", GAP_CRITERION, gap_numbers, n, outcome(gap_checks, enough=enough), note, gap_checks
-        ),
-        ClaimResult(
+        ClaimResult.decide("B4", GAP_CRITERION, gap_numbers, n, gap_checks, enough=enough, note=note),
+        ClaimResult.decide(
             "B4-sharp",
             SHARPNESS_CRITERION,
             sharp_numbers,
             n,
-            sharp_outcome,
-            "; ".join(p for p in (note, SHARPNESS_NOT_SHOWN if sharp_outcome == NOT_REPRODUCED else "") if p),
             sharp_checks,
+            enough=enough,
+            note=note,
+            not_shown=SHARPNESS_NOT_SHOWN,
         ),
     ]
-
-
-def _note(n: int, skipped: list[str]) -> str:
-    parts = []
-    if n < MIN_SEEDS:
-        parts.append(f"only {n} seed(s): at least {MIN_SEEDS} are needed to compare the gap with the spread")
-    if skipped:
-        parts.append(f"skipped (data not available): {', '.join(skipped)}")
-    return "; ".join(parts)
 
 
 __all__ = [

@@ -35,22 +35,25 @@ from typing import Any
 
 import torch
 
-from optlab import data, models, optim, schedules
-from optlab._io import write_csv
-from optlab.errors import DataError
+from optlab import data, optim, schedules
+from optlab._io import pyplot, save_figure, write_csv
+from optlab.experiments._plotting import COLORS, DPI
 from optlab.experiments.framework import (
-    NOT_REPRODUCED,
     Claim,
     ClaimResult,
     Profile,
     ProfileRow,
     batcher,
+    fresh_model,
+    initial_weights,
     mean_std,
-    outcome,
+    pm,
+    run_settings,
     separated,
+    settings_over_seeds,
 )
 from optlab.experiments.swap import swap_phase2
-from optlab.train import OnUpdate, describe_device, evaluate, evaluator, fit, resolve_device
+from optlab.train import OnUpdate, evaluate, evaluator, fit
 
 ID = "B6"
 TITLE = "Large batch with the small batch's accuracy: linear scaling + warm-up, LARS, LAMB, SWAP"
@@ -290,9 +293,7 @@ def _train(
 
     ``snapshot_epoch``: also keep the weights after that many epochs (SWAP's phase 1 is the linear-rule run
     up to there: the same updates, so it is not trained twice)."""
-    device = dataset.train.x.device
-    model = models.create(setting.model, dataset.input_shape, dataset.num_classes).to(device)
-    model.load_state_dict(init)
+    model = fresh_model(setting.model, dataset, init)
     optimizer = _optimizer(method, list(model.parameters()), lr)
     per_epoch = max(len(dataset.train.y) // batch, 1)
     warmup = warmup_epochs * per_epoch
@@ -350,9 +351,7 @@ def _swap(
     setting: Setting, dataset: data.Dataset, phase1: dict[str, Any], lr: float, seed: int
 ) -> dict[str, Any]:
     """SWAP's phases 2–3 from the linear-rule run's snapshot; cost: phase 1 + the slowest worker."""
-    device = dataset.train.x.device
-    model = models.create(setting.model, dataset.input_shape, dataset.num_classes).to(device)
-    model.load_state_dict(phase1["snapshot"])
+    model = fresh_model(setting.model, dataset, phase1["snapshot"])
     phase1_epochs = setting.epochs - setting.swap_phase2_epochs
     phase1_acc = evaluate(model, dataset.test)[1]
     swapped = swap_phase2(
@@ -402,9 +401,7 @@ def run_setting(setting: Setting, seed: int, device: torch.device) -> dict[str, 
     """Every method of :data:`METHODS` from the same initial weights, at the same epoch budget; each
     method's lr picked on the validation split from its grid. Raises DataError if the data are missing."""
     dataset = _load(setting, device)
-    torch.manual_seed(seed)
-    template = models.create(setting.model, dataset.input_shape, dataset.num_classes).to(device)
-    init = {k: v.clone() for k, v in template.state_dict().items()}
+    init = initial_weights(setting.model, dataset, seed)[1]
     large, ratio = setting.large_batch, setting.large_batch / setting.small_batch
     methods: dict[str, dict[str, Any]] = {}
     grids: dict[str, list[dict[str, Any]]] = {}
@@ -445,52 +442,26 @@ def run_setting(setting: Setting, seed: int, device: torch.device) -> dict[str, 
 
 def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     """Every setting of the profile: all methods from the same initial weights; JSON, CSV and figures."""
-    device = resolve_device()
-    results, skipped, figures = [], [], []
-    for setting in PROFILES[profile].setting:
-        try:
-            entry = run_setting(setting, seed, device)
-        except DataError as error:
-            skipped.append({"setting": setting.key, "reason": str(error).splitlines()[0]})
-            continue
-        name = f"b6_curves_{setting.dataset}_{setting.model}_seed{seed}.png"
-        _plot_curves(entry, out_dir / name, seed)
-        figures.append(
-            {
-                "file": name,
-                "claims": ["B6", "B6-goyal"],
-                "caption": (
-                    f"{setting.key}, seed {seed}: validation accuracy against epoch and against "
-                    "training time for "
-                    f"each method at its picked lr (small batch {setting.small_batch}, large batch "
-                    f"{setting.large_batch}, {setting.epochs} epochs); the legend gives the test accuracy."
-                ),
-            }
-        )
-        results.append(entry)
-    measurements = {
-        "profile": profile,
-        "seed": seed,
-        "device": describe_device(device),
-        "settings": results,
-        "skipped": skipped,
-        "figures": figures,
-    }
+    measurements = run_settings(
+        profile,
+        seed,
+        PROFILES[profile].setting,
+        lambda setting, device: run_setting(setting, seed, device),
+        lambda entry: _plot_curves(entry, out_dir, seed),
+    )
     rows = [
         {"setting": entry["key"], "method": method}
         | {k: m[k] for k in ("batch_size", "lr", "val_acc", "test_acc", "updates")}
         | {"wall_time_s": m["wall_time"]}
-        for entry in results
+        for entry in measurements["settings"]
         for method, m in entry["methods"].items()
     ]
     write_csv(out_dir / f"b6_table_seed{seed}.csv", rows)
     return measurements
 
 
-def _plot_curves(entry: dict[str, Any], path: Path, seed: int) -> None:
-    from optlab._io import pyplot, save_figure
-    from optlab.experiments._plotting import COLORS, DPI
-
+def _plot_curves(entry: dict[str, Any], out_dir: Path, seed: int) -> dict[str, Any]:
+    """Validation accuracy of each method against epoch and against training time; the figure's record."""
     fig, (by_epoch, by_time) = pyplot().subplots(1, 2, figsize=(12, 5.2), layout="constrained", sharey=True)
     for i, (method, m) in enumerate(entry["methods"].items()):
         curve = m["curve"]
@@ -508,25 +479,26 @@ def _plot_curves(entry: dict[str, Any], path: Path, seed: int) -> None:
     by_epoch.set_ylabel("validation accuracy (%)")
     fig.legend(*by_epoch.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=8)
     fig.suptitle(f"B6: {entry['key']}, batch {entry['small_batch']} vs {entry['large_batch']} (seed {seed})")
-    save_figure(fig, path, dpi=DPI)
+    name = f"b6_curves_{entry['dataset']}_{entry['model']}_seed{seed}.png"
+    save_figure(fig, out_dir / name, dpi=DPI)
+    return {
+        "file": name,
+        "claims": ["B6", "B6-goyal"],
+        "caption": (
+            f"{entry['key']}, seed {seed}: validation accuracy against epoch and against training time for "
+            f"each method at its picked lr (small batch {entry['small_batch']}, large batch "
+            f"{entry['large_batch']}, {entry['epochs']} epochs); the legend gives the test accuracy."
+        ),
+    }
 
 
 # ------------------------------------------------------------------------------------------------ verdict
-def _pm(stats: dict[str, Any], scale: float = 100.0) -> str:
-    return f"{stats['mean'] * scale:.2f} ± {stats['std'] * scale:.2f}"
-
-
 def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for run_ in runs:
-        for entry in run_.get("settings", []):
-            grouped.setdefault(entry["key"], []).append(entry)
-    skipped = sorted({s["setting"] for run_ in runs for s in run_.get("skipped", [])})
+    grouped, n, note = settings_over_seeds(runs, MIN_SEEDS, "gaps with the spread")
     checks: dict[str, bool] = {}
     numbers: dict[str, Any] = {}
     goyal_checks: dict[str, bool] = {}
     goyal_numbers: dict[str, Any] = {}
-    n = min((len(v) for v in grouped.values()), default=0)
     for key, entries in grouped.items():
         acc = {m: mean_std([e["methods"][m]["test_acc"] for e in entries]) for m in METHODS}
         val = {m: mean_std([e["methods"][m]["val_acc"] for e in entries]) for m in METHODS}
@@ -541,8 +513,8 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
             wall = mean_std([e["methods"][method]["wall_time"] for e in entries])
             lrs = ", ".join(f"{e['methods'][method]['lr']:g}" for e in entries)
             numbers[f"{key}: {method} (batch {m0['batch_size']})"] = (
-                f"test {_pm(acc[method])} %, val {_pm(val[method])} %, lr {lrs}, {m0['updates']} updates, "
-                f"{wall['mean']:.1f} ± {wall['std']:.1f} s"
+                f"test {pm(acc[method], 100)} %, val {pm(val[method], 100)} %, lr {lrs}, {m0['updates']} "
+                f"updates, {pm(wall, digits=1)} s"
             )
         for method in first.get("lr_grids", {}):
             numbers[f"{key}: lr grid of {method} (validation accuracy per lr, per seed)"] = "; ".join(
@@ -567,7 +539,7 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
             goyal["mean"] >= acc["small"]["mean"] - TOLERANCE
         )
         goyal_numbers[f"{key}: small / naive / scaling + warm-up, test %"] = (
-            f"{_pm(acc['small'])} / {_pm(acc['large naive'])} / {_pm(goyal)}"
+            f"{pm(acc['small'], 100)} / {pm(acc['large naive'], 100)} / {pm(goyal, 100)}"
         )
         goyal_numbers[f"{key}: small − scaling + warm-up, test points"] = round(
             100 * (acc["small"]["mean"] - goyal["mean"]), 3
@@ -581,22 +553,16 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
     numbers["paper (Goyal et al. 2017)"] = GOYAL
     goyal_numbers["paper (Goyal et al. 2017)"] = GOYAL
     enough = bool(grouped) and n >= MIN_SEEDS
-    notes = []
-    if n < MIN_SEEDS:
-        notes.append(f"only {n} seed(s): at least {MIN_SEEDS} are needed to compare gaps with the spread")
-    if skipped:
-        notes.append(f"skipped (data not available): {', '.join(skipped)}")
-    note = "; ".join(notes)
-    goyal_outcome = outcome(goyal_checks, enough=enough)
     return [
-        ClaimResult("B6", CRITERION, numbers, n, outcome(checks, enough=enough), note, checks),
-        ClaimResult(
+        ClaimResult.decide("B6", CRITERION, numbers, n, checks, enough=enough, note=note),
+        ClaimResult.decide(
             "B6-goyal",
             GOYAL_CRITERION,
             goyal_numbers,
             n,
-            goyal_outcome,
-            "; ".join(p for p in (note, GOYAL_NOT_SHOWN if goyal_outcome == NOT_REPRODUCED else "") if p),
             goyal_checks,
+            enough=enough,
+            note=note,
+            not_shown=GOYAL_NOT_SHOWN,
         ),
     ]
