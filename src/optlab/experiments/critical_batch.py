@@ -20,15 +20,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from optlab import data, models, optim
-from optlab._io import write_csv
+from optlab._io import pyplot, save_figure, write_csv
+from optlab.experiments._plotting import DPI
 from optlab.experiments.framework import (
     INCONCLUSIVE,
     Claim,
@@ -38,7 +40,6 @@ from optlab.experiments.framework import (
     cpu_threads,
     mean_std,
 )
-from optlab.experiments.framework import outcome as decide
 from optlab.measure.critical_batch import (
     KeepStates,
     b_simple_at_loss,
@@ -98,74 +99,39 @@ class Setting:
 # Adam run with the √ rule, as Merrill et al. do. Seeds 0–5: the best lr at 16 was 0.2 every time, 1.6 at
 # 128, 2.3–3.2 at 256 and 512. Seconds: one run() (one seed) on one thread, CPU time: quick 32–42 (seeds
 # 0–5, 10–12), of which the trade-off runs ≈ 2/3. Full has not been run yet (its seconds are a guess).
+QUICK = Setting(
+    "mnist1d",
+    "mlp1d",
+    "sgd",
+    examples=0,
+    batch_sizes=(16, 32, 64, 128, 256, 512),
+    lr_grid=(0.8, 0.4, 0.2, 0.1),
+    target=0.6,
+    max_steps=4000,
+    eval_examples=256,
+    noise_small=16,
+    noise_big=512,
+    noise_every=50,
+    noise_pairs=4,
+    branch_at=(20, 100, 300, 1000, 2000, 3000),
+    ks=(1, 2, 4, 8, 16, 32, 64, 128),
+    window=8192,
+    eps=0.02,
+)
 PROFILES: dict[str, ProfileRow[Setting]] = {
     "smoke": ProfileRow(
-        Setting(
-            "mnist1d",
-            "mlp1d",
-            "sgd",
-            examples=1000,
-            batch_sizes=(16, 32, 64, 128, 256, 512),
-            lr_grid=(0.4, 0.2),
-            target=1.6,
-            max_steps=400,
-            eval_examples=256,
-            noise_small=16,
-            noise_big=256,
-            noise_every=20,
-            noise_pairs=2,
-            branch_at=(10, 40),
-            ks=(1, 2, 4),
-            window=512,
-            eps=0.02,
-        ),
+        replace(QUICK, examples=1000, lr_grid=(0.4, 0.2), target=1.6, max_steps=400, noise_big=256,
+                noise_every=20, noise_pairs=2, branch_at=(10, 40), ks=(1, 2, 4), window=512),
         seconds=5,
     ),
-    "quick": ProfileRow(
-        Setting(
-            "mnist1d",
-            "mlp1d",
-            "sgd",
-            examples=0,
-            batch_sizes=(16, 32, 64, 128, 256, 512),
-            lr_grid=(0.8, 0.4, 0.2, 0.1),
-            target=0.6,
-            max_steps=4000,
-            eval_examples=256,
-            noise_small=16,
-            noise_big=512,
-            noise_every=50,
-            noise_pairs=4,
-            branch_at=(20, 100, 300, 1000, 2000, 3000),
-            ks=(1, 2, 4, 8, 16, 32, 64, 128),
-            window=8192,
-            eps=0.02,
-        ),
-        seconds=35,
-    ),
+    "quick": ProfileRow(QUICK, seconds=35),
     "full": ProfileRow(
-        Setting(
-            "mnist1d",
-            "mlp1d",
-            "sgd",
-            examples=0,
-            batch_sizes=(8, 16, 32, 64, 128, 256, 512, 1024),
-            lr_grid=(1.6, 0.8, 0.4, 0.2, 0.1),
-            target=0.4,
-            max_steps=12000,
-            eval_examples=256,
-            noise_small=8,
-            noise_big=1024,
-            noise_every=50,
-            noise_pairs=8,
-            branch_at=(20, 100, 300, 1000, 2000, 4000),
-            ks=(1, 2, 4, 8, 16, 32, 64, 128, 256),
-            window=8192,
-            eps=0.02,
-        ),
+        replace(QUICK, batch_sizes=(8, 16, 32, 64, 128, 256, 512, 1024), lr_grid=(1.6, 0.8, 0.4, 0.2, 0.1),
+                target=0.4, max_steps=12000, noise_small=8, noise_big=1024, noise_pairs=8,
+                branch_at=(20, 100, 300, 1000, 2000, 4000), ks=(1, 2, 4, 8, 16, 32, 64, 128, 256)),
         seconds=150,
     ),
-}
+}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------ training
@@ -444,21 +410,17 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
         "CBS(t) per seed": "; ".join(_fmt([b["cbs"] for b in r["branches"]]) for r in runs),
         "last CBS is the largest batch tried (per seed)": ", ".join(str(c) for c in capped),
     }
-    cbs_outcome, cbs_note = decide(cbs_checks, enough=enough), note
+    cbs = ClaimResult.decide("A3-cbs", A3_CBS_CRITERION, cbs_numbers, n, cbs_checks, enough=enough, note=note)
     rises = cbs_checks[f"starts small and rises: last ≥ {RISE:g}× first"]
     if enough and rises and any(capped):
         # A CBS at the largest batch tried is a floor: it neither shows nor refutes a level.
-        cbs_outcome = INCONCLUSIVE
-        cbs_note = (
+        floor = (
             f"CBS rose to the largest batch tried ({max(r['branches'][-1]['cbs'] for r in runs)}) at the "
-            "last branch point in "
-            f"{sum(capped)} of {n} seeds: whether it levels off is not measured (larger batches need a "
-            "larger data set)"
+            f"last branch point in {sum(capped)} of {n} seeds: whether it levels off is not measured (larger "
+            "batches need a larger data set)"
         )
-    return [
-        ClaimResult("A3", A3_CRITERION, a3_numbers, n, decide(a3_checks, enough=enough), note, a3_checks),
-        ClaimResult("A3-cbs", A3_CBS_CRITERION, cbs_numbers, n, cbs_outcome, cbs_note, cbs_checks),
-    ]
+        cbs = ClaimResult("A3-cbs", A3_CBS_CRITERION, cbs_numbers, n, INCONCLUSIVE, floor, cbs_checks)
+    return [ClaimResult.decide("A3", A3_CRITERION, a3_numbers, n, a3_checks, enough=enough, note=note), cbs]
 
 
 def _ms(values: Sequence[float]) -> tuple[float, float]:
@@ -468,11 +430,6 @@ def _ms(values: Sequence[float]) -> tuple[float, float]:
 
 # ------------------------------------------------------------------------------------------------ figure
 def _plot(result: dict[str, Any], path: Path) -> None:
-    import numpy as np
-
-    from optlab._io import pyplot, save_figure
-    from optlab.experiments._plotting import DPI
-
     fig, (left, middle, right) = pyplot().subplots(1, 3, figsize=(16, 4.6), layout="constrained")
     fitted = result["fit"]
     b, s = np.asarray(fitted["batch_sizes"], dtype=float), np.asarray(fitted["steps"], dtype=float)

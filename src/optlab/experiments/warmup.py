@@ -20,22 +20,25 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from optlab import data, models, optim, schedules
-from optlab._io import write_csv
+from optlab import data, optim, schedules
+from optlab._io import pyplot, save_figure, write_csv
+from optlab.experiments._plotting import COLORS, DPI
 from optlab.experiments.framework import (
     Claim,
     ClaimResult,
     Profile,
     ProfileRow,
     batcher,
+    fresh_model,
+    initial_weights,
     mean_std,
-    outcome,
+    pm,
 )
 from optlab.train import OnUpdate, describe_device, evaluate, evaluator, fit, resolve_device
 
@@ -45,9 +48,8 @@ SECTION = "Learning-rate schedules"
 SEEDED = True
 MIN_SEEDS = 3
 VARIANTS = ("Adam, no warm-up", "Adam + linear warm-up", "RAdam", "Adam + constant warm-up")
-SHRINK_FACTOR = (
-    2.0  # the spread at t = 1 must be at least this many times the spread at the last update measured
-)
+# the spread at t = 1 must be at least this many times the spread at the last update measured
+SHRINK_FACTOR = 2.0
 EARLY = 10  # "the first updates": the spread must fall monotonically up to here
 MARGIN = 0.01  # "lands worse": at least 1 percentage point of test accuracy below the warm-up variant
 
@@ -79,31 +81,18 @@ class Setting:
 # collapsed to chance without warm-up (train loss ln 10: every ReLU dead) and reached 71 % / 86 % / 75 % with
 # linear warm-up / RAdam / constant warm-up; at lr 0.01 all four ended within 2 points of each other.
 # Seconds of one run() (one seed) on the 2-core CPU beside each profile's setting.
+QUICK = Setting("mnist1d", "cnn1d", 1e-3, 32, 8, (1, 2, 3, 5, 10, 20, 50, 100, 200), 2000, 0.1, 128, 15, 100)
 PROFILES: dict[str, ProfileRow[Setting]] = {
     "smoke": ProfileRow(
         Setting("mnist1d", "mlp1d", 1e-3, 32, 4, (1, 2, 5, 10, 20), 500, 3e-2, 128, 2, 8, 600, 300), seconds=4
     ),
-    "quick": ProfileRow(
-        Setting("mnist1d", "cnn1d", 1e-3, 32, 8, (1, 2, 3, 5, 10, 20, 50, 100, 200), 2000, 0.1, 128, 15, 100),
-        seconds=16,
-    ),
+    "quick": ProfileRow(QUICK, seconds=16),
     "full": ProfileRow(
-        Setting(
-            "mnist1d",
-            "cnn1d",
-            1e-3,
-            32,
-            16,
-            (1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000),
-            3000,
-            0.1,
-            128,
-            40,
-            100,
-        ),
+        replace(QUICK, variance_runs=16, variance_steps=(1, 2, 3, 5, 10, 20, 50, 100, 200, 500, 1000),
+                coordinates=3000, epochs=40),
         seconds=51,
     ),
-}
+}  # fmt: skip
 
 INTRO = (
     "Part 1 (RAdam's argument): from one initialisation, K runs of Adam (lr 1e-3, batch 32) on MNIST-1D "
@@ -194,11 +183,7 @@ def adaptive_step_sizes(optimizer: torch.optim.Optimizer, index: torch.Tensor) -
 
 def _step_size_spread(setting: Setting, dataset: data.Dataset, seed: int) -> dict[str, Any]:
     """K runs from one initialisation (``seed``) that differ only in their data order; a_t at chosen steps."""
-    torch.manual_seed(seed)
-    template = models.create(setting.model, dataset.input_shape, dataset.num_classes).to(
-        dataset.train.x.device
-    )
-    init = {k: v.clone() for k, v in template.state_dict().items()}
+    template, init = initial_weights(setting.model, dataset, seed)
     n_params = sum(p.numel() for p in template.parameters())
     generator = torch.Generator().manual_seed(seed)
     index = torch.randperm(n_params, generator=generator)[: setting.coordinates].to(dataset.train.x.device)
@@ -206,10 +191,7 @@ def _step_size_spread(setting: Setting, dataset: data.Dataset, seed: int) -> dic
     wanted = set(setting.variance_steps)
     samples: dict[int, list[torch.Tensor]] = {t: [] for t in setting.variance_steps}
     for k in range(setting.variance_runs):
-        model = models.create(setting.model, dataset.input_shape, dataset.num_classes).to(
-            dataset.train.x.device
-        )
-        model.load_state_dict(init)
+        model = fresh_model(setting.model, dataset, init)
         optimizer = optim.create("adam", model.parameters(), lr=setting.variance_lr)
 
         def record(step: int, opt: torch.optim.Optimizer) -> None:
@@ -240,8 +222,7 @@ def _train_variant(
     variant: str, setting: Setting, dataset: data.Dataset, init: dict, seed: int
 ) -> dict[str, Any]:
     """One of :data:`VARIANTS` at the high learning rate, from ``init``."""
-    model = models.create(setting.model, dataset.input_shape, dataset.num_classes).to(dataset.train.x.device)
-    model.load_state_dict(init)
+    model = fresh_model(setting.model, dataset, init)
     lr, warmup = setting.high_lr, setting.warmup_steps
     optimizer = optim.create("radam" if variant == "RAdam" else "adam", model.parameters(), lr=lr)
     schedule = schedules.constant(lr)
@@ -277,9 +258,7 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     device = resolve_device()
     dataset = data.subset(data.load(setting.dataset), setting.train_size, setting.test_size).to(device)
     spread = _step_size_spread(setting, dataset, seed)
-    torch.manual_seed(seed)
-    template = models.create(setting.model, dataset.input_shape, dataset.num_classes).to(device)
-    init = {k: v.clone() for k, v in template.state_dict().items()}
+    init = initial_weights(setting.model, dataset, seed)[1]
     variants = {v: _train_variant(v, setting, dataset, init, seed) for v in VARIANTS}
     name = f"b7_warmup_seed{seed}.png"
     _plot(spread, variants, setting, out_dir / name, seed)
@@ -313,9 +292,6 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
 
 
 def _plot(spread: dict, variants: dict, setting: Setting, path: Path, seed: int) -> None:
-    from optlab._io import pyplot, save_figure
-    from optlab.experiments._plotting import COLORS, DPI
-
     fig, (left, right) = pyplot().subplots(1, 2, figsize=(12, 4.4), layout="constrained")
     ts = [r["t"] for r in spread["rows"]]
     left.loglog(ts, [r["cv_median"] for r in spread["rows"]], "o-", color=COLORS[1], label="median CV of a_t")
@@ -355,7 +331,7 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
         f"CV falls at every t ≤ {EARLY}": len(early) >= 2
         and all(cv[a]["mean"] > cv[b]["mean"] for a, b in itertools.pairwise(early)),
     }
-    spread_numbers = {f"median CV of a_t at t = {t}": f"{cv[t]['mean']:.3f} ± {cv[t]['std']:.3f}" for t in ts}
+    spread_numbers = {f"median CV of a_t at t = {t}": pm(cv[t], digits=3) for t in ts}
     spread_numbers[f"CV(t={first}) / CV(t={last})"] = round(
         cv[first]["mean"] / max(cv[last]["mean"], 1e-300), 3
     )
@@ -376,11 +352,10 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
         f"{setting['epochs']} epochs, warm-up {setting['warmup_steps']} updates",
     }
     for v in VARIANTS:
-        warm_numbers[f"{v}: test acc, %"] = f"{100 * acc[v]['mean']:.2f} ± {100 * acc[v]['std']:.2f}"
+        warm_numbers[f"{v}: test acc, %"] = pm(acc[v], 100)
         warm_numbers[f"{v}: diverged runs"] = f"{diverged[v]} of {n}"
-        if (
-            "chance_loss" in runs[0]
-        ):  # a run that ends at the loss of a uniform guess has collapsed (dead ReLUs)
+        # A run that ends at the loss of a uniform guess has collapsed (dead ReLUs).
+        if "chance_loss" in runs[0]:
             stuck = sum(
                 run_["variants"][v].get("final_train_loss", 0.0) >= 0.95 * run_["chance_loss"]
                 for run_ in runs
@@ -389,22 +364,10 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
     enough = n >= MIN_SEEDS
     note = "" if enough else f"only {n} seed(s): at least {MIN_SEEDS} are needed"
     return [
-        ClaimResult(
-            "B7-variance",
-            SPREAD_CRITERION,
-            spread_numbers,
-            n,
-            outcome(spread_checks, enough=enough),
-            note,
-            spread_checks,
+        ClaimResult.decide(
+            "B7-variance", SPREAD_CRITERION, spread_numbers, n, spread_checks, enough=enough, note=note
         ),
-        ClaimResult(
-            "B7-warmup",
-            WARMUP_CRITERION,
-            warm_numbers,
-            n,
-            outcome(warm_checks, enough=enough),
-            note,
-            warm_checks,
+        ClaimResult.decide(
+            "B7-warmup", WARMUP_CRITERION, warm_numbers, n, warm_checks, enough=enough, note=note
         ),
     ]
