@@ -41,7 +41,8 @@ from optlab.experiments.framework import (
     SweepPlan,
     cpu_threads,
     mean_std,
-    outcome,
+    pm,
+    skip_absent,
     spearman,
 )
 from optlab.train import TrainConfig, evaluate, fit_config, resolve_device
@@ -224,19 +225,13 @@ def _run_dataset(
     else:
         records = [_train_one(dataset, name, batch_size, lr, settings["epochs"], seed)
                    for batch_size in settings["batch_sizes"] for lr in settings["lrs"]]  # fmt: skip
-    grid: list[dict[str, Any]] = []
     chosen: dict[str, float | None] = {}
     runs: list[dict[str, Any]] = []
     for batch_size in settings["batch_sizes"]:
-        tried = [r for r in records if r["batch_size"] == batch_size]
-        grid += tried
-        finite = [r for r in tried if not r["diverged"]]
-        if not finite:
-            chosen[str(batch_size)] = None
-            continue
-        best = min(finite, key=lambda r: r["train_loss"])
-        chosen[str(batch_size)] = best["lr"]
-        runs.append(best)
+        finite = [r for r in records if r["batch_size"] == batch_size and not r["diverged"]]
+        best = min(finite, key=lambda r: r["train_loss"]) if finite else None
+        chosen[str(batch_size)] = best["lr"] if best else None
+        runs += [best] if best else []
     return {
         "dataset": name,
         "train_examples": len(dataset.train),
@@ -245,7 +240,7 @@ def _run_dataset(
         "batch_sizes": list(settings["batch_sizes"]),
         "lr_grid": list(settings["lrs"]),
         "chosen_lr": chosen,
-        "grid": grid,
+        "grid": records,  # batch size by batch size, as trained
         "runs": runs,
     }
 
@@ -255,17 +250,9 @@ def run(profile: Profile, out_dir: Path, seed: int, sweep: SweepPlan | None = No
 
     With ``sweep``, the runs are read from the sweep that :func:`run_grid` ran instead of trained here."""
     settings = PROFILES[profile].setting
-    datasets: dict[str, Any] = {}
-    missing: dict[str, str] = {}
     with cpu_threads(torch.device("cpu")):
-        for name, ds_settings in settings.items():
-            try:
-                datasets[name] = _run_dataset(profile, name, ds_settings, seed, sweep)
-            except DataError as error:  # Fashion-MNIST may be absent: run the others and say so
-                missing[name] = str(error).splitlines()[0]
-    if not datasets:
-        raise DataError(
-            "B3: no dataset could be loaded: " + "; ".join(f"{k}: {v}" for k, v in missing.items())
+        datasets, missing = skip_absent(
+            settings, lambda name: _run_dataset(profile, name, settings[name], seed, sweep), needed=ID
         )
     rows = []
     for name, entry in datasets.items():
@@ -329,7 +316,6 @@ def lr_text(lrs: Sequence[float]) -> str:
 
 
 def _figure(entries: Sequence[dict[str, Any]], path: Path) -> None:
-
     summary = aggregate([{"datasets": {e["dataset"]: e for e in entries}}])
     fig, axes = pyplot().subplots(1, len(summary), figsize=(6.5 * len(summary), 4.6), layout="constrained",
                              squeeze=False)  # fmt: skip
@@ -372,8 +358,7 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
         for b in sizes:
             s = slot["per_batch"][b]
             numbers[f"{name}, B = {b} (lr {lr_text(slot['chosen_lr'][b])}): train / val acc"] = (
-                f"{s['train']['mean']:.3f} ± {s['train']['std']:.3f} / {s['val']['mean']:.3f} ± "
-                f"{s['val']['std']:.3f}"
+                f"{pm(s['train'], digits=3)} / {pm(s['val'], digits=3)}"
             )
         numbers[f"{name}: Spearman(B, train acc)"] = rho
         numbers[f"{name}: Spearman(B, val acc)"] = rho_val
@@ -409,4 +394,4 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
     missing = sorted({k for run_ in runs for k in run_.get("missing_datasets", {})})
     if missing:
         notes.append(f"Not run (data absent): {', '.join(missing)}.")
-    return [ClaimResult("B3", CRITERION, numbers, n, outcome(checks, enough=enough), " ".join(notes), checks)]
+    return [ClaimResult.decide("B3", CRITERION, numbers, n, checks, enough=enough, note=" ".join(notes))]

@@ -29,15 +29,15 @@ import numpy as np
 import torch
 
 from optlab import data, models
-from optlab._io import write_csv
-from optlab.errors import DataError
+from optlab._io import pyplot, save_figure, write_csv
+from optlab.experiments._plotting import DPI
 from optlab.experiments.framework import (
     Claim,
     ClaimResult,
     Profile,
     ProfileRow,
     cpu_threads,
-    outcome,
+    skip_absent,
     spearman,
 )
 from optlab.measure import time_per_update
@@ -64,6 +64,9 @@ PROFILES: dict[str, ProfileRow[dict[str, Any]]] = {
                         "repeats": 40, "max_seconds": 3.0}, seconds=30),
 }  # fmt: skip
 MIN_SIZES = 8  # fewer batch sizes than this: too few points to find a bend, inconclusive
+# What the CSV holds of each timed batch size (a TimingRow); the measurements add "repeats".
+COLUMNS = ("batch_size", "update_s", "update_s_q25", "update_s_q75", "updates_per_epoch", "epoch_s",
+           "examples_per_s")  # fmt: skip
 
 INTRO = (
     "Time per update and per epoch of plain SGD on the `mlp` model (two hidden layers of 256 units, no "
@@ -164,21 +167,14 @@ def _time_dataset(name: str, settings: dict[str, Any], device: torch.device, see
         max_seconds=settings["max_seconds"],
         seed=seed,
     )
-    rows = [
-        {"batch_size": r.batch_size, "update_s": r.update_s, "update_s_q25": r.update_s_q25,
-         "update_s_q75": r.update_s_q75, "updates_per_epoch": r.updates_per_epoch, "epoch_s": r.epoch_s,
-         "examples_per_s": r.examples_per_s, "repeats": r.repeats}
-        for r in timing.rows
-    ]  # fmt: skip
     return {
         "dataset": name,
         "examples": n,
         "input_shape": list(dataset.input_shape),
-        "rows": rows,
+        "rows": [{k: getattr(r, k) for k in (*COLUMNS, "repeats")} for r in timing.rows],
         "knee_batch_size": timing.knee_batch_size,
         "flat_up_to": timing.flat_up_to,
         "skipped": {str(k): v for k, v in timing.skipped.items()},
-        "_timing": timing,
     }
 
 
@@ -186,23 +182,15 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     """Time SGD updates of ``mlp`` for B = 1 … N on each dataset of the profile; write CSV, JSON, figures."""
     settings = PROFILES[profile].setting
     device = resolve_device(None)
-    datasets: list[dict[str, Any]] = []
-    missing: dict[str, str] = {}
     with cpu_threads(device):
         description = describe_device(device)
-        for name in settings["datasets"]:
-            try:
-                datasets.append(_time_dataset(name, settings, device, seed))
-            except DataError as error:  # Fashion-MNIST may be absent: time the others and say so
-                missing[name] = str(error).splitlines()[0]
-    if not datasets:
-        raise DataError(
-            "B1: no dataset could be loaded: " + "; ".join(f"{k}: {v}" for k, v in missing.items())
+        timed, missing = skip_absent(
+            settings["datasets"], lambda name: _time_dataset(name, settings, device, seed), needed=ID
         )
+    datasets = list(timed.values())
     figures = []
     rows = []
     for entry in datasets:
-        entry.pop("_timing")
         file = f"b1_timing_{entry['dataset']}.png"
         _figure(
             entry, out_dir / file, f"{MODEL} on {entry['dataset']} (N = {entry['examples']}), {description}"
@@ -213,9 +201,7 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
             "the interquartile range shaded."
         )
         figures.append({"file": file, "claims": ["B1", "B2"], "caption": caption})
-        columns = ("batch_size", "update_s", "update_s_q25", "update_s_q75", "updates_per_epoch", "epoch_s",
-                   "examples_per_s")  # fmt: skip
-        rows += [{"dataset": entry["dataset"]} | {k: r[k] for k in columns} for r in entry["rows"]]
+        rows += [{"dataset": entry["dataset"]} | {k: r[k] for k in COLUMNS} for r in entry["rows"]]
     write_csv(out_dir / "b1_timing.csv", rows)
     measurements = {
         "profile": profile,
@@ -231,10 +217,6 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
 
 
 def _figure(entry: dict[str, Any], path: Path, title: str) -> None:
-
-    from optlab._io import pyplot, save_figure
-    from optlab.experiments._plotting import DPI
-
     rows = sorted(entry["rows"], key=lambda r: r["batch_size"])
     b = np.array([r["batch_size"] for r in rows])
     low, median, high = (np.array([r[k] for r in rows]) for k in ("update_s_q25", "update_s", "update_s_q75"))
@@ -369,8 +351,6 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
             "thousands)."
         )
     return [
-        ClaimResult("B1", CRITERION_B1, numbers_b1, len(runs), outcome(checks_b1, enough=enough), note_b1,
-                    checks_b1),
-        ClaimResult("B2", CRITERION_B2, numbers_b2, len(runs), outcome(checks_b2, enough=enough), note_b2,
-                    checks_b2),
-    ]  # fmt: skip
+        ClaimResult.decide("B1", CRITERION_B1, numbers_b1, len(runs), checks_b1, enough=enough, note=note_b1),
+        ClaimResult.decide("B2", CRITERION_B2, numbers_b2, len(runs), checks_b2, enough=enough, note=note_b2),
+    ]
