@@ -25,7 +25,7 @@ import numpy as np
 from optlab._io import write_csv
 from optlab.experiments._descent import descend, trajectory_rows
 from optlab.experiments._plotting import PathPlot, surface_figure
-from optlab.experiments.framework import Claim, ClaimResult, Profile, ProfileRow, outcome
+from optlab.experiments.framework import Claim, ClaimResult, Profile, ProfileRow
 from optlab.experiments.surfaces import LECTURE_QUADRATIC, quadratic
 from optlab.optim import Adagrad, Adam, RMSProp
 from optlab.schedules import inverse_time
@@ -159,7 +159,7 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
             "label": label,
             **eruptions(path.points[:, 0], surf.minimum, steep_direction()),
         }
-        plots.append(PathPlot(label, path.points[:, 0], path.losses[:, 0], path.grad_norms[:, 0]))
+        plots.append(PathPlot.of(label, path))
         rows += trajectory_rows(path, [key])
     # The same quadratic with its axes along the coordinates: a measured comparison, not in the criterion.
     aligned = quadratic(EIGENVALUES, 0.0, start=START)
@@ -216,4 +216,4 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
     if aligned is not None:
         numbers["same quadratic, axes not rotated, constant η: eruptions"] = aligned["eruptions"]
     enough = m["updates"] >= MIN_STEPS
-    return [ClaimResult("S3", CRITERION, numbers, len(runs), outcome(checks, enough=enough), checks=checks)]
+    return [ClaimResult.decide("S3", CRITERION, numbers, len(runs), checks, enough=enough)]

@@ -20,7 +20,7 @@ from torch.optim import Optimizer
 from optlab._io import write_csv
 from optlab.experiments._descent import descend, trajectory_rows
 from optlab.experiments._plotting import PathPlot, surface_figure
-from optlab.experiments.framework import Claim, ClaimResult, Profile, ProfileRow, outcome
+from optlab.experiments.framework import Claim, ClaimResult, Profile, ProfileRow
 from optlab.experiments.surfaces import LECTURE_QUADRATIC, quadratic
 from optlab.optim import SGD, Adam, RMSProp
 
@@ -118,13 +118,9 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     rows = [row for t, label in zip(trajectories, labels, strict=True) for row in trajectory_rows(t, [label])]
     write_csv(out_dir / "s5_paths.csv", rows)
     plots = [
-        PathPlot(
-            "momentum, λ = 0.9", momentum.points[:, 0], momentum.losses[:, 0], momentum.grad_norms[:, 0]
-        ),
-        PathPlot(
-            f"RMSProp, α = {BETA2:g}", rmsprop.points[:, 0], rmsprop.losses[:, 0], rmsprop.grad_norms[:, 0]
-        ),
-        PathPlot(f"Adam, β = (0.9, {BETA2:g})", adam.points[:, 0], adam.losses[:, 0], adam.grad_norms[:, 0]),
+        PathPlot.of("momentum, λ = 0.9", momentum),
+        PathPlot.of(f"RMSProp, α = {BETA2:g}", rmsprop),
+        PathPlot.of(f"Adam, β = (0.9, {BETA2:g})", adam),
     ]
     surface_figure(
         surf, plots, out_dir / "s5_adam.png", f"S5: η = {LEARNING_RATE:g} for all three", log_steps=True
@@ -172,4 +168,4 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
         **{f"final distance / d₀: {k}": v / d0 for k, v in m["final_distance"].items()},
     }
     enough = compared >= MIN_STEPS
-    return [ClaimResult("S5", CRITERION, numbers, len(runs), outcome(checks, enough=enough), checks=checks)]
+    return [ClaimResult.decide("S5", CRITERION, numbers, len(runs), checks, enough=enough)]

@@ -54,9 +54,7 @@ def run_demo(out_dir: Path, steps: int = STEPS) -> tuple[list[DemoRow], Path]:
                 float(path.distances(surface.minimum)[-1, 0]),
             )
         )
-        plots.append(
-            PathPlot(f"{name} ({hyper})", path.points[:, 0], path.losses[:, 0], path.grad_norms[:, 0])
-        )
+        plots.append(PathPlot.of(f"{name} ({hyper})", path))
     figure = out_dir / "demo_trajectories.png"
     surface_figure(
         surface, plots, figure, f"{steps} updates on an ill-conditioned quadratic (condition number 100)"

@@ -32,16 +32,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from optlab import data, optim, schedules
-from optlab._io import write_csv
-from optlab.experiments.framework import (
-    Claim,
-    ClaimResult,
-    Profile,
-    ProfileRow,
-    cpu_threads,
-    mean_std,
-    outcome,
-)
+from optlab._io import pyplot, save_figure, write_csv
+from optlab.experiments._plotting import COLORS, DPI
+from optlab.experiments.framework import Claim, ClaimResult, Profile, ProfileRow, cpu_threads, mean_std, pm
 from optlab.measure import HessianTracker
 from optlab.train import describe_device, fit, resolve_device
 
@@ -335,9 +328,6 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
 
 
 def _plot(runs: list[dict[str, Any]], setting: Setting, path: Path, seed: int) -> None:
-    from optlab._io import pyplot, save_figure
-    from optlab.experiments._plotting import COLORS, DPI
-
     fig, axes = pyplot().subplots(2, 3, figsize=(15, 7.5), layout="constrained", sharex=True)
     titles = {"gd": "gradient descent: λ_max", "momentum": "heavy ball: λ_max", "adam": "Adam: λ₁(P⁻¹H)"}
     for column, kind in enumerate(KINDS):
@@ -426,17 +416,16 @@ def _decide(
         f"{label}: first reaches the limit at update": ", ".join(
             "never" if c is None else str(c) for c in crossings
         ),
-        f"{label}: share within ±{BAND:.0%} after that": f"{share['mean']:.2f} ± {share['std']:.2f}",
+        f"{label}: share within ±{BAND:.0%} after that": pm(share),
         f"{label}: share within ±10% after that (not a check)": _pm([s["share_10"] for s in summaries]),
-        f"{label}: median reading / limit after that": f"{median['mean']:.3f} ± {median['std']:.3f}",
+        f"{label}: median reading / limit after that": pm(median, digits=3),
         f"{label}: diverged runs": f"{sum(s['diverged'] for s in summaries)} of {len(summaries)}",
     }
     return checks, numbers, reaches
 
 
 def _pm(values: Sequence[float]) -> str:
-    stats = mean_std(values)
-    return f"{stats['mean']:.3f} ± {stats['std']:.3f}"
+    return pm(mean_std(values), digits=3)
 
 
 def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
@@ -472,9 +461,7 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
             checks[f"{label}: median λ_max ≥ {1 + BAND:g}·2/η (not GD's limit)"] = (
                 reaches and above["mean"] >= 1 + BAND
             )
-            numbers[f"{label}: median λ_max / (2/η) after the crossing"] = (
-                f"{above['mean']:.3f} ± {above['std']:.3f}"
-            )
+            numbers[f"{label}: median λ_max / (2/η) after the crossing"] = pm(above, digits=3)
         else:
             numbers[f"{label}: raw λ_max / (2/η) after the crossing (not a limit for Adam)"] = _pm(
                 [s["median_over_two_over_lr"] for s in summary]
@@ -482,6 +469,6 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
         a2_checks.update(checks)
         a2_numbers.update(numbers)
     return [
-        ClaimResult("A1", A1_CRITERION, a1_numbers, n, outcome(a1_checks, enough=enough), note, a1_checks),
-        ClaimResult("A2", A2_CRITERION, a2_numbers, n, outcome(a2_checks, enough=enough), note, a2_checks),
+        ClaimResult.decide("A1", A1_CRITERION, a1_numbers, n, a1_checks, enough=enough, note=note),
+        ClaimResult.decide("A2", A2_CRITERION, a2_numbers, n, a2_checks, enough=enough, note=note),
     ]

@@ -21,7 +21,7 @@ import numpy as np
 from optlab._io import pyplot, save_figure, write_csv
 from optlab.experiments._descent import descend, trajectory_rows
 from optlab.experiments._plotting import DPI, PathPlot, surface_figure
-from optlab.experiments.framework import Claim, ClaimResult, Profile, ProfileRow, outcome
+from optlab.experiments.framework import Claim, ClaimResult, Profile, ProfileRow
 from optlab.experiments.surfaces import LECTURE_QUADRATIC, quadratic
 from optlab.optim import Adagrad
 from optlab.schedules import (
@@ -175,15 +175,8 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
         trajectory_rows(decay, ["decay"]) + trajectory_rows(warmup, ["warmup_decay"]),
     )
     plots = [
-        PathPlot(
-            f"Adagrad-RMS, {ETA_S6B:g}/√(t+1)", decay.points[:, 0], decay.losses[:, 0], decay.grad_norms[:, 0]
-        ),
-        PathPlot(
-            f"warm-up {WARMUP_S6B} + {ETA_S6B:g}/√(t+1)",
-            warmup.points[:, 0],
-            warmup.losses[:, 0],
-            warmup.grad_norms[:, 0],
-        ),
+        PathPlot.of(f"Adagrad-RMS, {ETA_S6B:g}/√(t+1)", decay),
+        PathPlot.of(f"warm-up {WARMUP_S6B} + {ETA_S6B:g}/√(t+1)", warmup),
     ]
     extent = (-3.4, 1.2, -2.2, 2.2)
     surface_figure(
@@ -261,8 +254,6 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
     }
     enough_b = m["s6b_updates"] >= MIN_STEPS_S6B
     return [
-        ClaimResult("S6a", CRITERION_S6A, numbers_a, len(runs), outcome(checks_a), checks=checks_a),
-        ClaimResult(
-            "S6b", CRITERION_S6B, numbers_b, len(runs), outcome(checks_b, enough=enough_b), checks=checks_b
-        ),
+        ClaimResult.decide("S6a", CRITERION_S6A, numbers_a, len(runs), checks_a),
+        ClaimResult.decide("S6b", CRITERION_S6B, numbers_b, len(runs), checks_b, enough=enough_b),
     ]

@@ -17,7 +17,7 @@ from typing import Any
 from optlab._io import write_csv
 from optlab.experiments._descent import descend, trajectory_rows
 from optlab.experiments._plotting import PathPlot, surface_figure
-from optlab.experiments.framework import Claim, ClaimResult, Profile, ProfileRow, outcome
+from optlab.experiments.framework import Claim, ClaimResult, Profile, ProfileRow
 from optlab.experiments.surfaces import saddle_and_local_min
 from optlab.optim import SGD
 
@@ -79,20 +79,9 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     write_csv(out_dir / "s4_gd_paths.csv", trajectory_rows(gd, ["gd_from_-1", "gd_from_0.3"]))
     write_csv(out_dir / "s4_momentum_path.csv", trajectory_rows(mom, ["momentum_from_-1"]))
     plots = [
-        PathPlot("gradient descent from (−1, 0.8)", gd.points[:, 0], gd.losses[:, 0], gd.grad_norms[:, 0]),
-        PathPlot(
-            "gradient descent from (0.3, 0.8)",
-            gd.points[:, 1],
-            gd.losses[:, 1],
-            gd.grad_norms[:, 1],
-            linestyle="--",
-        ),
-        PathPlot(
-            f"momentum λ = {MOMENTUM:g} from (−1, 0.8)",
-            mom.points[:, 0],
-            mom.losses[:, 0],
-            mom.grad_norms[:, 0],
-        ),
+        PathPlot.of("gradient descent from (−1, 0.8)", gd),
+        PathPlot.of("gradient descent from (0.3, 0.8)", gd, 1, linestyle="--"),
+        PathPlot.of(f"momentum λ = {MOMENTUM:g} from (−1, 0.8)", mom),
     ]
     surface_figure(
         surface,
@@ -156,4 +145,4 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
         ),
     }
     enough = m["updates"] >= MIN_STEPS
-    return [ClaimResult("S4", CRITERION, numbers, len(runs), outcome(checks, enough=enough), checks=checks)]
+    return [ClaimResult.decide("S4", CRITERION, numbers, len(runs), checks, enough=enough)]

@@ -35,7 +35,6 @@ from optlab.experiments.framework import (
     ProfileRow,
     cpu_threads,
     mean_std,
-    outcome,
 )
 from optlab.train import TrainConfig, fit_config
 
@@ -349,6 +348,6 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
         "reshuffling every epoch also removes the correlation between epochs (the lecture's default)."
     )
     return [
-        ClaimResult("B5a", CRITERION_A, numbers_a, n, outcome(checks_a, enough=enough), note_a, checks_a),
-        ClaimResult("B5b", CRITERION_B, numbers_b, n, outcome(checks_b, enough=enough), note_b, checks_b),
+        ClaimResult.decide("B5a", CRITERION_A, numbers_a, n, checks_a, enough=enough, note=note_a),
+        ClaimResult.decide("B5b", CRITERION_B, numbers_b, n, checks_b, enough=enough, note=note_b),
     ]

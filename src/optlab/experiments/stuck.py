@@ -16,7 +16,7 @@ from typing import Any
 from optlab._io import write_csv
 from optlab.experiments._descent import descend, trajectory_rows
 from optlab.experiments._plotting import PathPlot, surface_figure
-from optlab.experiments.framework import Claim, ClaimResult, Profile, ProfileRow, outcome
+from optlab.experiments.framework import Claim, ClaimResult, Profile, ProfileRow
 from optlab.experiments.surfaces import LECTURE_VALLEY, valley
 from optlab.optim import SGD
 
@@ -77,11 +77,9 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     surface_figure(
         surface,
         [
-            PathPlot(
+            PathPlot.of(
                 f"gradient descent, η = {LEARNING_RATE:g} (updates 0–{CONTOUR_UPDATES})",
-                path.points[:, 0],
-                losses,
-                grads,
+                path,
                 contour_updates=CONTOUR_UPDATES,
             )
         ],
@@ -136,4 +134,4 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
         "distance to minimum at end": m["distance_to_minimum_end"],
     }
     enough = m["updates"] >= MIN_STEPS
-    return [ClaimResult("S1", CRITERION, numbers, len(runs), outcome(checks, enough=enough), checks=checks)]
+    return [ClaimResult.decide("S1", CRITERION, numbers, len(runs), checks, enough=enough)]

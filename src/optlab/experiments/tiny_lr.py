@@ -14,7 +14,7 @@ from typing import Any
 from optlab._io import write_csv
 from optlab.experiments._descent import descend, trajectory_rows
 from optlab.experiments._plotting import PathPlot, surface_figure
-from optlab.experiments.framework import Claim, ClaimResult, Profile, ProfileRow, outcome
+from optlab.experiments.framework import Claim, ClaimResult, Profile, ProfileRow
 from optlab.experiments.surfaces import LECTURE_VALLEY, valley
 from optlab.optim import SGD
 
@@ -63,13 +63,13 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     surface = valley(**LECTURE_VALLEY)
     steps = PROFILES[profile].setting
     path = descend(surface, lambda params: SGD(params, lr=LEARNING_RATE), steps=steps)
-    points, losses, grads = path.points[:, 0], path.losses[:, 0], path.grad_norms[:, 0]
+    points, losses = path.points[:, 0], path.losses[:, 0]
     distances = path.distances(surface.minimum)[:, 0]
     floor_reached = next((t for t in range(steps + 1) if abs(points[t, 1]) <= 1e-3 * abs(points[0, 1])), None)
     write_csv(out_dir / "s2_path.csv", trajectory_rows(path, ["gd_lr1e-7"]))
     surface_figure(
         surface,
-        [PathPlot(f"gradient descent, η = {LEARNING_RATE:g}", points, losses, grads, color="#1f77b4")],
+        [PathPlot.of(f"gradient descent, η = {LEARNING_RATE:g}", path, color="#1f77b4")],
         out_dir / "s2_tiny_lr.png",
         f"S2: η = {LEARNING_RATE:g}, {steps:,} updates: down to the floor, then a crawl",
         log_steps=True,
@@ -117,4 +117,4 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
     }
     enough = m["updates"] >= REQUIRED_STEPS
     note = "" if enough else f"only {m['updates']} updates in this profile; the claim is about 100 000"
-    return [ClaimResult("S2", CRITERION, numbers, len(runs), outcome(checks, enough=enough), note, checks)]
+    return [ClaimResult.decide("S2", CRITERION, numbers, len(runs), checks, enough=enough, note=note)]
