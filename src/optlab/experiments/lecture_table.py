@@ -90,6 +90,17 @@ def write_timing(out_dir: Any, profile: str) -> dict[str, Any]:
     return timing
 
 
+# The lecture's table: each aspect, in its order, with its word for the small and for the large batch.
+LECTURE = {
+    "speed for one update (no parallelism)": ("faster", "slower"),
+    "speed for one update (with parallelism)": ("same", "same (not too large)"),
+    "time for one epoch": ("slower", "faster"),
+    "gradient": ("noisy", "stable"),
+    "optimisation": ("better", "worse"),
+    "generalisation": ("better", "worse"),
+}
+
+
 def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values)
 
@@ -99,8 +110,9 @@ def _ms(seconds: float) -> str:
 
 
 def _row(
-    aspect: str, small: str, large: str, measured: str, claims: Sequence[str], ok: bool | None
+    aspect: str, measured: str = "not measured", claims: Sequence[str] = (), ok: bool | None = None
 ) -> dict[str, Any]:
+    small, large = LECTURE[aspect]
     return {
         "aspect": aspect,
         "lecture_small": small,
@@ -123,75 +135,42 @@ def build(
     against the lecture's word, or None when this run has no number for the row (the experiment was not
     selected, or its data were missing).
     """
-    rows = []
-    one = (timing or {}).get("one thread")
-    if one:
-        t1, tl = one["update_s"][str(SMALL)], one["update_s"][str(LARGE)]
-        rows.append(
-            _row(
-                "speed for one update (no parallelism)",
-                "faster",
-                "slower",
-                f"B = {SMALL}: {_ms(t1)}, B = {LARGE}: {_ms(tl)} per update ({one['device']}, 1 thread)",
-                ["B1"],
-                t1 < tl,
-            )
+    timing = timing or {}
+    one = timing.get("one thread")
+    parallel = [(name, timing[name]) for name in ("all cores", "gpu") if timing.get(name)]
+    return [
+        _update_row(one) if one else _row("speed for one update (no parallelism)"),
+        _parallel_row(parallel) if parallel else _row("speed for one update (with parallelism)"),
+        _epoch_row(one) if one else _row("time for one epoch"),
+        _gradient_row(runs.get("B4", ())),
+        _optimisation_row(runs.get("B3", ()), verdicts),
+        _generalisation_row(runs.get("B4", ()), verdicts),
+    ]
+
+
+def _update_row(one: Mapping[str, Any]) -> dict[str, Any]:
+    t1, tl = one["update_s"][str(SMALL)], one["update_s"][str(LARGE)]
+    measured = f"B = {SMALL}: {_ms(t1)}, B = {LARGE}: {_ms(tl)} per update ({one['device']}, 1 thread)"
+    return _row("speed for one update (no parallelism)", measured, ["B1"], t1 < tl)
+
+
+def _parallel_row(parallel: Sequence[tuple[str, Mapping[str, Any]]]) -> dict[str, Any]:
+    parts = []
+    for name, t in parallel:
+        ratio = t["update_s"][str(LARGE)] / t["update_s"][str(SMALL)]
+        parts.append(
+            f"{t['device']}{'' if name == 'gpu' else ', ' + str(t['threads']) + ' threads'}: "
+            f"{_ms(t['update_s'][str(SMALL)])} vs {_ms(t['update_s'][str(LARGE)])} (× {ratio:.3g})"
         )
-    else:
-        rows.append(
-            _row("speed for one update (no parallelism)", "faster", "slower", "not measured", [], None)
-        )
-    parallel = [(name, (timing or {}).get(name)) for name in ("all cores", "gpu")]
-    parallel = [(name, t) for name, t in parallel if t]
-    if parallel:
-        parts, deciding = [], None
-        for name, t in parallel:
-            ratio = t["update_s"][str(LARGE)] / t["update_s"][str(SMALL)]
-            parts.append(
-                f"{t['device']}{'' if name == 'gpu' else ', ' + str(t['threads']) + ' threads'}: "
-                f"{_ms(t['update_s'][str(SMALL)])} vs {_ms(t['update_s'][str(LARGE)])} (× {ratio:.3g})"
-            )
-            deciding = ratio  # the most parallel device present decides (the GPU when there is one)
-        assert deciding is not None
-        rows.append(
-            _row(
-                "speed for one update (with parallelism)",
-                "same",
-                "same (not too large)",
-                "; ".join(parts) + f" — “same” read as within × {SAME_FACTOR:g}, on the most parallel device",
-                ["B1"],
-                deciding <= SAME_FACTOR,
-            )
-        )
-    else:
-        rows.append(
-            _row(
-                "speed for one update (with parallelism)",
-                "same",
-                "same (not too large)",
-                "not measured",
-                [],
-                None,
-            )
-        )
-    if one:
-        e1, el = one["epoch_s"][str(SMALL)], one["epoch_s"][str(LARGE)]
-        rows.append(
-            _row(
-                "time for one epoch",
-                "slower",
-                "faster",
-                f"N = {one['examples']}: {e1:.3g} s at B = {SMALL}, {el:.3g} s at B = {LARGE} (1 thread)",
-                ["B2"],
-                e1 > el,
-            )
-        )
-    else:
-        rows.append(_row("time for one epoch", "slower", "faster", "not measured", [], None))
-    rows.append(_gradient_row(runs.get("B4", ())))
-    rows.append(_optimisation_row(runs.get("B3", ()), verdicts))
-    rows.append(_generalisation_row(runs.get("B4", ()), verdicts))
-    return rows
+    # The most parallel device present decides (the GPU when there is one): the last one's ratio.
+    measured = "; ".join(parts) + f" — “same” read as within × {SAME_FACTOR:g}, on the most parallel device"
+    return _row("speed for one update (with parallelism)", measured, ["B1"], ratio <= SAME_FACTOR)
+
+
+def _epoch_row(one: Mapping[str, Any]) -> dict[str, Any]:
+    e1, el = one["epoch_s"][str(SMALL)], one["epoch_s"][str(LARGE)]
+    measured = f"N = {one['examples']}: {e1:.3g} s at B = {SMALL}, {el:.3g} s at B = {LARGE} (1 thread)"
+    return _row("time for one epoch", measured, ["B2"], e1 > el)
 
 
 def _deciding_setting(runs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -207,15 +186,13 @@ def _sb_lb_means(entries: Sequence[Mapping[str, Any]], small: Any, large: Any) -
 def _gradient_row(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     entries = [e for e in _deciding_setting(runs) if "gradient_variance" in e]
     if not entries:
-        return _row("gradient", "noisy", "stable", "not measured (B4 not run)", [], None)
+        return _row("gradient", "not measured (B4 not run)")
     small, large = _sb_lb_means(
         entries, lambda e: e["gradient_variance"]["small"], lambda e: e["gradient_variance"]["large"]
     )
     first = entries[0]
     return _row(
         "gradient",
-        "noisy",
-        "stable",
         f"{first['key']} at the starting weights: E‖g_B − ∇L‖² = {small:.3g} at B = {first['small_batch']}, "
         f"{large:.3g} at B = {first['large_batch']} (× {small / large:.3g}; mean of {len(entries)} seeds)",
         ["B4"],
@@ -225,24 +202,22 @@ def _gradient_row(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def _optimisation_row(runs: Sequence[Mapping[str, Any]], verdicts: Mapping[str, str]) -> dict[str, Any]:
     if not runs or "B3" not in verdicts:
-        return _row("optimisation", "better", "worse", "not measured (B3 not run)", [], None)
+        return _row("optimisation", "not measured (B3 not run)")
     # B3 records, per dataset, every batch size's chosen run; the first dataset decides its verdict.
     per_dataset = runs[0].get("datasets") or {}
     if not per_dataset:
-        return _row("optimisation", "better", "worse", "no B3 data", ["B3"], None)
+        return _row("optimisation", "no B3 data", ["B3"])
     name = next(iter(per_dataset))
     by_batch: dict[int, list[float]] = {}
     for run_ in runs:
         for record in run_.get("datasets", {}).get(name, {}).get("runs", []):
             by_batch.setdefault(int(record["batch_size"]), []).append(float(record["train_acc"]))
     if not by_batch:
-        return _row("optimisation", "better", "worse", "no B3 data", ["B3"], None)
+        return _row("optimisation", "no B3 data", ["B3"])
     smallest, largest = min(by_batch), max(by_batch)
     small, large = _mean(by_batch[smallest]), _mean(by_batch[largest])
     return _row(
         "optimisation",
-        "better",
-        "worse",
         f"{name}, same epochs: training accuracy {100 * small:.1f} % at B = {smallest}, "
         f"{100 * large:.1f} % at B = {largest} (B3: {verdicts['B3']})",
         ["B3"],
@@ -253,13 +228,11 @@ def _optimisation_row(runs: Sequence[Mapping[str, Any]], verdicts: Mapping[str, 
 def _generalisation_row(runs: Sequence[Mapping[str, Any]], verdicts: Mapping[str, str]) -> dict[str, Any]:
     entries = _deciding_setting(runs)
     if not entries or "B4" not in verdicts:
-        return _row("generalisation", "better", "worse", "not measured (B4 not run)", [], None)
+        return _row("generalisation", "not measured (B4 not run)")
     small, large = _sb_lb_means(entries, lambda e: e["small"]["test_acc"], lambda e: e["large"]["test_acc"])
     first = entries[0]
     return _row(
         "generalisation",
-        "better",
-        "worse",
         f"{first['key']}, trained until the training loss stops improving: test accuracy "
         f"{100 * small:.1f} % at B = {first['small_batch']}, "
         f"{100 * large:.1f} % at B = {first['large_batch']}"
