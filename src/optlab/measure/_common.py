@@ -80,19 +80,6 @@ def chunks(n: int, chunk_size: int | None) -> list[slice]:
     return [slice(start, min(start + size, n)) for start in range(0, n, size)]
 
 
-def mean_loss(
-    model: nn.Module, loss_fn: LossFn, x: torch.Tensor, y: torch.Tensor, chunk_size: int | None = None
-) -> float:
-    """The mean loss over all examples, in chunks (``loss_fn`` is mean-reduced: chunks weighted by size)."""
-    device = model_device(model)
-    total = 0.0
-    with torch.no_grad():
-        for part in chunks(len(x), chunk_size):
-            xb, yb = x[part].to(device), y[part].to(device)
-            total += float(loss_fn(model(xb), yb)) * len(xb)
-    return total / len(x)
-
-
 def loss_and_grad(
     model: nn.Module,
     loss_fn: LossFn,

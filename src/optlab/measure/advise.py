@@ -45,7 +45,7 @@ import numpy as np
 from torch import nn
 
 from optlab.errors import ConfigError
-from optlab.measure._common import batch_size_axis, new_figure, save_figure
+from optlab.measure._common import TaskProgress, batch_size_axis, for_task, new_figure, save_figure
 from optlab.measure.noise_scale import (
     DEFAULT_BIG_BATCH,
     DEFAULT_PAIRS,
@@ -352,7 +352,7 @@ def advise(
     data_dir: str | None = None,
     seed: int = 0,
     keep_warmup: str | Path | None = None,
-    progress: Any = None,
+    progress: TaskProgress | None = None,
 ) -> Advice:
     """Measure timing and noise scale for ``model`` on ``dataset`` and :func:`recommend`.
 
@@ -385,16 +385,9 @@ def advise(
     else:
         ds = data.load(dataset, data_dir=data_dir)
     small, big = noise_batches(small_batch, big_batch, len(ds.train))
-
-    def model_fn() -> nn.Module:
-        return models.create(model, ds.input_shape, ds.num_classes)
-
-    def report(task: str):
-        return None if progress is None else (lambda done, total: progress(task, done, total))
-
     sizes = list(batch_sizes) if batch_sizes else default_batch_sizes(len(ds.train))
     timing = time_per_update(
-        model_fn,
+        lambda: models.create(model, ds.input_shape, ds.num_classes),
         ds,
         sizes,
         optimizer,
@@ -404,7 +397,7 @@ def advise(
         statistic=statistic,
         repeats=repeats,
         max_seconds=max_seconds,
-        progress=report("timing"),
+        progress=for_task(progress, "timing"),
     )
 
     loss_fn = nn.CrossEntropyLoss()
@@ -414,7 +407,7 @@ def advise(
     init_small, init_big = noise_batches(small_batch, big_batch, len(plain.train))
     at_init = noise_scale(
         model_at_init(model, plain, seed), loss_fn, plain, init_small, init_big, n_pairs, seed,
-        progress=report("noise scale (init)"),
+        progress=for_task(progress, "noise scale (init)"),
     )  # fmt: skip
     if run is not None:
         trained = run.model
@@ -439,7 +432,7 @@ def advise(
             trained = fit_config(config, dataset=ds).model
     trained = trained.to("cpu")
     measured = noise_scale(
-        trained, loss_fn, ds, small, big, n_pairs, seed, progress=report("noise scale (trained)")
+        trained, loss_fn, ds, small, big, n_pairs, seed, progress=for_task(progress, "noise scale (trained)")
     )
     b_noise = (
         measured.b_simple if math.isfinite(measured.b_simple) and measured.b_simple > 0 else at_init.b_simple
@@ -458,10 +451,6 @@ def advise(
     advice.noise_at_init = at_init.to_dict()
     advice.reasoning.insert(1, noise_trend(at_init, measured, where))
     return advice
-
-
-def describe_noise(noise: NoiseScale) -> str:
-    return f"B_simple = {noise.b_simple:.3g} ± {noise.b_simple_stderr:.2g}"
 
 
 def plot_advice(advice: Advice, path: str | Path) -> None:

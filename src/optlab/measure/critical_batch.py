@@ -37,6 +37,7 @@ import torch
 from torch import nn
 
 from optlab.errors import ConfigError
+from optlab.measure._common import new_figure, save_figure
 from optlab.measure.noise_scale import CriticalBatchFit
 
 ZHANG_EXCESS = 0.2  # Zhang et al. 2024: steps 20 % above perfect linear scaling
@@ -325,10 +326,7 @@ def three_ways_from_run(
 def plot_three_ways(result: ThreeWays, path: str | Path, title: str = "") -> None:
     """Left: B_simple over training (EMA and raw) with B_crit, Zhang's batch and the final CBS as lines;
     right: CBS(t) over the base run's steps."""
-    from optlab._io import pyplot
-    from optlab.measure._common import save_figure
-
-    figure, (left, right) = pyplot().subplots(1, 2, figsize=(11, 4.5), layout="constrained")
+    figure, (left, right) = new_figure(1, 2, figsize=(11, 4.5), layout="constrained")
     h = result.b_simple_history
     if h.get("step"):
         left.plot(h["step"], h["b_simple_raw"], "o", color="C0", alpha=0.3, ms=3, label="B_simple (raw)")

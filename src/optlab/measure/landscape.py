@@ -26,7 +26,7 @@ Models without BatchNorm ignore ``bn``. The caller's model is never changed (we 
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from optlab.measure._common import (
     TaskProgress,
     as_tensors,
     chunks,
+    eval_mode,
     for_task,
     loss_and_accuracy,
     model_device,
@@ -79,22 +80,19 @@ def recompute_bn_statistics(
     if not layers:
         return
     device = model_device(model)
-    flags = [(m, m.training) for m in model.modules()]
     momenta = [layer.momentum for layer in layers]
-    model.eval()
-    for layer in layers:
-        layer.reset_running_stats()
-        layer.momentum = None
-        layer.train()
-    try:
-        with torch.no_grad():
-            for part in chunks(min(len(x), max_examples), batch_size):
-                model(x[part].to(device))
-    finally:
-        for layer, momentum in zip(layers, momenta, strict=True):
-            layer.momentum = momentum
-        for module, flag in flags:
-            module.training = flag
+    with eval_mode(model):
+        for layer in layers:
+            layer.reset_running_stats()
+            layer.momentum = None
+            layer.train()
+        try:
+            with torch.no_grad():
+                for part in chunks(min(len(x), max_examples), batch_size):
+                    model(x[part].to(device))
+        finally:
+            for layer, momentum in zip(layers, momenta, strict=True):
+                layer.momentum = momentum
 
 
 def interpolate_states(
@@ -120,15 +118,10 @@ def interpolate_states(
     return out
 
 
-def _evaluate(
-    model: nn.Module,
-    loss_fn: LossFn,
-    splits: dict[str, tuple[torch.Tensor, torch.Tensor]],
-    bn: str,
-    bn_data: torch.Tensor,
-) -> dict[str, float]:
+def _evaluate(model: nn.Module, loss_fn: LossFn, splits: dict[str, Any], bn: str) -> dict[str, float]:
+    """Loss and accuracy per split (``bn="recompute"``: BatchNorm statistics from train first)."""
     if bn == "recompute":
-        recompute_bn_statistics(model, bn_data)
+        recompute_bn_statistics(model, splits["train"][0])
     model.eval()
     row = {}
     for name, (x, y) in splits.items():
@@ -144,6 +137,29 @@ def _splits(train: Any, test: Any, max_examples: int | None) -> dict[str, tuple[
     if max_examples:
         out = {k: (x[:max_examples], y[:max_examples]) for k, (x, y) in out.items()}
     return out
+
+
+def _line(
+    model: nn.Module,
+    alphas: list[Any],
+    states: Iterator[State],
+    loss_fn: LossFn,
+    splits: dict[str, Any],
+    bn: str,
+    progress: Progress | None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A copy of ``model`` evaluated at each of ``states`` (one per α): the columns ``alpha``, ``bn``,
+    ``extra``, then ``{split}_loss`` and ``{split}_accuracy``."""
+    work = copy.deepcopy(model)
+    rows = []
+    for i, state in enumerate(states):
+        work.load_state_dict(state)
+        rows.append(_evaluate(work, loss_fn, splits, bn))
+        if progress is not None:
+            progress(i + 1, len(alphas))
+    out = {"alpha": [round(float(a), 12) for a in alphas], "bn": _bn_label(model, bn), **extra}
+    return out | {key: [row[key] for row in rows] for key in rows[0]}
 
 
 def interpolation_1d(
@@ -168,19 +184,9 @@ def interpolation_1d(
     """
     _check_bn(bn)
     alphas = list(np.linspace(-1, 2, 31) if alphas is None else alphas)
-    splits = _splits(train, test, max_examples)
-    work = copy.deepcopy(model)
     buffers = frozenset(name for name, _ in model.named_buffers()) if bn == "keep" else frozenset()
-    rows = []
-    for i, alpha in enumerate(alphas):
-        work.load_state_dict(interpolate_states(state_a, state_b, float(alpha), buffers))
-        rows.append(_evaluate(work, loss_fn, splits, bn, splits["train"][0]))
-        if progress is not None:
-            progress(i + 1, len(alphas))
-    out: dict[str, Any] = {"alpha": [round(float(a), 12) for a in alphas], "bn": _bn_label(model, bn)}
-    for key in rows[0]:
-        out[key] = [row[key] for row in rows]
-    return out
+    states = (interpolate_states(state_a, state_b, float(alpha), buffers) for alpha in alphas)
+    return _line(model, alphas, states, loss_fn, _splits(train, test, max_examples), bn, progress)
 
 
 def filter_normalized_direction(
@@ -230,24 +236,10 @@ def direction_1d(
     """Loss and accuracy along x + α·d, d a filter-normalised random direction (default: 41 α in [−1, 1])."""
     _check_bn(bn)
     alphas = list(np.linspace(-1, 1, 41) if alphas is None else alphas)
-    splits = _splits(train, test, max_examples)
-    work = copy.deepcopy(model)
     base = {k: v.detach().clone() for k, v in model.state_dict().items()}
     direction = filter_normalized_direction(model, torch.Generator().manual_seed(seed))
-    rows = []
-    for i, alpha in enumerate(alphas):
-        work.load_state_dict(_shifted_state(base, [(alpha, direction)]))
-        rows.append(_evaluate(work, loss_fn, splits, bn, splits["train"][0]))
-        if progress is not None:
-            progress(i + 1, len(alphas))
-    out: dict[str, Any] = {
-        "alpha": [round(float(a), 12) for a in alphas],
-        "bn": _bn_label(model, bn),
-        "seed": seed,
-    }
-    for key in rows[0]:
-        out[key] = [row[key] for row in rows]
-    return out
+    states = (_shifted_state(base, [(alpha, direction)]) for alpha in alphas)
+    return _line(model, alphas, states, loss_fn, _splits(train, test, max_examples), bn, progress, seed=seed)
 
 
 def surface_2d(
@@ -284,7 +276,7 @@ def surface_2d(
     for i, beta in enumerate(grid):
         for j, alpha in enumerate(grid):
             work.load_state_dict(_shifted_state(base, [(alpha, d1), (beta, d2)]))
-            row = _evaluate(work, loss_fn, {"train": (X, Y)}, bn, X)
+            row = _evaluate(work, loss_fn, {"train": (X, Y)}, bn)
             loss[i, j], accuracy[i, j] = row["train_loss"], row["train_accuracy"]
             done += 1
             if progress is not None:
@@ -442,16 +434,10 @@ def run_landscape(
     kept = "keep" if bn in (None, "interpolate") else bn  # Li et al. keep the solution's statistics
     label_a = run_label(a.run_dir)
     if b is not None:
+        task = for_task(progress, "1-D interpolation")
+        states, alphas = (a.model.state_dict(), b.model.state_dict()), np.linspace(-1, 2, points)
         line = interpolation_1d(
-            a.model,
-            a.model.state_dict(),
-            b.model.state_dict(),
-            loss_fn,
-            train,
-            test,
-            np.linspace(-1, 2, points),
-            bn=bn or "recompute",
-            progress=for_task(progress, "1-D interpolation"),
+            a.model, *states, loss_fn, train, test, alphas, bn=bn or "recompute", progress=task
         )
         title = (
             f"A = {label_a}: {a.config.optimizer}, batch {a.config.batch_size}\n"
@@ -459,30 +445,19 @@ def run_landscape(
         )
         xlabel, name = "α  (0: run A, 1: run B)", "interpolation"
     else:
+        task = for_task(progress, "1-D direction")
         line = direction_1d(
-            a.model,
-            loss_fn,
-            train,
-            test,
-            np.linspace(-1, 1, points),
-            seed=seed,
-            bn=kept,
-            progress=for_task(progress, "1-D direction"),
+            a.model, loss_fn, train, test, np.linspace(-1, 1, points), seed=seed, bn=kept, progress=task
         )
         title = f"{label_a}: along one filter-normalised direction"
         xlabel, name = "α", "direction"
-    surface = None
+    surface, surface_title = None, ""
     if steps:
+        task = for_task(progress, "2-D surface")
         surface = surface_2d(
-            a.model,
-            loss_fn,
-            *train,
-            steps=steps,
-            span=span,
-            seed=seed,
-            bn=kept,
-            progress=for_task(progress, "2-D surface"),
+            a.model, loss_fn, *train, steps=steps, span=span, seed=seed, bn=kept, progress=task
         )
+        surface_title = f"{label_a}: train loss around the solution\n(BatchNorm: {surface['bn']})"
     return RunLandscape(
         name=name,
         line=line,
@@ -490,7 +465,5 @@ def run_landscape(
         labels=[label_a] + ([f"vs-{run_label(b.run_dir)}"] if b is not None else []),
         title=title,
         xlabel=xlabel,
-        surface_title=f"{label_a}: train loss around the solution\n(BatchNorm: {surface['bn']})"
-        if surface is not None
-        else "",
+        surface_title=surface_title,
     )

@@ -168,18 +168,15 @@ def noise_scale(
             losses.append(w_small * loss_small + (1 - w_small) * loss_rest)
             if progress is not None:
                 progress(pair + 1, n_pairs)
-    combined = _combine(
-        np.asarray(grad_sq_estimates),
-        np.asarray(trace_estimates),
-        small_batch,
-        big_batch,
-        float(np.mean(losses)),
-    )
+    combined = _combine(grad_sq_estimates, trace_estimates, small_batch, big_batch, float(np.mean(losses)))
     return replace(combined, seed=seed, small_norms_sq=small_norms, big_norms_sq=big_norms)
 
 
-def _combine(grad_sq: np.ndarray, trace: np.ndarray, small: int, big: int, loss: float) -> NoiseScale:
+def _combine(
+    grad_sq_pairs: list[float], trace_pairs: list[float], small: int, big: int, loss: float
+) -> NoiseScale:
     """Means first, then the ratio; its standard error by the delta method with the pairs' covariance."""
+    grad_sq, trace = np.asarray(grad_sq_pairs), np.asarray(trace_pairs)
     n = len(grad_sq)
     g, s = float(grad_sq.mean()), float(trace.mean())
     if n > 1:
@@ -249,7 +246,7 @@ class NoiseScaleTracker:
             self.small_batch,
             self.big_batch,
             self.n_pairs,
-            seed=self.seed + state.step,
+            self.seed + state.step,
         )
         if self._grad_sq is None or self._trace is None:
             self._grad_sq, self._trace = measured.grad_norm_sq, measured.trace_sigma
@@ -370,13 +367,8 @@ def steps_to_target(run_dirs: list[str | Path], metric: str, target: float) -> S
                 f"invalid value for --metric: {metric!r}; metrics.csv has {', '.join(metrics[0])}"
             )
         reached = next((r for r in metrics if r.get(metric) is not None and r[metric] <= target), None)
-        rows.append(
-            {
-                "run": str(run_dir),
-                "batch_size": config.batch_size,
-                "steps": reached["step"] if reached else None,
-            }
-        )
+        steps = reached["step"] if reached else None
+        rows.append({"run": str(run_dir), "batch_size": config.batch_size, "steps": steps})
     return StepsToTarget(metric, target, rows)
 
 

@@ -105,18 +105,14 @@ def sharpness(
                 f"basis must be a matrix with {n} rows (one per parameter), got {tuple(basis.shape)}"
             )
         subspace_dim = basis.shape[1]
-        center = torch.linalg.pinv(basis) @ x0  # A⁺x
-    elif subspace_dim is None:
-        center = x0  # A⁺x = x for A = I
-    else:
+    elif subspace_dim is not None:
         if not (isinstance(subspace_dim, int) and 1 <= subspace_dim <= n):
             raise ConfigError(
                 f"invalid subspace_dim: {subspace_dim!r} (must be an integer in [1, {n}] or None)"
             )
         basis = torch.randn(n, subspace_dim, generator=generator, dtype=torch.float64)
-        center = torch.linalg.pinv(basis) @ x0  # A⁺x
+    center = x0 if basis is None else torch.linalg.pinv(basis) @ x0  # A⁺x (= x for A = I)
     bound = (epsilon * (center.abs() + 1)).numpy()
-    lower, upper = -bound, bound
     device, dtype = params[0].device, params[0].dtype
     calls = [0]
     best = [-np.inf]
@@ -148,7 +144,7 @@ def sharpness(
                 start * bound,
                 jac=True,
                 method="L-BFGS-B",
-                bounds=list(zip(lower, upper, strict=True)),
+                bounds=list(zip(-bound, bound, strict=True)),
                 options={"maxiter": iterations},
             )
     finally:
@@ -242,15 +238,5 @@ def sharpness_grid(
     for eps in epsilons:
         for dim in [None] + ([subspace_dim] if subspace_dim else []):
             where = "full space" if dim is None else f"subspace {dim}"
-            result = sharpness(
-                model,
-                loss_fn,
-                X,
-                Y,
-                eps,
-                dim,
-                iterations,
-                seed,
-                progress=for_task(progress, f"ε={eps:g}, {where}"),
-            )
-            yield where, result
+            task = for_task(progress, f"ε={eps:g}, {where}")
+            yield where, sharpness(model, loss_fn, X, Y, eps, dim, iterations, seed, progress=task)
