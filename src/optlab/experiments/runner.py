@@ -30,7 +30,7 @@ import optlab
 from optlab._io import write_json
 from optlab.errors import ConfigError
 from optlab.experiments import lecture_table, registry
-from optlab.experiments.framework import INCONCLUSIVE, PROFILES, Profile, SweepPlan
+from optlab.experiments.framework import INCONCLUSIVE, PROFILES, ClaimResult, Profile, SweepPlan
 
 __all__ = [
     "DEFAULT_SEEDS",
@@ -291,32 +291,26 @@ def run_lecture(plan: LecturePlan, progress: ProgressFn | None = None) -> dict[s
     results: list[JobResult] = list(plan.kept)
     pending = plan.pending
     total = len(plan.jobs)
-    if progress:
-        progress(len(results), total, "starting")
+    say = progress or (lambda done, total, what: None)
+    say(len(results), total, "starting")
     if plan.sweep is not None:
-        failed = _run_grids(profile, plan.sweep, pending, progress, lambda: (len(results), total))
+        failed = _run_grids(profile, plan.sweep, pending, say, lambda: (len(results), total))
         results += [JobResult(e, s, 0.0, failed[e]) for e, s in pending if e in failed]
         pending = [(e, s) for e, s in pending if e not in failed]
     pending, alone = _split_timed(pending)
     n_workers = min(plan.workers, max(len(pending), 1))
     if n_workers == 1:
         for experiment_id, seed in pending:
-            if progress:
-                progress(len(results), total, f"{experiment_id} seed {seed}")
+            say(len(results), total, f"{experiment_id} seed {seed}")
             results.append(run_job(experiment_id, profile, seed, str(out_dir), plan.sweep))
-            if progress:
-                progress(len(results), total, f"{experiment_id} seed {seed} done")
+            say(len(results), total, f"{experiment_id} seed {seed} done")
     else:
         context = multiprocessing.get_context("spawn")  # fork after torch has threads can deadlock
         with ProcessPoolExecutor(
             max_workers=n_workers, mp_context=context, initializer=_exit_with_parent, initargs=(os.getpid(),)
         ) as pool:
             futures: dict[Future[JobResult], tuple[str, int]] = {
-                pool.submit(run_job, experiment_id, profile, seed, str(out_dir), plan.sweep): (
-                    experiment_id,
-                    seed,
-                )
-                for experiment_id, seed in pending
+                pool.submit(run_job, e, profile, s, str(out_dir), plan.sweep): (e, s) for e, s in pending
             }
             remaining = set(futures)
             while remaining:
@@ -327,17 +321,14 @@ def run_lecture(plan: LecturePlan, progress: ProgressFn | None = None) -> dict[s
                         results.append(future.result())
                     except Exception as error:  # the worker process itself died
                         results.append(JobResult(experiment_id, seed, 0.0, f"worker failed: {error!r}"))
-                    if progress:
-                        running = ", ".join(sorted({futures[f][0] for f in remaining}))
-                        progress(len(results), total, f"{experiment_id} done; running {running or '-'}")
+                    running = ", ".join(sorted({futures[f][0] for f in remaining}))
+                    say(len(results), total, f"{experiment_id} done; running {running or '-'}")
     for experiment_id, seed in alone:
-        if progress:
-            progress(len(results), total, f"{experiment_id} seed {seed} (timed: alone, all cores)")
+        say(len(results), total, f"{experiment_id} seed {seed} (timed: alone, all cores)")
         results.append(run_job(experiment_id, profile, seed, str(out_dir), plan.sweep))
     if TABLE_TIMED_WITH in plan.ids:
         # In this process, after every job: the all-cores timing must not share the cores with training.
-        if progress:
-            progress(len(results), total, "timing the lecture's table (1 thread, all cores)")
+        say(len(results), total, "timing the lecture's table (1 thread, all cores)")
         lecture_table.write_timing(out_dir, profile)
     wall = time.perf_counter() - started
     return collect(
@@ -355,7 +346,7 @@ def _run_grids(
     profile: str,
     plan: SweepPlan,
     pending: list[tuple[str, int]],
-    progress: ProgressFn | None,
+    progress: ProgressFn,
     done_total: Callable[[], tuple[int, int]],
 ) -> dict[str, str]:
     """Run the sweeps of the pending grid experiments; their errors by experiment id (those are not run)."""
@@ -366,8 +357,7 @@ def _run_grids(
             continue
 
         def report(label: str, status: Any) -> None:
-            if progress:
-                progress(*done_total(), f"{label}: {status.line()}")
+            progress(*done_total(), f"{label}: {status.line()}")
 
         try:
             module.run_grid(profile, plan, on_progress=report)
@@ -427,39 +417,30 @@ def collect(
                 figures_by_claim.setdefault(claim_id, []).append(
                     {"path": rel, "caption": figure.get("caption", "")}
                 )
+        reason = "; ".join(errors) or "the experiment produced no verdict for this claim"
         for claim in module.CLAIMS:
-            result = verdicts.get(claim.id)
-            entry: dict[str, Any] = {
-                "id": claim.id,
-                "experiment": experiment_id,
-                "section": claim.section,
-                "title": claim.title or module.TITLE,
-                "sentence": claim.sentence,
-                "formulas": list(claim.formulas),
-                "differs": claim.differs,
-                "mechanism": claim.mechanism,
-                "figures": figures_by_claim.get(claim.id, []),
-            }
-            if result is None:
-                reason = "; ".join(errors) or "the experiment produced no verdict for this claim"
-                entry.update(
-                    criterion="",
-                    numbers={},
-                    n=len(runs),
-                    verdict=INCONCLUSIVE,
-                    checks={},
-                    note=f"not decided: {reason}",
-                )
-            else:
-                entry.update(
-                    criterion=result.criterion,
-                    numbers=result.numbers,
-                    n=result.n,
-                    verdict=result.outcome,
-                    checks=result.checks,
-                    note=result.note,
-                )
-            claims.append(entry)
+            result = verdicts.get(claim.id) or ClaimResult(
+                claim.id, "", {}, len(runs), INCONCLUSIVE, f"not decided: {reason}"
+            )
+            claims.append(
+                {
+                    "id": claim.id,
+                    "experiment": experiment_id,
+                    "section": claim.section,
+                    "title": claim.title or module.TITLE,
+                    "sentence": claim.sentence,
+                    "formulas": list(claim.formulas),
+                    "differs": claim.differs,
+                    "mechanism": claim.mechanism,
+                    "figures": figures_by_claim.get(claim.id, []),
+                    "criterion": result.criterion,
+                    "numbers": result.numbers,
+                    "n": result.n,
+                    "verdict": result.outcome,
+                    "checks": result.checks,
+                    "note": result.note,
+                }
+            )
     timing = None
     if TABLE_TIMED_WITH in ids:
         try:
