@@ -98,7 +98,7 @@ class BatchSchedule:
     Subclasses are frozen dataclasses that implement :meth:`size_at` for a validated, non-negative count.
     """
 
-    #: the public function that builds this schedule; its repr reads as that call
+    #: the public (lower-case) name that builds this schedule; its repr reads as that call
     builder: str = "batch_schedule"
 
     def __call__(self, examples: int) -> int:
@@ -127,7 +127,8 @@ class Piecewise(BatchSchedule):
     ``sizes[0]`` until ``boundaries[0]`` examples, then ``sizes[1]`` until ``boundaries[1]``, …: the
     hand-set batch-size steps of Smith et al. 2018 ("Don't decay the learning rate, increase the batch size",
     where B grows at the epochs an lr decay would have fallen) and of hand-tuned batch-size warm-ups.
-    ``len(boundaries) == len(sizes) − 1``, strictly increasing; sizes need not increase.
+    ``len(boundaries) == len(sizes) − 1``, strictly increasing; sizes need not increase. E.g.
+    ``piecewise((32, 64, 128), (10_000, 30_000))``.
     """
 
     sizes: tuple[int, ...]
@@ -221,12 +222,13 @@ class CbsDriven(BatchSchedule):
     """B(e) = clip(2^⌊log₂ C(e)⌋, min_batch, max_batch), C(e) = max over e' <= e of CBS(e').
 
     ``points`` are measurements (e_i, CBS_i) of the critical batch size after e_i examples (e.g. by
-    Merrill et al.'s branched runs); CBS(e) joins them by straight lines and stays at the first value before
-    the first point and at the last after the last. Merrill et al. 2025, "Critical batch size revisited: a
-    simple empirical approach to large-batch language model training": the CBS starts near zero, rises
-    quickly and levels off, so a run can start small and double its batch as the CBS grows ("batch-size
-    warm-up"; 43 % fewer steps for OLMo-1B). Here B is the largest power of two not above the curve, so it
-    doubles each time the curve passes the next power of two.
+    Merrill et al.'s branched runs), as ``[(examples, cbs), …]`` or as text ``"0:32,20000:128"``; CBS(e)
+    joins them by straight lines and stays at the first value before the first point and at the last after
+    the last. Merrill et al. 2025, "Critical batch size revisited: a simple empirical approach to
+    large-batch language model training": the CBS starts near zero, rises quickly and levels off, so a run
+    can start small and double its batch as the CBS grows ("batch-size warm-up"; 43 % fewer steps for
+    OLMo-1B). Here B is the largest power of two not above the curve, so it doubles each time the curve
+    passes the next power of two.
 
     The running maximum C keeps B from ever shrinking: a dip in noisy measurements does not undo a doubling
     (nor, under an lr rule, lower the lr). ``min_batch`` and ``max_batch`` are used as given: if they are
@@ -277,25 +279,11 @@ class CbsDriven(BatchSchedule):
 
 
 # ----------------------------------------------------------------------------------------------------
-# the public builders
+# the public builders, lower-case as a user writes them: the classes themselves (as in core)
 # ----------------------------------------------------------------------------------------------------
-def piecewise(sizes: Any, boundaries: Any = ()) -> Piecewise:
-    """``sizes[0]`` until ``boundaries[0]`` examples, ``sizes[1]`` until ``boundaries[1]``, …, then the last
-    (e.g. ``piecewise((32, 64, 128), (10_000, 30_000))``)."""
-    return Piecewise(sizes, boundaries)
-
-
-def ramp(start: int, end: int, examples: int, shape: str = "doubling") -> Ramp:
-    """From ``start`` to ``end`` over ``examples`` examples, doubling every E/n examples
-    (``shape="doubling"``) or linearly (``"linear"``), rounded down; then ``end``. See :class:`Ramp`."""
-    return Ramp(start, end, examples, shape)
-
-
-def cbs_driven(points: Any, min_batch: int, max_batch: int) -> CbsDriven:
-    """The largest power of two not above the measured critical batch size (its running maximum, points
-    joined by straight lines), clipped to [min_batch, max_batch] (Merrill et al. 2025). ``points``:
-    ``[(examples, cbs), …]`` or ``"0:32,20000:128"``. See :class:`CbsDriven`."""
-    return CbsDriven(points, min_batch, max_batch)
+piecewise = Piecewise
+ramp = Ramp
+cbs_driven = CbsDriven
 
 
 # ----------------------------------------------------------------------------------------------------

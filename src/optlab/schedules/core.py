@@ -91,7 +91,7 @@ class Schedule:
     Subclasses are frozen dataclasses that implement :meth:`lr_at` for a validated, non-negative integer step.
     """
 
-    #: the public function that builds this schedule; its repr reads as that call
+    #: the public (lower-case) name that builds this schedule; its repr reads as that call
     builder: str = "schedule"
 
     def __call__(self, step: int) -> float:
@@ -129,7 +129,8 @@ class Constant(Schedule):
 
 @dataclass(frozen=True, repr=False)
 class StepDecay(Schedule):
-    """lr_t = lr · gamma^⌊t / step_size⌋ (torch's ``StepLR``)."""
+    """lr_t = lr · gamma^⌊t / step_size⌋ (torch's ``StepLR``): multiply by ``gamma`` every ``step_size``
+    updates."""
 
     lr: float
     step_size: int
@@ -147,7 +148,10 @@ class StepDecay(Schedule):
 
 @dataclass(frozen=True, repr=False)
 class MultiStep(Schedule):
-    """lr_t = lr · gamma^(number of milestones m with m <= t) (torch's ``MultiStepLR``)."""
+    """lr_t = lr · gamma^(number of milestones m with m <= t) (torch's ``MultiStepLR``).
+
+    ``milestones``: strictly increasing steps, as integers or as text (``"100,200"``).
+    """
 
     lr: float
     milestones: tuple[int, ...]
@@ -429,67 +433,17 @@ class ConstantWarmup(Schedule):
 
 
 # ----------------------------------------------------------------------------------------------------
-# the public builders (lower-case, as a user writes them)
+# the public builders, lower-case as a user writes them: the classes themselves (same arguments, and each
+# repr reads as the call), so ``cosine(0.1, total_steps=1000)`` is ``Cosine(0.1, total_steps=1000)``
 # ----------------------------------------------------------------------------------------------------
-def constant(lr: float) -> Constant:
-    """lr_t = lr."""
-    return Constant(lr)
-
-
-def step_decay(lr: float, step_size: int, gamma: float) -> StepDecay:
-    """lr_t = lr · gamma^⌊t / step_size⌋: multiply by ``gamma`` every ``step_size`` updates."""
-    return StepDecay(lr, step_size, gamma)
-
-
-def multistep(lr: float, milestones: Iterable[int] | str, gamma: float) -> MultiStep:
-    """lr_t = lr · gamma^k, k = the number of ``milestones`` (strictly increasing steps) that are <= t."""
-    return MultiStep(lr, milestones, gamma)  # type: ignore[arg-type]  # normalised to a tuple in __post_init__
-
-
-def exponential(lr: float, gamma: float) -> Exponential:
-    """lr_t = lr · gamma^t."""
-    return Exponential(lr, gamma)
-
-
-def inverse_time(lr: float, power: float = 0.5) -> InverseTime:
-    """lr_t = lr / (t + 1)^power."""
-    return InverseTime(lr, power)
-
-
-def cosine(lr: float, total_steps: int, final_lr: float = 0.0) -> Cosine:
-    """lr_t = final_lr + (lr − final_lr)(1 + cos(π t / total_steps)) / 2, then final_lr past total_steps."""
-    return Cosine(lr, total_steps, final_lr)
-
-
-def linear_warmup(schedule: Schedule, warmup_steps: int, start_lr: float = 0.0) -> LinearWarmup:
-    """Linear from ``start_lr`` (t = 0) to ``schedule(warmup_steps)``, then ``schedule`` (not shifted)."""
-    return LinearWarmup(schedule, warmup_steps, start_lr)
-
-
-def constant_warmup(schedule: Schedule, warmup_steps: int, warmup_lr: float) -> ConstantWarmup:
-    """``warmup_lr`` for the first ``warmup_steps`` updates, then ``schedule`` (not shifted)."""
-    return ConstantWarmup(schedule, warmup_steps, warmup_lr)
-
-
-def transformer(d_model: int, warmup_steps: int, scale: float = 1.0) -> Transformer:
-    """scale · d_model^−0.5 · min(s^−0.5, s · warmup_steps^−1.5), s = step + 1 (Vaswani et al. 2017)."""
-    return Transformer(d_model, warmup_steps, scale)
-
-
-def wsd(lr: float, total_steps: int, decay_steps: int, final_lr: float = 0.0, shape: str = "linear") -> WSD:
-    """lr, then a ``shape`` ("linear" or "1-sqrt") cool-down to ``final_lr`` over the last ``decay_steps``
-    of ``total_steps`` (warmup–stable–decay; add the warm-up with :func:`linear_warmup`)."""
-    return WSD(lr, total_steps, decay_steps, final_lr, shape)
-
-
-def one_cycle(
-    lr: float,
-    total_steps: int,
-    pct_start: float = 0.3,
-    div_factor: float = 25.0,
-    final_div_factor: float = 1e4,
-    anneal: str = "cos",
-) -> OneCycle:
-    """Up to ``lr`` over the first ``pct_start`` of the run, then down to ``lr / (div_factor ·
-    final_div_factor)`` (Smith & Topin 2019's 1cycle; torch's ``OneCycleLR`` without its momentum cycle)."""
-    return OneCycle(lr, total_steps, pct_start, div_factor, final_div_factor, anneal)
+constant = Constant
+step_decay = StepDecay
+multistep = MultiStep
+exponential = Exponential
+inverse_time = InverseTime
+cosine = Cosine
+linear_warmup = LinearWarmup
+constant_warmup = ConstantWarmup
+transformer = Transformer
+wsd = WSD
+one_cycle = OneCycle
