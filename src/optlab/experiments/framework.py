@@ -32,9 +32,8 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
 
 from optlab.errors import DataError
 
@@ -48,7 +47,6 @@ __all__ = [
     "SECTIONS",
     "Claim",
     "ClaimResult",
-    "ExperimentModule",
     "Profile",
     "ProfileRow",
     "SweepPlan",
@@ -143,9 +141,6 @@ class ClaimResult:
                 f"claim {self.claim_id}: outcome must be one of {OUTCOMES}, got {self.outcome!r}"
             )
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     @classmethod
     def decide(
         cls,
@@ -181,22 +176,6 @@ class SweepPlan:
     def seed_list(self) -> tuple[int, ...]:
         """The seeds of the grid: ``first_seed … first_seed + seeds − 1``."""
         return tuple(range(self.first_seed, self.first_seed + self.seeds))
-
-
-class ExperimentModule(Protocol):
-    """What the runner expects of an experiment module (see the module docstring)."""
-
-    ID: str
-    TITLE: str
-    SECTION: str
-    SEEDED: bool
-    INTRO: str
-    PROFILES: dict[str, ProfileRow[Any]]
-    CLAIMS: tuple[Claim, ...]
-
-    def run(self, profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]: ...
-
-    def verdict(self, runs: Sequence[dict[str, Any]]) -> list[ClaimResult]: ...
 
 
 # The rule every data claim (a claim that trains networks on data) is decided by; the report prints it once.

@@ -98,10 +98,6 @@ class Surface:
         """f(θ*)."""
         return float(self.value(torch.tensor(self.minimum, dtype=torch.float64)))
 
-    def distance_to_minimum(self, points: Tensor) -> Tensor:
-        """Euclidean distance from ``points`` to θ*."""
-        return torch.linalg.vector_norm(points - points.new_tensor(self.minimum), dim=-1)
-
     def grid(
         self, resolution: int = 201, extent: tuple[float, float, float, float] | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
