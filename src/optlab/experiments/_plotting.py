@@ -68,8 +68,11 @@ def surface_figure(
     log_steps: bool = False,
     markers: bool = False,
     marks: Sequence[tuple[float, float, str]] = (),
-) -> None:
-    """Left: the paths on log-spaced contours of the surface. Right: f − f* and ‖∇f‖ against the update."""
+    claims: Sequence[str] = (),
+    caption: str = "",
+) -> dict[str, Any]:
+    """Left: the paths on log-spaced contours of the surface. Right: f − f* and ‖∇f‖ against the update.
+    Returns the figure's record for ``measurements["figures"]`` (the claims it shows, its caption)."""
     fig = pyplot().figure(figsize=(13, 5.6), layout="constrained")
     grid = fig.add_gridspec(2, 2, width_ratios=(1.35, 1))
     contour_ax = fig.add_subplot(grid[:, 0])
@@ -114,20 +117,12 @@ def surface_figure(
                             fontweight="bold")  # fmt: skip
     contour_ax.plot(*surface.minimum, "*", color="gold", mec="black", ms=16, label="minimum", zorder=5)
     x_min, x_max, y_min, y_max = extent
-    contour_ax.set_xlim(x_min, x_max)
-    contour_ax.set_ylim(y_min, y_max)
-    contour_ax.set_xlabel("x")
-    contour_ax.set_ylabel("y")
+    contour_ax.set(xlim=(x_min, x_max), ylim=(y_min, y_max), xlabel="x", ylabel="y")
     contour_ax.set_title(title, fontsize=13)
     contour_ax.legend(loc="best", fontsize=10, framealpha=0.9)
-    loss_ax.set_yscale("log")
-    loss_ax.set_ylabel("f(θ) − f*")
+    loss_ax.set(yscale="log", ylabel="f(θ) − f*", ylim=(loss_floor, top_loss * 3))
     loss_ax.set_title("loss and gradient norm per update (o = start, X = end)", fontsize=11)
-    grad_ax.set_yscale("log")
-    grad_ax.set_ylabel("‖∇f(θ)‖")
-    grad_ax.set_xlabel("update t")
-    loss_ax.set_ylim(loss_floor, top_loss * 3)
-    grad_ax.set_ylim(grad_floor, top_grad * 3)
+    grad_ax.set(yscale="log", ylabel="‖∇f(θ)‖", xlabel="update t", ylim=(grad_floor, top_grad * 3))
     if log_steps:
         loss_ax.set_xscale("symlog", linthresh=10)
     loss_ax.set_xlim(0, max(len(run.losses) for run in paths) - 1)
@@ -135,3 +130,4 @@ def surface_figure(
         ax.grid(True, which="major", alpha=0.3)
     loss_ax.legend(fontsize=9, loc="best")
     save_figure(fig, path, dpi=DPI)
+    return {"file": path.name, "claims": list(claims), "caption": caption}

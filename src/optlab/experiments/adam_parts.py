@@ -122,10 +122,18 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
         PathPlot.of(f"RMSProp, α = {BETA2:g}", rmsprop),
         PathPlot.of(f"Adam, β = (0.9, {BETA2:g})", adam),
     ]
-    surface_figure(
-        surf, plots, out_dir / "s5_adam.png", f"S5: η = {LEARNING_RATE:g} for all three", log_steps=True
+    figure = surface_figure(
+        surf,
+        plots,
+        out_dir / "s5_adam.png",
+        f"S5: η = {LEARNING_RATE:g} for all three",
+        log_steps=True,
+        claims=["S5"],
+        caption="Momentum (red) swings back and forth across the steep direction. RMSProp (blue, mostly "
+        "under green) and Adam (green) scale each coordinate's step by its own σ, so they go straight to the "
+        "valley floor and then along it; Adam adds momentum to RMSProp's scaled steps.",
     )
-    measurements = {
+    return {
         "surface": surf.formula,
         "updates": steps,
         "compared_updates": compared,
@@ -136,18 +144,8 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
             label: float(t.distances(surf.minimum)[-1, 0])
             for label, t in zip(labels, trajectories, strict=True)
         },
-        "figures": [
-            {
-                "file": "s5_adam.png",
-                "claims": ["S5"],
-                "caption": "Momentum (red) swings back and forth across the steep direction. RMSProp (blue, "
-                "mostly under green) and Adam (green) scale each coordinate's step by its own σ, so they go "
-                "straight to the valley floor and then along it; Adam adds momentum to RMSProp's scaled "
-                "steps.",
-            },
-        ],
+        "figures": [figure],
     }
-    return measurements
 
 
 def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:

@@ -83,7 +83,7 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
         PathPlot.of("gradient descent from (0.3, 0.8)", gd, 1, linestyle="--"),
         PathPlot.of(f"momentum λ = {MOMENTUM:g} from (−1, 0.8)", mom),
     ]
-    surface_figure(
+    figure = surface_figure(
         surface,
         plots,
         out_dir / "s4_momentum.png",
@@ -91,8 +91,12 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
         log_steps=True,
         markers=True,
         marks=[(0.0, 0.0, "saddle"), (ROOTS[0], 0.0, "local min"), (ROOTS[1], 0.0, "bump")],
+        claims=["S4"],
+        caption="Dots mark the updates: where they bunch up the path has slowed. Gradient descent (red) "
+        "stalls at the saddle x = 0, from just past it (blue dashes) it stops in the local minimum x = 1; "
+        "momentum (green) overshoots, rolls over the bump and settles at x = 3.",
     )
-    measurements = {
+    return {
         "surface": surface.formula,
         "updates": steps,
         "learning_rate": LEARNING_RATE,
@@ -109,17 +113,8 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
             "momentum": float(mom.losses[-1, 0]),
         },
         "roots": list(ROOTS),
-        "figures": [
-            {
-                "file": "s4_momentum.png",
-                "claims": ["S4"],
-                "caption": "Dots mark the updates: where they bunch up the path has slowed. Gradient "
-                "descent (red) stalls at the saddle x = 0, from just past it (blue dashes) it stops in the "
-                "local minimum x = 1; momentum (green) overshoots, rolls over the bump and settles at x = 3.",
-            },
-        ],
+        "figures": [figure],
     }
-    return measurements
 
 
 def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:

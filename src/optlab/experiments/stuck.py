@@ -74,7 +74,7 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     losses, grads = path.losses[:, 0], path.grad_norms[:, 0]
     half = steps // 2
     write_csv(out_dir / "s1_path.csv", trajectory_rows(path, ["gd_lr1e-2"]))
-    surface_figure(
+    figure = surface_figure(
         surface,
         [
             PathPlot.of(
@@ -86,8 +86,13 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
         out_dir / "s1_stuck.png",
         f"S1: GD with η = {LEARNING_RATE:g} bounces between the valley walls",
         markers=True,
+        claims=["S1"],
+        caption=f"Left: the first {CONTOUR_UPDATES} updates on the contours: every update jumps across the "
+        "valley, from y = 8 to y = −12 and back, while x hardly changes. Right: over all "
+        f"{steps} updates the loss bounces between two values and never falls, and the gradient norm stays "
+        "at 2000.",
     )
-    measurements = {
+    return {
         "surface": surface.formula,
         "start": list(surface.start),
         "learning_rate": LEARNING_RATE,
@@ -99,18 +104,8 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
         "grad_norm_start": float(grads[0]),
         "min_grad_norm_second_half": float(grads[half + 1 :].min()),
         "distance_to_minimum_end": float(path.distances(surface.minimum)[-1, 0]),
-        "figures": [
-            {
-                "file": "s1_stuck.png",
-                "claims": ["S1"],
-                "caption": f"Left: the first {CONTOUR_UPDATES} updates on the contours: every update jumps "
-                "across the valley, from y = 8 to y = −12 and back, while x hardly changes. Right: over "
-                f"all {steps} updates the loss bounces between two values and never falls, and the gradient "
-                "norm stays at 2000.",
-            },
-        ],
+        "figures": [figure],
     }
-    return measurements
 
 
 def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:

@@ -67,14 +67,17 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     distances = path.distances(surface.minimum)[:, 0]
     floor_reached = next((t for t in range(steps + 1) if abs(points[t, 1]) <= 1e-3 * abs(points[0, 1])), None)
     write_csv(out_dir / "s2_path.csv", trajectory_rows(path, ["gd_lr1e-7"]))
-    surface_figure(
+    figure = surface_figure(
         surface,
         [PathPlot.of(f"gradient descent, η = {LEARNING_RATE:g}", path, color="#1f77b4")],
         out_dir / "s2_tiny_lr.png",
         f"S2: η = {LEARNING_RATE:g}, {steps:,} updates: down to the floor, then a crawl",
         log_steps=True,
+        claims=["S2"],
+        caption="The path walks down the wall to the floor (y = 0) and then barely moves along it; the "
+        "update axis is logarithmic after 10.",
     )
-    measurements = {
+    return {
         "surface": surface.formula,
         "learning_rate": LEARNING_RATE,
         "updates": steps,
@@ -87,16 +90,8 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
         "distance_end": float(distances[-1]),
         "loss_start": float(losses[0]),
         "loss_end": float(losses[-1]),
-        "figures": [
-            {
-                "file": "s2_tiny_lr.png",
-                "claims": ["S2"],
-                "caption": "The path walks down the wall to the floor (y = 0) and then barely moves along "
-                "it; the update axis is logarithmic after 10.",
-            },
-        ],
+        "figures": [figure],
     }
-    return measurements
 
 
 def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
