@@ -232,8 +232,7 @@ def _figure(entry: dict[str, Any], path: Path, title: str) -> None:
         ax.axvline(
             s["knee_batch_size"], color="gray", ls="--", lw=0.8, label=f"knee B = {s['knee_batch_size']}"
         )
-    ax.set_xlabel("batch size B")
-    ax.set_ylabel("seconds")
+    ax.set(xlabel="batch size B", ylabel="seconds")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
     save_figure(fig, path, dpi=DPI)

@@ -440,8 +440,7 @@ def _plot(result: dict[str, Any], path: Path) -> None:
         grid = np.geomspace(b.min() / 4, b.max() * 4, 100)
         curve = fitted["s_min"] + fitted["e_min"] / grid
         left.loglog(grid * curve, curve, "-", color="C1", label=f"fit, B_crit = {result['b_crit']:.3g}")
-    left.set_xlabel("examples to the target")
-    left.set_ylabel("updates to the target")
+    left.set(xlabel="examples to the target", ylabel="updates to the target")
     left.legend(fontsize=7)
     noise = result["noise"]
     if noise:
@@ -453,19 +452,15 @@ def _plot(result: dict[str, Any], path: Path) -> None:
                                 ("B_simple at the target", result["b_simple"], "C0")):  # fmt: skip
         if math.isfinite(value) and value > 0:
             middle.axhline(value, color=color, ls="--", lw=1, label=f"{label} = {value:.3g}")
-    middle.set_yscale("log")
-    middle.set_xlabel("update of the base run")
-    middle.set_ylabel("batch size")
+    middle.set(yscale="log", xlabel="update of the base run", ylabel="batch size")
     middle.legend(fontsize=7)
     branches = result["branches"]
     right.plot([x["step"] for x in branches], [x["cbs"] for x in branches], "s-", color="C3", label="CBS(t)")
     for x in branches:
         if x["capped"]:  # the largest batch tried: CBS is at least this
             right.annotate("≥", (x["step"], x["cbs"]), textcoords="offset points", xytext=(-4, 6))
-    right.set_xscale("log")
     right.set_yscale("log", base=2)
-    right.set_xlabel("branch point t (update of the base run)")
-    right.set_ylabel("critical batch size")
+    right.set(xscale="log", xlabel="branch point t (update of the base run)", ylabel="critical batch size")
     right.legend(fontsize=7)
     fig.suptitle(f"A3: the critical batch size three ways, {result['setting']['key']}, seed {result['seed']}",
                  fontsize=10)  # fmt: skip

@@ -253,8 +253,7 @@ def _figure_steps(results: dict[str, list[dict[str, Any]]], epochs: int, path: P
             axes[1, col].plot(np.arange(1, len(recalls) + 1), recalls[:, k], "o-", color=colors[k], ms=3,
                               label=f"recall {label}")  # fmt: skip
         axes[0, col].axhline(1 / 3, color="gray", ls=":", lw=0.8)
-        axes[0, col].set_title(name)
-        axes[0, col].set_xlabel("epoch (fraction)")
+        axes[0, col].set(title=name, xlabel="epoch (fraction)")
         axes[1, col].set_xlabel("epoch")
     axes[0, 0].set_ylabel("share of test predictions")
     axes[1, 0].set_ylabel("per-class test recall")

@@ -296,8 +296,7 @@ def _plot(spread: dict, variants: dict, setting: Setting, path: Path, seed: int)
     ts = [r["t"] for r in spread["rows"]]
     left.loglog(ts, [r["cv_median"] for r in spread["rows"]], "o-", color=COLORS[1], label="median CV of a_t")
     left.loglog(ts, [spread["rows"][0]["cv_median"] / t**0.5 for t in ts], ":", color="0.5", label="∝ 1/√t")
-    left.set_xlabel("update t")
-    left.set_ylabel("std / mean of η/(√v̂_t + ε) over data orders")
+    left.set(xlabel="update t", ylabel="std / mean of η/(√v̂_t + ε) over data orders")
     left.legend(fontsize=8)
     for i, (variant, m) in enumerate(variants.items()):
         result = "diverged" if m["diverged"] else f"{100 * m['test_acc']:.1f} %"
@@ -308,8 +307,7 @@ def _plot(spread: dict, variants: dict, setting: Setting, path: Path, seed: int)
             color=COLORS[i % len(COLORS)],
             label=label,
         )
-    right.set_xlabel("epoch")
-    right.set_ylabel("test accuracy (%)")
+    right.set(xlabel="epoch", ylabel="test accuracy (%)")
     right.legend(fontsize=8)
     fig.suptitle(f"B7: {setting.key}, seed {seed}")
     save_figure(fig, path, dpi=DPI)
