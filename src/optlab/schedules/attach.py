@@ -40,6 +40,9 @@ _STATE_KEYS = ("last_epoch", "_step_count", "base_lrs")
 class ScheduledLR(LRScheduler):
     """Sets each param group's lr from a ``step -> lr`` schedule.
 
+    The lr for update 0 is applied when it is built; call ``.step()`` after each ``optimizer.step()``.
+    ``last_epoch=N`` resumes as torch's schedulers do (the lr becomes ``schedule(N + 1)``; module docstring).
+
     Modes (``lr_g(t)`` is the lr of group g at update t):
 
     * default: ``lr_g(t) = schedule(t)`` for every group — the schedule gives absolute learning rates and the
@@ -161,19 +164,7 @@ class ScheduledLR(LRScheduler):
         return f"ScheduledLR({shown!r}{relative}, last_epoch={self.last_epoch})"
 
 
-def attach(
-    optimizer: Optimizer,
-    schedule: StepToLr | Sequence[StepToLr],
-    *,
-    relative: bool = False,
-    last_epoch: int = -1,
-) -> ScheduledLR:
-    """A torch ``LRScheduler`` that sets the lr of update t to ``schedule(t)``; see :class:`ScheduledLR`.
-
-    The lr for update 0 is applied here; call ``.step()`` after each ``optimizer.step()``. ``last_epoch=N``
-    resumes as torch's schedulers do (the lr becomes ``schedule(N + 1)``; module docstring).
-    """
-    return ScheduledLR(optimizer, schedule, relative=relative, last_epoch=last_epoch)
+attach = ScheduledLR  # ``attach(optimizer, schedule)``, as a user writes it (like the schedules' builders)
 
 
 def _plain(lr: float | Tensor) -> float:
