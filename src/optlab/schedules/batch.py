@@ -24,6 +24,7 @@ same half-life of the second-moment average in examples, Marek et al. 2025).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import dataclasses
 import inspect
 import itertools
@@ -61,12 +62,9 @@ __all__ = [
 def _number(value: Any) -> Any:
     """``"32"`` → 32, ``"1e6"`` → 1e6; anything else is returned for the checks to report."""
     if isinstance(value, str):
-        text = value.strip()
         for kind in (int, float):
-            try:
-                return kind(text)
-            except ValueError:
-                pass
+            with contextlib.suppress(ValueError):
+                return kind(value.strip())
     return value
 
 
