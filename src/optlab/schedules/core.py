@@ -78,7 +78,7 @@ def _check_schedule(owner: str, value: Any) -> Schedule:
 
 
 def _set(obj: object, name: str, value: Any) -> None:
-    """Store a normalised argument on a frozen dataclass (only ever called from __post_init__)."""
+    """Store a normalised argument on a frozen dataclass (only ever while __post_init__ runs)."""
     object.__setattr__(obj, name, value)
 
 
@@ -105,6 +105,14 @@ class Schedule:
     def lr_at(self, step: int) -> float:
         raise NotImplementedError
 
+    def _float(self, name: str, *, strict: bool = False) -> None:
+        """Check argument ``name``, a finite number > 0 (``strict``) or >= 0, and store it as a float."""
+        _set(self, name, _check_float(self.builder, name, getattr(self, name), minimum=0.0, strict=strict))
+
+    def _int(self, name: str, minimum: int) -> None:
+        """Check argument ``name``, an integer >= ``minimum``, and store it as an int."""
+        _set(self, name, _check_int(self.builder, name, getattr(self, name), minimum))
+
     def __repr__(self) -> str:
         arguments = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))  # type: ignore[arg-type]
         return f"{self.builder}({arguments})"
@@ -121,7 +129,7 @@ class Constant(Schedule):
     builder = "constant"
 
     def __post_init__(self) -> None:
-        _set(self, "lr", _check_float(self.builder, "lr", self.lr, minimum=0.0, strict=False))
+        self._float("lr")
 
     def lr_at(self, step: int) -> float:
         return self.lr
@@ -138,9 +146,9 @@ class StepDecay(Schedule):
     builder = "step_decay"
 
     def __post_init__(self) -> None:
-        _set(self, "lr", _check_float(self.builder, "lr", self.lr, minimum=0.0, strict=False))
-        _set(self, "step_size", _check_int(self.builder, "step_size", self.step_size, 1))
-        _set(self, "gamma", _check_float(self.builder, "gamma", self.gamma, minimum=0.0, strict=True))
+        self._float("lr")
+        self._int("step_size", 1)
+        self._float("gamma", strict=True)
 
     def lr_at(self, step: int) -> float:
         return self.lr * self.gamma ** (step // self.step_size)
@@ -159,8 +167,8 @@ class MultiStep(Schedule):
     builder = "multistep"
 
     def __post_init__(self) -> None:
-        _set(self, "lr", _check_float(self.builder, "lr", self.lr, minimum=0.0, strict=False))
-        _set(self, "gamma", _check_float(self.builder, "gamma", self.gamma, minimum=0.0, strict=True))
+        self._float("lr")
+        self._float("gamma", strict=True)
         milestones = self.milestones
         if isinstance(milestones, str):  # "100,200" from a command line or a config file
             try:
@@ -189,8 +197,8 @@ class Exponential(Schedule):
     builder = "exponential"
 
     def __post_init__(self) -> None:
-        _set(self, "lr", _check_float(self.builder, "lr", self.lr, minimum=0.0, strict=False))
-        _set(self, "gamma", _check_float(self.builder, "gamma", self.gamma, minimum=0.0, strict=True))
+        self._float("lr")
+        self._float("gamma", strict=True)
 
     def lr_at(self, step: int) -> float:
         return self.lr * self.gamma**step
@@ -209,8 +217,8 @@ class InverseTime(Schedule):
     builder = "inverse_time"
 
     def __post_init__(self) -> None:
-        _set(self, "lr", _check_float(self.builder, "lr", self.lr, minimum=0.0, strict=False))
-        _set(self, "power", _check_float(self.builder, "power", self.power, minimum=0.0, strict=False))
+        self._float("lr")
+        self._float("power")
 
     def lr_at(self, step: int) -> float:
         return self.lr / (step + 1) ** self.power
@@ -230,11 +238,9 @@ class Cosine(Schedule):
     builder = "cosine"
 
     def __post_init__(self) -> None:
-        _set(self, "lr", _check_float(self.builder, "lr", self.lr, minimum=0.0, strict=False))
-        _set(self, "total_steps", _check_int(self.builder, "total_steps", self.total_steps, 1))
-        _set(
-            self, "final_lr", _check_float(self.builder, "final_lr", self.final_lr, minimum=0.0, strict=False)
-        )
+        self._float("lr")
+        self._int("total_steps", 1)
+        self._float("final_lr")
 
     def lr_at(self, step: int) -> float:
         progress = min(step, self.total_steps) / self.total_steps
@@ -256,9 +262,9 @@ class Transformer(Schedule):
     builder = "transformer"
 
     def __post_init__(self) -> None:
-        _set(self, "d_model", _check_int(self.builder, "d_model", self.d_model, 1))
-        _set(self, "warmup_steps", _check_int(self.builder, "warmup_steps", self.warmup_steps, 1))
-        _set(self, "scale", _check_float(self.builder, "scale", self.scale, minimum=0.0, strict=True))
+        self._int("d_model", 1)
+        self._int("warmup_steps", 1)
+        self._float("scale", strict=True)
 
     @property
     def peak_lr(self) -> float:
@@ -292,16 +298,14 @@ class WSD(Schedule):
     builder = "wsd"
 
     def __post_init__(self) -> None:
-        _set(self, "lr", _check_float(self.builder, "lr", self.lr, minimum=0.0, strict=False))
-        _set(self, "total_steps", _check_int(self.builder, "total_steps", self.total_steps, 1))
-        _set(self, "decay_steps", _check_int(self.builder, "decay_steps", self.decay_steps, 1))
+        self._float("lr")
+        self._int("total_steps", 1)
+        self._int("decay_steps", 1)
         if self.decay_steps > self.total_steps:
             raise ConfigError(
                 f"wsd: decay_steps must be <= total_steps ({self.total_steps}), got {self.decay_steps}"
             )
-        _set(
-            self, "final_lr", _check_float(self.builder, "final_lr", self.final_lr, minimum=0.0, strict=False)
-        )
+        self._float("final_lr")
         if self.shape not in WSD_SHAPES:
             raise ConfigError(f"wsd: shape must be one of {', '.join(WSD_SHAPES)}, got {self.shape!r}")
 
@@ -345,14 +349,14 @@ class OneCycle(Schedule):
     builder = "one_cycle"
 
     def __post_init__(self) -> None:
-        _set(self, "lr", _check_float(self.builder, "lr", self.lr, minimum=0.0, strict=False))
-        _set(self, "total_steps", _check_int(self.builder, "total_steps", self.total_steps, 1))
+        self._float("lr")
+        self._int("total_steps", 1)
         pct = _check_float(self.builder, "pct_start", self.pct_start, minimum=0.0, strict=True)
         if pct >= 1.0:
             raise ConfigError(f"one_cycle: pct_start must be a number in (0, 1), got {self.pct_start!r}")
         _set(self, "pct_start", pct)
-        for name in ("div_factor", "final_div_factor"):
-            _set(self, name, _check_float(self.builder, name, getattr(self, name), minimum=0.0, strict=True))
+        self._float("div_factor", strict=True)
+        self._float("final_div_factor", strict=True)
         if self.anneal not in ("cos", "linear"):
             raise ConfigError(f"one_cycle: anneal must be 'cos' or 'linear', got {self.anneal!r}")
 
@@ -393,10 +397,8 @@ class LinearWarmup(Schedule):
 
     def __post_init__(self) -> None:
         _set(self, "schedule", _check_schedule(self.builder, self.schedule))
-        _set(self, "warmup_steps", _check_int(self.builder, "warmup_steps", self.warmup_steps, 0))
-        _set(
-            self, "start_lr", _check_float(self.builder, "start_lr", self.start_lr, minimum=0.0, strict=False)
-        )
+        self._int("warmup_steps", 0)
+        self._float("start_lr")
 
     def lr_at(self, step: int) -> float:
         if step >= self.warmup_steps:
@@ -421,12 +423,8 @@ class ConstantWarmup(Schedule):
 
     def __post_init__(self) -> None:
         _set(self, "schedule", _check_schedule(self.builder, self.schedule))
-        _set(self, "warmup_steps", _check_int(self.builder, "warmup_steps", self.warmup_steps, 0))
-        _set(
-            self,
-            "warmup_lr",
-            _check_float(self.builder, "warmup_lr", self.warmup_lr, minimum=0.0, strict=False),
-        )
+        self._int("warmup_steps", 0)
+        self._float("warmup_lr")
 
     def lr_at(self, step: int) -> float:
         return self.warmup_lr if step < self.warmup_steps else self.schedule(step)
