@@ -184,12 +184,12 @@ class Batcher:
         return self._gather(idx), self.y.index_select(0, idx)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if self.position >= len(self):  # the previous epoch was fully handed out but not closed
+            self._next_epoch()
+        self._draw_permutation()
         if self.batch_schedule is not None:
             yield from self._scheduled_batches()
             return
-        if self.position >= self._num_batches:  # the previous epoch was fully handed out but not closed
-            self._next_epoch()
-        self._draw_permutation()
         x, y, perm, n_batches = self.x, self.y, self._perm, self._num_batches
         if self._whole:
             if self.position == 0:
@@ -277,9 +277,6 @@ class Batcher:
 
     def _scheduled_batches(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """`__iter__` with a batch-size schedule: this rank's part of each planned global batch."""
-        if self.position >= len(self._plan()):  # the previous epoch was fully handed out but not closed
-            self._next_epoch()
-        self._draw_permutation()
         perm, plan, first = self._perm, self._plan(), self._epoch_examples
         if self.reuse_buffer and perm is not None:  # one buffer for the epoch's largest part
             rows = -(-max(size for _, size, _ in plan) // self.world_size)
