@@ -32,9 +32,7 @@ class TrainState:
     lr: float = 0.0  # learning rate of the last update
     x: torch.Tensor | None = None  # the last batch's inputs
     y: torch.Tensor | None = None  # the last batch's targets
-    loss: torch.Tensor | None = (
-        None  # the last batch's loss (a device tensor: call .item() only if you need it)
-    )
+    loss: torch.Tensor | None = None  # the last batch's loss (a device tensor: .item() only if you need it)
     metrics: dict[str, Any] = field(default_factory=dict)  # the last epoch's row (set before on_epoch)
     history: list[dict[str, Any]] = field(default_factory=list)  # all epoch rows so far
     stop: bool = False  # set True to end the run after this update
