@@ -88,16 +88,11 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         print("aborted", file=sys.stderr)
         sys.exit(1)
-    except OptlabError as error:
+    except (OptlabError, ValueError) as error:  # invalid hyperparameters raise ValueError, as in torch.optim
         if os.environ.get("OPTLAB_DEBUG"):
             raise
         print(f"error: {error}", file=sys.stderr)
-        sys.exit(error.exit_code)
-    except ValueError as error:  # invalid hyperparameters raise ValueError, as in torch.optim
-        if os.environ.get("OPTLAB_DEBUG"):
-            raise
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(ConfigError.exit_code)
+        sys.exit(error.exit_code if isinstance(error, OptlabError) else ConfigError.exit_code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)

@@ -173,38 +173,16 @@ def _print_advice(advice: Any) -> None:
     """The options table (never cut: plain full-width text in a pipe), the recommendation and its reasons."""
     from optlab.cli._tables import print_table
 
-    low, high = advice.batch_range
+    (low, high), best = advice.batch_range, advice.recommended_batch
     rows = []
     for o in advice.options:
-        choice = (
-            "best"
-            if o.batch_size == advice.recommended_batch
-            else ("range" if low <= o.batch_size <= high else "")
-        )
+        choice = "best" if o.batch_size == best else ("range" if low <= o.batch_size <= high else "")
+        numbers = [f"{v:.4g}" for v in (1e3 * o.update_s, o.epoch_s, o.steps_factor, o.examples_factor)]
         rows.append(
-            (
-                o.batch_size,
-                choice,
-                f"{1e3 * o.update_s:.4g}",
-                f"{o.epoch_s:.4g}",
-                f"{o.steps_factor:.4g}",
-                f"{o.examples_factor:.4g}",
-                f"{o.relative_time:.3f}×",
-                f"{o.lr:.4g}",
-                o.warmup_steps,
-            )
+            (o.batch_size, choice, *numbers, f"{o.relative_time:.3f}×", f"{o.lr:.4g}", o.warmup_steps)
         )
-    columns = [
-        "B",
-        "",
-        "ms/update",
-        "s/epoch",
-        "steps/S_min",
-        "examples/E_min",
-        "time to target",
-        "lr",
-        "warm-up",
-    ]
+    columns = ["B", "", "ms/update", "s/epoch", "steps/S_min", "examples/E_min", "time to target"]
+    columns += ["lr", "warm-up"]  # the settings at that batch size
     print_table(
         columns,
         rows,
@@ -213,7 +191,7 @@ def _print_advice(advice: Any) -> None:
         justify={**dict.fromkeys(columns, "right"), "": "left"},
     )
     print(
-        f"recommendation: batch size {advice.recommended_batch} "
+        f"recommendation: batch size {best} "
         + (f"(range {low}–{high}), " if low != high else "(no other size within the tolerance), ")
         + f"lr {advice.recommended_lr:.4g}, warm-up {advice.recommended_warmup_steps} updates"
     )

@@ -5,8 +5,8 @@ Thin: checks every argument (before anything is created), resolves runs given by
 by the one rule of :mod:`optlab.measure.outputs` (``--out DIR`` or ``./measurements/NAME/``), printing the
 paths. Progress bars go to stderr and are off when stderr is not a terminal or with ``--quiet``. The commands
 live in this module (timing), :mod:`~optlab.cli.measure_noise` (noise, critical-batch),
-:mod:`~optlab.cli.measure_curvature` (sharpness, hessian), :mod:`~optlab.cli.measure_landscape` and
-:mod:`~optlab.cli.advise`; what they share in :mod:`~optlab.cli._measure`.
+:mod:`~optlab.cli.measure_curvature` (sharpness, hessian, landscape) and :mod:`~optlab.cli.advise`; what
+they share in :mod:`~optlab.cli._measure`.
 """
 
 from __future__ import annotations
@@ -45,8 +45,7 @@ from optlab.measure.outputs import OUTPUT_RULE
 def register(app: typer.Typer) -> None:
     """``optlab measure ...`` (a group) and ``optlab advise`` on ``app``."""
     from optlab.cli.advise import advise
-    from optlab.cli.measure_curvature import hessian, sharpness
-    from optlab.cli.measure_landscape import landscape
+    from optlab.cli.measure_curvature import hessian, landscape, sharpness
     from optlab.cli.measure_noise import critical_batch, noise
 
     measure_app = typer.Typer(
@@ -55,16 +54,8 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
     )
     app.add_typer(measure_app, name="measure")
-    commands = {
-        "timing": timing,
-        "noise": noise,
-        "critical-batch": critical_batch,
-        "sharpness": sharpness,
-        "hessian": hessian,
-        "landscape": landscape,
-    }
-    for name, command in commands.items():
-        measure_app.command(name, epilog=EPILOG)(command)
+    for command in (timing, noise, critical_batch, sharpness, hessian, landscape):
+        measure_app.command(epilog=EPILOG)(command)  # named as typer does: critical_batch → critical-batch
     app.command(epilog=EPILOG)(advise)
 
 

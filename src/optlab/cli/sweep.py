@@ -20,6 +20,10 @@ sweep_app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+# The options that set the trials' TrainConfig when not swept, in the order a misuse is reported.
+BASE_OPTIONS = ("dataset", "model", "optimizer", "lr", "batch_size", "epochs", "max_steps", "schedule")
+BASE_OPTIONS += ("warmup_steps", "seed", "device", "data_dir")
+
 _EPILOG = """Examples:
 
   optlab sweep --grid batch_size=32,256,2048 --grid lr=1e-3,1e-2 --epochs 3 --workers 2
@@ -145,21 +149,7 @@ def sweep(
     from optlab.sweep.space import check_spec
     from optlab.train import TrainConfig, parse_hparam
 
-    base_options = {
-        "dataset": dataset,
-        "model": model,
-        "optimizer": optimizer,
-        "lr": lr,
-        "batch_size": batch_size,
-        "epochs": epochs,
-        "max_steps": max_steps,
-        "schedule": schedule,
-        "warmup_steps": warmup_steps,
-        "seed": seed,
-        "device": device,
-        "data_dir": data_dir,
-    }
-    given = {k: v for k, v in base_options.items() if v is not None}
+    given = {key: ctx.params[key] for key in BASE_OPTIONS if ctx.params[key] is not None}
     if not grid:
         settings = [f"--{k.replace('_', '-')}" for k in given] + (["--hp"] if hp else [])
         settings += ["--validation"] if validation is not None else []
