@@ -53,7 +53,7 @@ from optlab.experiments.framework import (
     settings_over_seeds,
 )
 from optlab.experiments.swap import swap_phase2
-from optlab.train import OnUpdate, evaluate, evaluator, fit
+from optlab.train import FitResult, OnUpdate, evaluate, evaluator, fit
 
 ID = "B6"
 TITLE = "Large batch with the small batch's accuracy: linear scaling + warm-up, LARS, LAMB, SWAP"
@@ -188,9 +188,8 @@ MECHANISM = (
 CRITERION = (
     "Over the seeds, on every setting: (1) the naive large batch is worse than the small batch beyond the "
     "spread (mean_small − std_small > mean_naive + std_naive); (2) the best large-batch method — best by "
-    "mean "
-    "validation accuracy, the test set never chooses — has a mean test accuracy within 1 percentage point of "
-    "the small batch's (or above it). Needs ≥ 3 seeds."
+    "mean validation accuracy, the test set never chooses — has a mean test accuracy within 1 percentage "
+    "point of the small batch's (or above it). Needs ≥ 3 seeds."
 )
 GOYAL_CRITERION = (
     "Over the seeds, on every setting: (1) linear scaling + warm-up beats the naive large batch beyond the "
@@ -245,8 +244,7 @@ CLAIMS = (
         formulas=("η = η_base · B / B_base,  η_t = η · t / T_w for t < T_w",),
         differs=(
             "Goyal et al. train ResNet-50 for 90 epochs with ÷10 steps at 30, 60, 80; our BatchNorm CNN "
-            "trains"
-            " 10 epochs at a constant lr after a 2-epoch warm-up (a final ÷10 step was tried: see the "
+            "trains 10 epochs at a constant lr after a 2-epoch warm-up (a final ÷10 step was tried: see the "
             "experiment's notes), η_base being the small batch's lr picked on validation."
         ),
         mechanism=MECHANISM,
@@ -316,10 +314,6 @@ def _train(
         callbacks=[OnUpdate(keep)] if snapshot_epoch is not None else [],
         on_nonfinite="stop",
     )
-    curve = [
-        {"epoch": r["epoch"], "val_acc": r["val_acc"], "train_loss": r["train_loss"], "time": time}
-        for r, time in zip(result.history, result.train_times, strict=True)
-    ]
     out = {
         "lr": lr,
         "batch_size": batch,
@@ -330,13 +324,24 @@ def _train(
         "updates": result.steps,
         "wall_time": result.train_time,
         "diverged": result.diverged,
-        "curve": curve,
+        "curve": _curve(result),
     }
     if "state" in snapshot:
         # phase-1 time: this run's training time up to the snapshot, in proportion of its updates
         out["snapshot"] = snapshot["state"]
         out["snapshot_time"] = out["wall_time"] * snapshot_epoch * per_epoch / max(result.steps, 1)
     return out
+
+
+def _curve(
+    result: FitResult, acc: str = "val_acc", epoch0: int = 0, time0: float = 0.0
+) -> list[dict[str, Any]]:
+    """Per epoch of ``result``: the epoch, the validation accuracy (``acc`` in its history), the training loss
+    and the training time so far, counted from epoch ``epoch0`` and time ``time0``."""
+    return [
+        {"epoch": epoch0 + r["epoch"], "val_acc": r[acc], "train_loss": r["train_loss"], "time": time0 + time}
+        for r, time in zip(result.history, result.train_times, strict=True)
+    ]
 
 
 def _pick(runs: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -366,17 +371,10 @@ def _swap(
     )
     slowest = max(swapped.workers, key=lambda w: w.train_time)
     per_epoch_large = max(len(dataset.train.y) // setting.large_batch, 1)
+    # the curve continues along one worker (its "test" split is the validation split); the last point is
+    # the average
     curve = [c for c in phase1["curve"] if c["epoch"] <= phase1_epochs]
-    # the curve continues along one worker; the last point is the average
-    for row, time in zip(slowest.history, slowest.train_times, strict=True):
-        curve.append(
-            {
-                "epoch": phase1_epochs + row["epoch"],
-                "val_acc": row["test_acc"],
-                "train_loss": row["train_loss"],
-                "time": phase1["snapshot_time"] + time,
-            }
-        )
+    curve += _curve(slowest, "test_acc", phase1_epochs, phase1["snapshot_time"])
     val_acc = evaluate(swapped.model, dataset.val)[1]
     curve[-1] = {**curve[-1], "val_acc": val_acc}
     return {
@@ -474,9 +472,8 @@ def _plot_curves(entry: dict[str, Any], out_dir: Path, seed: int) -> dict[str, A
         style = {"color": COLORS[i % len(COLORS)], "label": label, "ls": "--" if method == "SWAP" else "-"}
         by_epoch.plot([c["epoch"] for c in curve], [100 * c["val_acc"] for c in curve], **style)
         by_time.plot([c["time"] for c in curve], [100 * c["val_acc"] for c in curve], **style)
-    by_epoch.set_xlabel("epoch")
+    by_epoch.set(xlabel="epoch", ylabel="validation accuracy (%)")
     by_time.set_xlabel("training time (s, evaluation excluded; SWAP phase 2 as if parallel)")
-    by_epoch.set_ylabel("validation accuracy (%)")
     fig.legend(*by_epoch.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=8)
     fig.suptitle(f"B6: {entry['key']}, batch {entry['small_batch']} vs {entry['large_batch']} (seed {seed})")
     name = f"b6_curves_{entry['dataset']}_{entry['model']}_seed{seed}.png"
