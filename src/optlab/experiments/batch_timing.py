@@ -83,10 +83,9 @@ CLAIMS = (
         id="B1",
         mechanism=(
             "The flat region comes from work the hardware does in parallel or pays once per update: the "
-            "fixed "
-            "cost of an update (Python, dispatch, allocation) and the SIMD lanes of a core on a CPU, the "
-            "thousands of lanes of a GPU. It operates wherever an update's fixed cost is comparable to the "
-            "per-example cost — true for the small MLP on any device; the flat region is longer the more "
+            "fixed cost of an update (Python, dispatch, allocation) and the SIMD lanes of a core on a CPU, "
+            "the thousands of lanes of a GPU. It operates wherever an update's fixed cost is comparable to "
+            "the per-example cost — true for the small MLP on any device; the flat region is longer the more "
             "parallel the device (see the lecture table's GPU row when one is present)."
         ),
         title="A larger batch costs no more time per update (until saturation)",
@@ -114,8 +113,7 @@ CLAIMS = (
         title="A smaller batch needs more time per epoch",
         section=SECTION,
         sentence="A smaller batch needs more time per epoch: an epoch is ⌈N/B⌉ updates, and small updates "
-        "cost "
-        "about as much as large ones.",
+        "cost about as much as large ones.",
         formulas=("t_epoch(B) = ⌈N/B⌉ · t_update(B)",),
         differs="Same setting as B1: the device present (CPU here) instead of the lecture's GPU.",
     ),
@@ -203,7 +201,7 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
         figures.append({"file": file, "claims": ["B1", "B2"], "caption": caption})
         rows += [{"dataset": entry["dataset"]} | {k: r[k] for k in COLUMNS} for r in entry["rows"]]
     write_csv(out_dir / "b1_timing.csv", rows)
-    measurements = {
+    return {
         "profile": profile,
         "device": str(device),
         "device_description": description,
@@ -213,7 +211,6 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
         "missing_datasets": missing,
         "figures": figures,
     }
-    return measurements
 
 
 def _figure(entry: dict[str, Any], path: Path, title: str) -> None:
@@ -318,8 +315,7 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
         else f"Measured on {m['device_description']}. No bend up to B = {s['largest_batch']} "
     ) + (
         "(the lecture's GPU stays flat into the thousands; a CPU has far fewer parallel lanes, so the "
-        "bend comes "
-        "earlier and beyond it the time grows ≈ ∝ B)." if m["device"].startswith("cpu") else
+        "bend comes earlier and beyond it the time grows ≈ ∝ B)." if m["device"].startswith("cpu") else
         "(compare the lecture's GPU figure, flat into the thousands)."
     )  # fmt: skip
     if m.get("missing_datasets"):

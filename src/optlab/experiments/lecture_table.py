@@ -178,18 +178,11 @@ def _deciding_setting(runs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, An
     return [r["settings"][0] for r in runs if r.get("settings")]
 
 
-def _sb_lb_means(entries: Sequence[Mapping[str, Any]], small: Any, large: Any) -> tuple[float, float]:
-    """Means over seeds of ``small(entry)`` and ``large(entry)`` (B4's SB and LB numbers)."""
-    return _mean([small(e) for e in entries]), _mean([large(e) for e in entries])
-
-
 def _gradient_row(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     entries = [e for e in _deciding_setting(runs) if "gradient_variance" in e]
     if not entries:
         return _row("gradient", "not measured (B4 not run)")
-    small, large = _sb_lb_means(
-        entries, lambda e: e["gradient_variance"]["small"], lambda e: e["gradient_variance"]["large"]
-    )
+    small, large = (_mean([e["gradient_variance"][batch] for e in entries]) for batch in ("small", "large"))
     first = entries[0]
     return _row(
         "gradient",
@@ -229,7 +222,7 @@ def _generalisation_row(runs: Sequence[Mapping[str, Any]], verdicts: Mapping[str
     entries = _deciding_setting(runs)
     if not entries or "B4" not in verdicts:
         return _row("generalisation", "not measured (B4 not run)")
-    small, large = _sb_lb_means(entries, lambda e: e["small"]["test_acc"], lambda e: e["large"]["test_acc"])
+    small, large = (_mean([e[batch]["test_acc"] for e in entries]) for batch in ("small", "large"))
     first = entries[0]
     return _row(
         "generalisation",

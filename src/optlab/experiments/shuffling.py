@@ -28,14 +28,7 @@ import torch
 from optlab._io import pyplot, save_figure, write_csv
 from optlab.data.toy import load_ordered_abc
 from optlab.experiments._plotting import DPI
-from optlab.experiments.framework import (
-    Claim,
-    ClaimResult,
-    Profile,
-    ProfileRow,
-    cpu_threads,
-    mean_std,
-)
+from optlab.experiments.framework import Claim, ClaimResult, Profile, ProfileRow, cpu_threads, mean_std
 from optlab.train import TrainConfig, fit_config
 
 ID = "B5"
@@ -107,9 +100,8 @@ CLAIMS = (
         id="B5b",
         mechanism=(
             "A permutation mixes the classes within every batch, so each update's gradient estimates the "
-            "full "
-            "gradient without bias; drawing it once already removes the order, redrawing it every epoch also "
-            "removes any fixed pattern. Same setting as B5a, where the unshuffled run fails."
+            "full gradient without bias; drawing it once already removes the order, redrawing it every epoch "
+            "also removes any fixed pattern. Same setting as B5a, where the unshuffled run fails."
         ),
         title="Shuffling (once or every epoch) fixes it",
         section=SECTION,
@@ -215,7 +207,7 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     write_csv(out_dir / "b5_shuffling.csv", rows)
     _figure_steps(results, epochs, out_dir / "b5_predictions.png")
     _figure_decisions(final_models, dataset, out_dir / "b5_decisions.png")
-    measurements = {
+    return {
         "profile": profile,
         "epochs": epochs,
         "seed": seed,
@@ -224,20 +216,16 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
         "modes": results,
         "figures": [
             {"file": "b5_predictions.png", "claims": ["B5a", "B5b"],
-             "caption": "Share of each class among the test predictions after every update (this seed), "
-                        "and the "
-                        "per-class test recall at the end of each epoch, for the three shuffling modes."},
+             "caption": "Share of each class among the test predictions after every update (this seed), and "
+                        "the per-class test recall at the end of each epoch, for the three shuffling modes."},
             {"file": "b5_decisions.png", "claims": ["B5a", "B5b"],
              "caption": "The decision each final model (this seed) makes on the plane, with the shuffled "
-                        "test "
-                        "points: without shuffling the regions of the recently seen classes swallow A."},
+                        "test points: without shuffling the regions of the recently seen classes swallow A."},
         ],
     }  # fmt: skip
-    return measurements
 
 
 def _figure_steps(results: dict[str, list[dict[str, Any]]], epochs: int, path: Path) -> None:
-
     colors = ("#1f77b4", "#ff7f0e", "#2ca02c")
     # A fixed layout: constrained layout costs seconds on a busy 2-core machine.
     fig, axes = pyplot().subplots(2, len(MODES), figsize=(14, 6.5), sharey="row")

@@ -262,7 +262,8 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     variants = {v: _train_variant(v, setting, dataset, init, seed) for v in VARIANTS}
     name = f"b7_warmup_seed{seed}.png"
     _plot(spread, variants, setting, out_dir / name, seed)
-    measurements = {
+    write_csv(out_dir / f"b7_spread_seed{seed}.csv", spread["rows"])
+    return {
         "profile": profile,
         "seed": seed,
         "device": describe_device(device),
@@ -283,12 +284,6 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
             }
         ],
     }
-    write_csv(
-        out_dir / f"b7_spread_seed{seed}.csv",
-        spread["rows"],
-        columns=["t", "cv_median", "cv_mean", "a_median"],
-    )
-    return measurements
 
 
 def _plot(spread: dict, variants: dict, setting: Setting, path: Path, seed: int) -> None:
