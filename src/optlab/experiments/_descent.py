@@ -85,9 +85,8 @@ def descend(
 
 
 def subsample(steps: int, count: int = 1500) -> np.ndarray:
-    """About ``count`` update indices from 0 to ``steps``: every one early on, then log-spaced, always the "
-    "last.
-    """
+    """About ``count`` update indices from 0 to ``steps``: every one early on, then log-spaced, always the
+    last."""
     dense = np.arange(min(steps + 1, count // 3))
     sparse = np.unique(np.geomspace(max(dense[-1], 1), steps, count - len(dense)).astype(int))
     return np.unique(np.concatenate([dense, sparse, [steps]]))

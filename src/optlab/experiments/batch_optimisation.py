@@ -87,9 +87,8 @@ CLAIMS = (
             "hundreds of times more steps, each noisy but pointing downhill on average, and each batch size "
             "gets its best lr from a grid, so the comparison is not decided by a badly chosen lr. The budget "
             "(5 epochs on MNIST-1D) is short enough that the large batches' few updates cannot finish the "
-            "job "
-            "— the regime the lecture's curves are drawn in; the full-batch point (B = 3500) makes 5 updates "
-            "in all."
+            "job — the regime the lecture's curves are drawn in; the full-batch point (B = 3500) makes 5 "
+            "updates in all."
         ),
         section=SECTION,
         sentence=(

@@ -264,14 +264,12 @@ INTRO = (
     "learning rate. (a) The simple noise scale B_simple = tr Σ/|G|² over a plain-SGD run at batch 16 "
     "(McCandlish et al. 2018), read where the training loss reaches the target. (b) Six plain-SGD runs at "
     "batch 16 … 512, each at its best learning rate on a ×2/√2 grid, trained to the target training loss; "
-    "their "
-    "steps and examples fitted by (S/S_min − 1)(E/E_min − 1) = 1, B_crit = E_min/S_min, and beside it the "
-    "batch where the steps exceed perfect linear scaling by 20 % (Zhang et al. 2024). (c) From the "
-    "base run's "
-    "states at six points t of an Adam run at batch 16 (Merrill et al.'s optimizer), branches at k·16 "
-    "(k = 1 … 128) with the learning rate ×√k (Adam's square-root rule), each trained on the same number "
-    "of examples: CBS(t) is the largest k·16 whose loss stays "
-    "within ε of the k = 1 branch (Merrill et al. 2025)."
+    "their steps and examples fitted by (S/S_min − 1)(E/E_min − 1) = 1, B_crit = E_min/S_min, and beside it "
+    "the batch where the steps exceed perfect linear scaling by 20 % (Zhang et al. 2024). (c) From the base "
+    "run's states at six points t of an Adam run at batch 16 (Merrill et al.'s optimizer), branches at k·16 "
+    "(k = 1 … 128) with the learning rate ×√k (Adam's square-root rule), each trained on the same number of "
+    "examples: CBS(t) is the largest k·16 whose loss stays within ε of the k = 1 branch (Merrill et al. "
+    "2025)."
 )
 
 A3_CRITERION = (
@@ -305,8 +303,7 @@ CLAIMS = (
         differs=(
             "McCandlish et al. measure image classifiers, Atari and language models with tuned learning-rate "
             "schedules; Zhang et al. pre-train language models. We use a 4 000-example data set, a small "
-            "MLP, "
-            "plain SGD at a constant learning rate tuned per batch size on a ×2/√2 grid, and one target "
+            "MLP, plain SGD at a constant learning rate tuned per batch size on a ×2/√2 grid, and one target "
             "loss. Adam at a constant learning rate was also tried (seed 0): B_crit = 815, beyond the "
             "largest batch run (512), against B_simple = 282; McCandlish et al.'s B_noise is derived for "
             "SGD, so (a) and (b) use SGD."

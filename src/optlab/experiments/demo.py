@@ -24,9 +24,8 @@ class DemoRow:
 
 
 def demo_surface() -> Surface:
-    """Eigenvalues 1 and 100 (condition number 100), axes rotated by 30°: the steep direction is not a "
-    "coordinate.
-    """
+    """Eigenvalues 1 and 100 (condition number 100), axes rotated by 30°: the steep direction is not a
+    coordinate."""
     return quadratic((1.0, 100.0), angle_deg=30.0, start=(-4.0, 0.5), extent=(-4.6, 1.0, -2.0, 1.5))
 
 
