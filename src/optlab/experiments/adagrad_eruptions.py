@@ -127,15 +127,12 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
     del seed
     surf = quadratic(**LECTURE_QUADRATIC)
     steps = PROFILES[profile].setting
+    adagrad = lambda p: Adagrad(p, lr=LEARNING_RATE, average=True)  # noqa: E731
     runs = {
-        "adagrad_rms_constant": (
-            f"Adagrad-RMS, η = {LEARNING_RATE:g}",
-            lambda p: Adagrad(p, lr=LEARNING_RATE, average=True),
-            None,
-        ),
+        "adagrad_rms_constant": (f"Adagrad-RMS, η = {LEARNING_RATE:g}", adagrad, None),
         "adagrad_rms_decay": (
             f"Adagrad-RMS, η = {LEARNING_RATE:g}/√(t+1)",
-            lambda p: Adagrad(p, lr=LEARNING_RATE, average=True),
+            adagrad,
             inverse_time(LEARNING_RATE, 0.5),
         ),
         "rmsprop": (
@@ -163,7 +160,7 @@ def run(profile: Profile, out_dir: Path, seed: int) -> dict[str, Any]:
         rows += trajectory_rows(path, [key])
     # The same quadratic with its axes along the coordinates: a measured comparison, not in the criterion.
     aligned = quadratic(EIGENVALUES, 0.0, start=START)
-    aligned_path = descend(aligned, lambda p: Adagrad(p, lr=LEARNING_RATE, average=True), steps=steps)
+    aligned_path = descend(aligned, adagrad, steps=steps)
     measurements["axis_aligned_constant"] = eruptions(
         aligned_path.points[:, 0], aligned.minimum, np.array([0.0, 1.0])
     )

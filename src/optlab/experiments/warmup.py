@@ -206,14 +206,8 @@ def _step_size_spread(setting: Setting, dataset: data.Dataset, seed: int) -> dic
     for t in setting.variance_steps:
         stack = torch.stack(samples[t])  # K × coordinates
         cv = stack.std(0) / stack.mean(0)
-        rows.append(
-            {
-                "t": t,
-                "cv_median": float(cv.median()),
-                "cv_mean": float(cv.mean()),
-                "a_median": float(stack.median()),
-            }
-        )
+        cv_median, cv_mean = float(cv.median()), float(cv.mean())
+        rows.append({"t": t, "cv_median": cv_median, "cv_mean": cv_mean, "a_median": float(stack.median())})
     return {"runs": setting.variance_runs, "coordinates": int(index.numel()), "rows": rows}
 
 
