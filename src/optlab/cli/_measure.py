@@ -13,9 +13,10 @@ from typing import Annotated, Any
 
 import typer
 
+from optlab._io import write_csv, write_json
 from optlab.cli._device import DEVICE_HELP
 from optlab.errors import ConfigError
-from optlab.measure.outputs import OUTPUT_RULE
+from optlab.measure.outputs import OUTPUT_RULE, output_dir, output_name, report_written
 
 EXIT_CODES = (
     "Exit codes: 0 ok, 1 the measurement failed (missing data, a checkpoint that does not fit), 2 bad usage "
@@ -151,19 +152,12 @@ def load_dataset(name: str, data_dir: str | None) -> Any:
     return data.load(name, data_dir=data_dir)
 
 
-def resolve_run(key: str) -> Path:
-    from optlab.measure.runs import resolve_run as resolve
-
-    return resolve(key)
-
-
 class Writer:
-    """Writes a measurement's files into its folder (created on the first write) and prints the paths."""
+    """Writes a measurement's files into ``out``, else ./measurements/COMMAND-PART1-PART2.../ (made here, once
+    every argument is checked), and prints the paths."""
 
-    def __init__(self, out: Path | None, name: str):
-        from optlab.measure.outputs import output_dir
-
-        self.folder = output_dir(out, name)
+    def __init__(self, out: Path | None, command: str, *parts: str):
+        self.folder = output_dir(out, output_name(command, *parts))
         self.paths: list[Path] = []
         self.existed: set[Path] = set()
 
@@ -174,8 +168,12 @@ class Writer:
         self.paths.append(path)
         return path
 
-    def report(self) -> None:
-        from optlab.measure.outputs import report_written
+    def json(self, name: str, data: Any) -> None:
+        write_json(self.path(name), data)
 
+    def csv(self, name: str, rows: list[dict[str, Any]]) -> None:
+        write_csv(self.path(name), rows)
+
+    def report(self) -> None:
         for line in report_written(self.paths, self.existed):
             print(line)

@@ -35,10 +35,10 @@ from optlab.cli._measure import (
     parse_batch_sizes,
     positive,
     progress_bars,
-    resolve_run,
 )
 from optlab.errors import ConfigError
-from optlab.measure.noise_scale import DEFAULT_BIG_BATCH, DEFAULT_PAIRS, DEFAULT_SMALL_BATCH
+from optlab.measure.noise_scale import DEFAULT_BIG_BATCH, DEFAULT_PAIRS, DEFAULT_SMALL_BATCH, NoiseScale
+from optlab.measure.runs import resolve_run, run_label
 
 
 def advise(
@@ -88,13 +88,10 @@ def advise(
     commands that reproduce both values are printed.
     """
     from optlab import data, models, optim
-    from optlab._io import write_json
     from optlab.cli._device import resolve
     from optlab.measure.advise import advise as run_advise
     from optlab.measure.advise import plot_advice, reproduce_commands, scaling_rule
     from optlab.measure.noise_scale import noise_batches
-    from optlab.measure.outputs import output_name
-    from optlab.measure.runs import run_label
 
     check_name("--model", model, models.names())
     check_name("--dataset", dataset, data.names())
@@ -148,24 +145,20 @@ def advise(
             keep_warmup=warm,
             progress=update,
         )
-        files = Writer(out, output_name("advise", *parts))
+        files = Writer(out, "advise", *parts)
         if warm is not None:
-            kept = files.folder / "warm-up-run"
+            kept = files.path("warm-up-run")  # a folder: the run advise trained, to measure again
             if kept.exists():
-                files.existed.add(kept)
                 shutil.rmtree(kept)
             shutil.move(str(warm), str(kept))
-            files.paths.append(kept)
     _print_advice(result)
-    from optlab.measure.noise_scale import NoiseScale
-
     at_init, trained = NoiseScale(**result.noise_at_init), NoiseScale(**result.noise)
     trained_at = run_dir if run_dir is not None else files.folder / "warm-up-run"
     print("reproduce B_noise (at init, after training) with:")
     for command in reproduce_commands(model, dataset, trained_at, at_init, trained, data_dir):
         print(f"  {command}")
     plot_advice(result, files.path("advice.png"))
-    write_json(files.path("advice.json"), result.to_dict())
+    files.json("advice.json", result.to_dict())
     files.report()
 
 

@@ -81,12 +81,10 @@ def timing(
 ) -> None:
     """Time per update and per epoch against batch size, and where it stops being flat."""
     from optlab import models, optim
-    from optlab._io import write_csv, write_json
     from optlab.cli._device import resolve
     from optlab.cli._tables import print_table
     from optlab.measure._common import for_task
     from optlab.measure.advise import default_batch_sizes
-    from optlab.measure.outputs import output_name
     from optlab.measure.timing import NOISY_SPREAD, plot_timing, time_per_update, timing_spread
 
     check_name("--model", model, models.names())
@@ -123,17 +121,15 @@ def timing(
     )
     for size, why in result.skipped.items():
         print(f"  skipped B={size}: {why}")
-    knee = (
-        f"exceeds {2:g}× from B = {result.knee_batch_size}" if result.knee_batch_size else "never exceeds 2×"
-    )
+    knee = f"exceeds 2× from B = {result.knee_batch_size}" if result.knee_batch_size else "never exceeds 2×"
     print(f"time per update is flat up to B = {result.flat_up_to} and {knee} (on {result.device})")
     if timing_spread(result) > NOISY_SPREAD:
         print(
             f"caution: update times vary {timing_spread(result):.2g}× between quartiles "
             "(other load on this machine?); re-run on an idle machine, or with --threads 1 on CPU"
         )
-    files = Writer(out, output_name("timing", dataset, model, optimizer, torch_device.type))
+    files = Writer(out, "timing", dataset, model, optimizer, torch_device.type)
     plot_timing(result, files.path("timing.png"), title=f"{model} on {dataset}, {optimizer}, {result.device}")
-    write_json(files.path("timing.json"), {"model": model, "dataset": dataset, **result.to_dict()})
-    write_csv(files.path("timing.csv"), [vars(row) for row in result.rows])
+    files.json("timing.json", {"model": model, "dataset": dataset, **result.to_dict()})
+    files.csv("timing.csv", [vars(row) for row in result.rows])
     files.report()

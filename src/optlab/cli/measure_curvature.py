@@ -19,9 +19,9 @@ from optlab.cli._measure import (
     check_out,
     positive,
     progress_bars,
-    resolve_run,
 )
 from optlab.errors import ConfigError
+from optlab.measure.runs import load_run, resolve_run, run_label
 
 
 def sharpness(
@@ -46,9 +46,7 @@ def sharpness(
     """
     from torch import nn
 
-    from optlab._io import write_json
-    from optlab.measure.outputs import output_name
-    from optlab.measure.runs import load_run, run_label, subset
+    from optlab.measure.runs import subset
     from optlab.measure.sharpness import SPACES_NOTE, compare_spaces, plot_sharpness, sharpness_grid
 
     for eps in epsilon:
@@ -82,7 +80,7 @@ def sharpness(
     if comparison:
         print("  " + "; ".join(comparison) + ".")
         print(f"  Why they differ: {SPACES_NOTE}")
-    files = Writer(out, output_name("sharpness", run_label(loaded.run_dir)))
+    files = Writer(out, "sharpness", run_label(loaded.run_dir))
     config = loaded.config
     plot_sharpness(
         results,
@@ -90,8 +88,8 @@ def sharpness(
         title=f"{config.model} on {config.dataset}, {config.optimizer}, batch {config.batch_size} "
         f"({len(x)} examples)",
     )
-    write_json(
-        files.path("sharpness.json"),
+    files.json(
+        "sharpness.json",
         {
             "run": str(loaded.run_dir),
             "examples": len(x),
@@ -124,10 +122,7 @@ def hessian(
     and LARS, whose step is preconditioned. η is the lr of the run's last update. For Adam and AdamW also
     the preconditioned sharpness λ_max(P⁻¹H) at the run's final P, against (2+2β₁)/((1−β₁)η).
     """
-    from optlab._io import write_json
     from optlab.measure.hessian import run_curvature
-    from optlab.measure.outputs import output_name
-    from optlab.measure.runs import load_run, run_label
 
     at_least("--k", k, 1)
     at_least("--trace-samples", trace_samples, 0)
@@ -147,9 +142,9 @@ def hessian(
         )
     for line in result.lines():
         print(line)
-    files = Writer(out, output_name("hessian", run_label(loaded.run_dir)))
+    files = Writer(out, "hessian", run_label(loaded.run_dir))
     result.plot(files.path("hessian.png"))
-    write_json(files.path("hessian.json"), result.to_dict())
+    files.json("hessian.json", result.to_dict())
     files.report()
 
 
@@ -185,10 +180,7 @@ def landscape(
     The files go to landscape-RUN_A-vs-RUN_B (or landscape-RUN_A with one run), so comparing A with B
     and A with C keeps both.
     """
-    from optlab._io import write_csv, write_json
     from optlab.measure.landscape import BN_MODES, plot_interpolation, plot_surface, run_landscape
-    from optlab.measure.outputs import output_name
-    from optlab.measure.runs import load_run
 
     if bn is not None and bn not in BN_MODES:
         raise ConfigError(f"invalid value for --bn: {bn!r} (valid: {', '.join(BN_MODES)})")
@@ -207,12 +199,12 @@ def landscape(
         )
     for line in result.lines():
         print(line)
-    files = Writer(out, output_name("landscape", *result.labels))
+    files = Writer(out, "landscape", *result.labels)
     name = result.name
     plot_interpolation(result.line, files.path(f"{name}.png"), title=result.title, xlabel=result.xlabel)
-    write_json(files.path(f"{name}.json"), result.line)
-    write_csv(files.path(f"{name}.csv"), result.rows())
+    files.json(f"{name}.json", result.line)
+    files.csv(f"{name}.csv", result.rows())
     if result.surface is not None:
         plot_surface(result.surface, files.path("surface.png"), title=result.surface_title)
-        write_json(files.path("surface.json"), result.surface)
+        files.json("surface.json", result.surface)
     files.report()

@@ -23,10 +23,10 @@ from optlab.cli._measure import (
     check_out,
     load_dataset,
     progress_bars,
-    resolve_run,
 )
 from optlab.errors import ConfigError
 from optlab.measure.noise_scale import DEFAULT_BIG_BATCH, DEFAULT_PAIRS, DEFAULT_SMALL_BATCH
+from optlab.measure.runs import load_run, resolve_run, run_label
 
 
 def noise(
@@ -62,11 +62,8 @@ def noise(
     from torch import nn
 
     from optlab import models
-    from optlab._io import write_json
     from optlab.measure._common import for_task
     from optlab.measure.noise_scale import model_at_init, noise_batches, noise_scale, plot_noise_scale
-    from optlab.measure.outputs import output_name
-    from optlab.measure.runs import load_run, run_label
 
     at_least("--small-batch", small_batch, 1)
     at_least("--big-batch", big_batch, 1)
@@ -78,14 +75,14 @@ def noise(
             raise ConfigError("give either RUN or --model and --dataset, not both")
         loaded = load_run(resolve_run(run))
         net, ds, label = loaded.model, loaded.dataset, str(loaded.run_dir)
-        name = output_name("noise", run_label(loaded.run_dir), f"seed{seed}")
+        parts = [run_label(loaded.run_dir), f"seed{seed}"]
     else:
         if model is None or dataset is None:
             raise ConfigError("give a RUN, or --model and --dataset to measure at initialisation")
         check_name("--model", model, models.names())
         ds = load_dataset(dataset, data_dir)
         net, label = model_at_init(model, ds, seed), f"{model} on {dataset} at init (seed {seed})"
-        name = output_name("noise", dataset, model, "init", f"seed{seed}")
+        parts = [dataset, model, "init", f"seed{seed}"]
     small, big = noise_batches(small_batch, big_batch, len(ds.train))
     with progress_bars(quiet) as update:
         result = noise_scale(
@@ -99,10 +96,10 @@ def noise(
         f"tr Σ = {result.trace_sigma:.4g} ± {result.trace_sigma_stderr:.2g}, loss {result.loss:.4g} "
         f"(small {small}, big {big}, {pairs} pairs, seed {seed})"
     )
-    files = Writer(out, name)
+    files = Writer(out, "noise", *parts)
     plot_noise_scale(result, files.path("noise_scale.png"), title=f"{label}: B_simple = "
                      f"{result.b_simple:.3g} ± {result.b_simple_stderr:.2g}")  # fmt: skip
-    write_json(files.path("noise_scale.json"), {"source": label, **result.to_dict()})
+    files.json("noise_scale.json", {"source": label, **result.to_dict()})
     files.report()
 
 
@@ -137,9 +134,8 @@ def critical_batch(
 
     With --three-ways, also B_simple at the target (McCandlish et al. 2018), Zhang et al.'s batch (steps 20 %
     above linear scaling) and CBS(t) from branches of the smallest-batch run (Merrill et al. 2025)."""
-    from optlab._io import write_json
     from optlab.measure.noise_scale import fit_critical_batch, plot_critical_batch, steps_to_target
-    from optlab.measure.outputs import output_name, runs_digest
+    from optlab.measure.outputs import runs_digest
 
     if not math.isfinite(target):
         raise ConfigError(f"invalid value for --target: {target!r} (a finite number)")
@@ -154,11 +150,10 @@ def critical_batch(
         f"S_min = {fit.s_min:.4g} steps, E_min = {fit.e_min:.4g} examples, B_crit = {fit.b_crit:.4g} "
         f"(relative rms misfit {fit.relative_rms_error:.2%})"
     )
-    name = output_name("critical-batch", f"{len(folders)}runs", f"{metric}{target:g}", runs_digest(folders))
-    files = Writer(out, name)
+    files = Writer(out, "critical-batch", f"{len(folders)}runs", f"{metric}{target:g}", runs_digest(folders))
     plot_critical_batch(fit, files.path("critical_batch.png"))
-    write_json(
-        files.path("critical_batch.json"),
+    files.json(
+        "critical_batch.json",
         {"target": target, "metric": metric, "runs": reached.rows, **fit.to_dict()},
     )
     if three_ways:
@@ -186,7 +181,6 @@ def _three_ways(reached, fit, target, metric, multiples, window, eps, files) -> 
     """--three-ways: retrain and branch the smallest-batch run; print and write the three estimates."""
     from pathlib import Path
 
-    from optlab._io import write_json
     from optlab.measure.critical_batch import plot_three_ways, three_ways_from_run
     from optlab.train.config import TrainConfig
 
@@ -200,4 +194,4 @@ def _three_ways(reached, fit, target, metric, multiples, window, eps, files) -> 
     cbs = ", ".join(f"t={c['step']}: {'≥' if c['capped'] else ''}{c['cbs']}" for c in result.cbs)
     print(f"  (c) CBS(t), branched (Merrill et al. 2025, ε = {eps:g}): {cbs}")
     plot_three_ways(result, files.path("three_ways.png"))
-    write_json(files.path("three_ways.json"), {"target": target, "base": base, **result.to_dict()})
+    files.json("three_ways.json", {"target": target, "base": base, **result.to_dict()})
