@@ -294,9 +294,10 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
         "flat to ≥ 16 (knee > 16)": knee is None or knee > 16,
         f"t({REFERENCE_BATCH})/t(1) ≤ 100": ratio is not None and ratio <= 100,
     }
+    setting = {"device": m["device_description"], "dataset": f"{entry['dataset']} (N = {entry['examples']})"}
+    measured = f"Measured on {m['device_description']}."
     numbers_b1: dict[str, Any] = {
-        "device": m["device_description"],
-        "dataset": f"{entry['dataset']} (N = {entry['examples']})",
+        **setting,
         "t(1) [ms] (lower quartile)": 1e3 * s["t_update_smallest_s"],
         f"t({REFERENCE_BATCH})/t(1)": ratio,
         f"knee (first B with t > {FLAT_FACTOR:g}·t(1))": knee
@@ -309,10 +310,9 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
         o = summarise(other)
         numbers_b1[f"{other['dataset']}: t({REFERENCE_BATCH})/t(1)"] = o["t_ref_over_t1"]
         numbers_b1[f"{other['dataset']}: knee"] = o["knee_batch_size"]
-    note_b1 = (
-        f"Measured on {m['device_description']}. The curve bends at B ≈ {knee} "
-        if knee is not None
-        else f"Measured on {m['device_description']}. No bend up to B = {s['largest_batch']} "
+    note_b1 = measured + (
+        f" The curve bends at B ≈ {knee} " if knee is not None
+        else f" No bend up to B = {s['largest_batch']} "
     ) + (
         "(the lecture's GPU stays flat into the thousands; a CPU has far fewer parallel lanes, so the "
         "bend comes earlier and beyond it the time grows ≈ ∝ B)." if m["device"].startswith("cpu") else
@@ -326,8 +326,7 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
         and s["epoch_slope_below_knee"] <= -0.7,
     }
     numbers_b2 = {
-        "device": m["device_description"],
-        "dataset": f"{entry['dataset']} (N = {entry['examples']})",
+        **setting,
         f"t_epoch(B={s['smallest_batch']}) / t_epoch(B={s['largest_batch']})": s[
             "epoch_smallest_over_largest"
         ],
@@ -337,7 +336,7 @@ def verdict(runs: Sequence[dict[str, Any]]) -> list[ClaimResult]:
         f"t_epoch(B={s['smallest_batch']}) [s]": s["t_update_smallest_s"]
         * entry["rows"][0]["updates_per_epoch"],
     }
-    note_b2 = f"Measured on {m['device_description']}."
+    note_b2 = measured
     if knee is not None:
         note_b2 += (
             f" From the knee (B = {knee}) on, the epoch time no longer falls much: it varies by a factor "
