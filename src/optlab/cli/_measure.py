@@ -24,6 +24,7 @@ EXIT_CODES = (
 )
 EPILOG = f"{OUTPUT_RULE}\n\n{EXIT_CODES}"
 RUN_HELP = "a run folder, or a run id or name from `optlab runs list` (as `optlab runs show` takes)"
+Run = Annotated[str, typer.Argument(metavar="RUN", help=f"The run: {RUN_HELP}.")]
 Quiet = Annotated[bool, typer.Option("--quiet/--no-quiet", "-q", help="No progress bars on stderr.")]
 OutDir = Annotated[
     Path | None,

@@ -10,41 +10,17 @@ from typing import Annotated, Any
 
 import typer
 
+from optlab.cli import _measure
 from optlab.cli._device import DEFAULT_DEVICE
-from optlab.cli._measure import (
-    RUN_HELP,
-    BigBatch,
-    DataDir,
-    DatasetName,
-    Device,
-    MaxSeconds,
-    ModelName,
-    OptimizerName,
-    OutDir,
-    Pairs,
-    Quiet,
-    Repeats,
-    SmallBatch,
-    Statistic,
-    Threads,
-    Writer,
-    at_least,
-    check_name,
-    check_out,
-    check_statistic,
-    parse_batch_sizes,
-    positive,
-    progress_bars,
-)
 from optlab.errors import ConfigError
 from optlab.measure.noise_scale import DEFAULT_BIG_BATCH, DEFAULT_PAIRS, DEFAULT_SMALL_BATCH, NoiseScale
 from optlab.measure.runs import resolve_run, run_label
 
 
 def advise(
-    model: ModelName,
-    dataset: DatasetName,
-    optimizer: OptimizerName = "sgd",
+    model: _measure.ModelName,
+    dataset: _measure.DatasetName,
+    optimizer: _measure.OptimizerName = "sgd",
     reference_lr: Annotated[
         float | None,
         typer.Option(
@@ -63,23 +39,25 @@ def advise(
     ] = None,
     run: Annotated[
         str | None,
-        typer.Option(metavar="RUN", help=f"Measure B_noise at this run's final weights: {RUN_HELP}."),
+        typer.Option(
+            metavar="RUN", help=f"Measure B_noise at this run's final weights: {_measure.RUN_HELP}."
+        ),
     ] = None,
     warm_epochs: Annotated[
         int, typer.Option(help="Without --run: epochs trained at the reference before measuring B_noise.")
     ] = 1,
-    small_batch: SmallBatch = DEFAULT_SMALL_BATCH,
-    big_batch: BigBatch = DEFAULT_BIG_BATCH,
-    pairs: Pairs = DEFAULT_PAIRS,
-    repeats: Repeats = 30,
-    max_seconds: MaxSeconds = 3.0,
-    device: Device = DEFAULT_DEVICE,
-    threads: Threads = None,
-    statistic: Statistic = "median",
-    data_dir: DataDir = None,
+    small_batch: _measure.SmallBatch = DEFAULT_SMALL_BATCH,
+    big_batch: _measure.BigBatch = DEFAULT_BIG_BATCH,
+    pairs: _measure.Pairs = DEFAULT_PAIRS,
+    repeats: _measure.Repeats = 30,
+    max_seconds: _measure.MaxSeconds = 3.0,
+    device: _measure.Device = DEFAULT_DEVICE,
+    threads: _measure.Threads = None,
+    statistic: _measure.Statistic = "median",
+    data_dir: _measure.DataDir = None,
     seed: Annotated[int, typer.Option(help="Seed of the init, the warm-up run and the batch sampling.")] = 0,
-    out: OutDir = None,
-    quiet: Quiet = False,
+    out: _measure.OutDir = None,
+    quiet: _measure.Quiet = False,
 ) -> None:
     """Recommend batch sizes, learning rate and warm-up from timing and the gradient noise scale.
 
@@ -93,9 +71,9 @@ def advise(
     from optlab.measure.advise import plot_advice, reproduce_commands, scaling_rule
     from optlab.measure.noise_scale import noise_batches
 
-    check_name("--model", model, models.names())
-    check_name("--dataset", dataset, data.names())
-    check_name("--optimizer", optimizer, optim.names())
+    _measure.check_name("--model", model, models.names())
+    _measure.check_name("--dataset", dataset, data.names())
+    _measure.check_name("--optimizer", optimizer, optim.names())
     try:
         scaling_rule(optimizer)
     except ConfigError:
@@ -103,25 +81,25 @@ def advise(
             f"invalid value for --optimizer: advise has no lr scaling rule for {optimizer!r}"
         ) from None
     if reference_lr is not None:
-        positive("--reference-lr", reference_lr)
-    at_least("--reference-batch", reference_batch, 1)
-    at_least("--warm-epochs", warm_epochs, 1)
-    at_least("--small-batch", small_batch, 1)
-    at_least("--big-batch", big_batch, 1)
-    at_least("--pairs", pairs, 1)
+        _measure.positive("--reference-lr", reference_lr)
+    _measure.at_least("--reference-batch", reference_batch, 1)
+    _measure.at_least("--warm-epochs", warm_epochs, 1)
+    _measure.at_least("--small-batch", small_batch, 1)
+    _measure.at_least("--big-batch", big_batch, 1)
+    _measure.at_least("--pairs", pairs, 1)
     noise_batches(small_batch, big_batch, big_batch)
-    at_least("--repeats", repeats, 3)  # quartiles need three
-    positive("--max-seconds", max_seconds)
-    at_least("--threads", threads, 1)
-    check_statistic(statistic)
-    sizes = parse_batch_sizes(batch_sizes)
-    check_out(out)
+    _measure.at_least("--repeats", repeats, 3)  # quartiles need three
+    _measure.positive("--max-seconds", max_seconds)
+    _measure.at_least("--threads", threads, 1)
+    _measure.check_statistic(statistic)
+    sizes = _measure.parse_batch_sizes(batch_sizes)
+    _measure.check_out(out)
     torch_device = resolve(device)
     run_dir = resolve_run(run) if run is not None else None
     parts = [dataset, model, optimizer, torch_device.type]
     if run_dir is not None:
         parts.append(f"at-{run_label(run_dir)}")
-    with progress_bars(quiet) as update, tempfile.TemporaryDirectory(prefix="optlab-advise-") as tmp:
+    with _measure.progress_bars(quiet) as update, tempfile.TemporaryDirectory(prefix="optlab-advise-") as tmp:
         warm = None if run_dir is not None else Path(tmp) / "warm-up-run"
         result = run_advise(
             model,
@@ -145,7 +123,7 @@ def advise(
             keep_warmup=warm,
             progress=update,
         )
-        files = Writer(out, "advise", *parts)
+        files = _measure.Writer(out, "advise", *parts)
         if warm is not None:
             kept = files.path("warm-up-run")  # a folder: the run advise trained, to measure again
             if kept.exists():

@@ -15,30 +15,8 @@ from typing import Annotated
 
 import typer
 
+from optlab.cli import _measure
 from optlab.cli._device import DEFAULT_DEVICE
-from optlab.cli._measure import (
-    EPILOG,
-    DataDir,
-    DatasetName,
-    Device,
-    MaxSeconds,
-    ModelName,
-    OptimizerName,
-    OutDir,
-    Quiet,
-    Repeats,
-    Statistic,
-    Threads,
-    Writer,
-    at_least,
-    check_name,
-    check_out,
-    check_statistic,
-    load_dataset,
-    parse_batch_sizes,
-    positive,
-    progress_bars,
-)
 from optlab.measure.outputs import OUTPUT_RULE
 
 
@@ -55,13 +33,13 @@ def register(app: typer.Typer) -> None:
     )
     app.add_typer(measure_app, name="measure")
     for command in (timing, noise, critical_batch, sharpness, hessian, landscape):
-        measure_app.command(epilog=EPILOG)(command)  # named as typer does: critical_batch → critical-batch
-    app.command(epilog=EPILOG)(advise)
+        measure_app.command(epilog=_measure.EPILOG)(command)  # typer's name: critical_batch → critical-batch
+    app.command(epilog=_measure.EPILOG)(advise)
 
 
 def timing(
-    model: ModelName,
-    dataset: DatasetName,
+    model: _measure.ModelName,
+    dataset: _measure.DatasetName,
     batch_sizes: Annotated[
         str | None,
         typer.Option(
@@ -69,15 +47,15 @@ def timing(
             help="Comma-separated batch sizes (default: powers of two up to min(N, 4096)).",
         ),
     ] = None,
-    optimizer: OptimizerName = "sgd",
-    device: Device = DEFAULT_DEVICE,
-    threads: Threads = None,
-    statistic: Statistic = "median",
-    repeats: Repeats = 30,
-    max_seconds: MaxSeconds = 3.0,
-    data_dir: DataDir = None,
-    out: OutDir = None,
-    quiet: Quiet = False,
+    optimizer: _measure.OptimizerName = "sgd",
+    device: _measure.Device = DEFAULT_DEVICE,
+    threads: _measure.Threads = None,
+    statistic: _measure.Statistic = "median",
+    repeats: _measure.Repeats = 30,
+    max_seconds: _measure.MaxSeconds = 3.0,
+    data_dir: _measure.DataDir = None,
+    out: _measure.OutDir = None,
+    quiet: _measure.Quiet = False,
 ) -> None:
     """Time per update and per epoch against batch size, and where it stops being flat."""
     from optlab import models, optim
@@ -87,17 +65,17 @@ def timing(
     from optlab.measure.advise import default_batch_sizes
     from optlab.measure.timing import NOISY_SPREAD, plot_timing, time_per_update, timing_spread
 
-    check_name("--model", model, models.names())
-    check_name("--optimizer", optimizer, optim.names())
-    sizes = parse_batch_sizes(batch_sizes)
-    at_least("--threads", threads, 1)
-    at_least("--repeats", repeats, 3)  # quartiles need three
-    positive("--max-seconds", max_seconds)
-    check_statistic(statistic)
-    check_out(out)
+    _measure.check_name("--model", model, models.names())
+    _measure.check_name("--optimizer", optimizer, optim.names())
+    sizes = _measure.parse_batch_sizes(batch_sizes)
+    _measure.at_least("--threads", threads, 1)
+    _measure.at_least("--repeats", repeats, 3)  # quartiles need three
+    _measure.positive("--max-seconds", max_seconds)
+    _measure.check_statistic(statistic)
+    _measure.check_out(out)
     torch_device = resolve(device)  # fail before loading data
-    ds = load_dataset(dataset, data_dir)
-    with progress_bars(quiet) as update:
+    ds = _measure.load_dataset(dataset, data_dir)
+    with _measure.progress_bars(quiet) as update:
         result = time_per_update(
             lambda: models.create(model, ds.input_shape, ds.num_classes),
             ds,
@@ -128,7 +106,7 @@ def timing(
             f"caution: update times vary {timing_spread(result):.2g}× between quartiles "
             "(other load on this machine?); re-run on an idle machine, or with --threads 1 on CPU"
         )
-    files = Writer(out, "timing", dataset, model, optimizer, torch_device.type)
+    files = _measure.Writer(out, "timing", dataset, model, optimizer, torch_device.type)
     plot_timing(result, files.path("timing.png"), title=f"{model} on {dataset}, {optimizer}, {result.device}")
     files.json("timing.json", {"model": model, "dataset": dataset, **result.to_dict()})
     files.csv("timing.csv", [vars(row) for row in result.rows])

@@ -8,24 +8,13 @@ from typing import Annotated
 
 import typer
 
-from optlab.cli._measure import (
-    RUN_HELP,
-    Examples,
-    OutDir,
-    Quiet,
-    Seed,
-    Writer,
-    at_least,
-    check_out,
-    positive,
-    progress_bars,
-)
+from optlab.cli import _measure
 from optlab.errors import ConfigError
 from optlab.measure.runs import load_run, resolve_run, run_label
 
 
 def sharpness(
-    run: Annotated[str, typer.Argument(metavar="RUN", help=f"The run: {RUN_HELP}.")],
+    run: _measure.Run,
     epsilon: Annotated[
         list[float],
         typer.Option(help="Box size ε, relative to each weight (repeatable; Keskar et al. use 1e-3, 5e-4)."),
@@ -35,10 +24,10 @@ def sharpness(
         typer.Option(metavar="P", help="Also measure in a random P-dimensional subspace (0: no)."),
     ] = 100,
     iterations: Annotated[int, typer.Option(help="L-BFGS-B iterations of the inner maximisation.")] = 10,
-    examples: Examples = 0,
-    seed: Seed = 0,
-    out: OutDir = None,
-    quiet: Quiet = False,
+    examples: _measure.Examples = 0,
+    seed: _measure.Seed = 0,
+    out: _measure.OutDir = None,
+    quiet: _measure.Quiet = False,
 ) -> None:
     """Keskar et al.'s sharpness (Metric 2.1) of a run's final weights, full space and random subspace.
 
@@ -50,15 +39,15 @@ def sharpness(
     from optlab.measure.sharpness import SPACES_NOTE, compare_spaces, plot_sharpness, sharpness_grid
 
     for eps in epsilon:
-        positive("--epsilon", eps)
-    at_least("--subspace-dim", subspace_dim, 0)
-    at_least("--iterations", iterations, 1)
-    at_least("--examples", examples, 0)
-    check_out(out)
+        _measure.positive("--epsilon", eps)
+    _measure.at_least("--subspace-dim", subspace_dim, 0)
+    _measure.at_least("--iterations", iterations, 1)
+    _measure.at_least("--examples", examples, 0)
+    _measure.check_out(out)
     loaded = load_run(resolve_run(run))
     x, y = subset(loaded.dataset.train, examples)
     results = []
-    with progress_bars(quiet) as update:
+    with _measure.progress_bars(quiet) as update:
         grid = sharpness_grid(
             loaded.model,
             nn.CrossEntropyLoss(),
@@ -80,7 +69,7 @@ def sharpness(
     if comparison:
         print("  " + "; ".join(comparison) + ".")
         print(f"  Why they differ: {SPACES_NOTE}")
-    files = Writer(out, "sharpness", run_label(loaded.run_dir))
+    files = _measure.Writer(out, "sharpness", run_label(loaded.run_dir))
     config = loaded.config
     plot_sharpness(
         results,
@@ -102,7 +91,7 @@ def sharpness(
 
 
 def hessian(
-    run: Annotated[str, typer.Argument(metavar="RUN", help=f"The run: {RUN_HELP}.")],
+    run: _measure.Run,
     k: Annotated[int, typer.Option("--k", "-k", help="How many of the largest eigenvalues.")] = 5,
     trace_samples: Annotated[
         int, typer.Option(help="Hutchinson samples for the trace (0: skip the trace).")
@@ -110,10 +99,10 @@ def hessian(
     max_iterations: Annotated[
         int, typer.Option(help="Lanczos steps (Hessian-vector products) at most.")
     ] = 100,
-    examples: Examples = 2048,
-    seed: Seed = 0,
-    out: OutDir = None,
-    quiet: Quiet = False,
+    examples: _measure.Examples = 2048,
+    seed: _measure.Seed = 0,
+    out: _measure.OutDir = None,
+    quiet: _measure.Quiet = False,
 ) -> None:
     """Top-k Hessian eigenvalues (Lanczos) and trace (Hutchinson) at a run's final weights.
 
@@ -124,13 +113,13 @@ def hessian(
     """
     from optlab.measure.hessian import run_curvature
 
-    at_least("--k", k, 1)
-    at_least("--trace-samples", trace_samples, 0)
-    at_least("--max-iterations", max_iterations, 1)
-    at_least("--examples", examples, 0)
-    check_out(out)
+    _measure.at_least("--k", k, 1)
+    _measure.at_least("--trace-samples", trace_samples, 0)
+    _measure.at_least("--max-iterations", max_iterations, 1)
+    _measure.at_least("--examples", examples, 0)
+    _measure.check_out(out)
     loaded = load_run(resolve_run(run))
-    with progress_bars(quiet) as update:
+    with _measure.progress_bars(quiet) as update:
         result = run_curvature(
             loaded,
             k,
@@ -142,7 +131,7 @@ def hessian(
         )
     for line in result.lines():
         print(line)
-    files = Writer(out, "hessian", run_label(loaded.run_dir))
+    files = _measure.Writer(out, "hessian", run_label(loaded.run_dir))
     result.plot(files.path("hessian.png"))
     files.json("hessian.json", result.to_dict())
     files.report()
@@ -152,7 +141,7 @@ def landscape(
     run_a: Annotated[
         str,
         typer.Argument(
-            metavar="RUN_A", help=f"The centre of the 2-D plot and α = 0 of the 1-D one: {RUN_HELP}."
+            metavar="RUN_A", help=f"The centre of the 2-D plot and α = 0 of the 1-D one: {_measure.RUN_HELP}."
         ),
     ],
     run_b: Annotated[
@@ -170,10 +159,10 @@ def landscape(
             help="BatchNorm statistics: recompute, interpolate, keep (default: 1-D recompute, 2-D keep)."
         ),
     ] = None,
-    examples: Examples = 2048,
-    seed: Seed = 0,
-    out: OutDir = None,
-    quiet: Quiet = False,
+    examples: _measure.Examples = 2048,
+    seed: _measure.Seed = 0,
+    out: _measure.OutDir = None,
+    quiet: _measure.Quiet = False,
 ) -> None:
     """1-D interpolation between runs (Keskar et al.), 2-D filter-normalised contours (Li et al.).
 
@@ -184,22 +173,22 @@ def landscape(
 
     if bn is not None and bn not in BN_MODES:
         raise ConfigError(f"invalid value for --bn: {bn!r} (valid: {', '.join(BN_MODES)})")
-    at_least("--points", points, 2)
-    at_least("--steps", steps, 0)
+    _measure.at_least("--points", points, 2)
+    _measure.at_least("--steps", steps, 0)
     if steps == 1:
         raise ConfigError("invalid value for --steps: 1 (0 to skip the 2-D plot, or an integer >= 2)")
-    positive("--span", span)
-    at_least("--examples", examples, 0)
-    check_out(out)
+    _measure.positive("--span", span)
+    _measure.at_least("--examples", examples, 0)
+    _measure.check_out(out)
     a = load_run(resolve_run(run_a))
     b = load_run(resolve_run(run_b), dataset=a.dataset) if run_b is not None else None
-    with progress_bars(quiet) as update:
+    with _measure.progress_bars(quiet) as update:
         result = run_landscape(
             a, b, points=points, steps=steps, span=span, bn=bn, examples=examples, seed=seed, progress=update
         )
     for line in result.lines():
         print(line)
-    files = Writer(out, "landscape", *result.labels)
+    files = _measure.Writer(out, "landscape", *result.labels)
     name = result.name
     plot_interpolation(result.line, files.path(f"{name}.png"), title=result.title, xlabel=result.xlabel)
     files.json(f"{name}.json", result.line)

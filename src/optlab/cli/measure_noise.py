@@ -9,21 +9,7 @@ from typing import Annotated
 
 import typer
 
-from optlab.cli._measure import (
-    RUN_HELP,
-    BigBatch,
-    DataDir,
-    OutDir,
-    Pairs,
-    Quiet,
-    SmallBatch,
-    Writer,
-    at_least,
-    check_name,
-    check_out,
-    load_dataset,
-    progress_bars,
-)
+from optlab.cli import _measure
 from optlab.errors import ConfigError
 from optlab.measure.noise_scale import DEFAULT_BIG_BATCH, DEFAULT_PAIRS, DEFAULT_SMALL_BATCH
 from optlab.measure.runs import load_run, resolve_run, run_label
@@ -33,7 +19,8 @@ def noise(
     run: Annotated[
         str | None,
         typer.Argument(
-            metavar="RUN", help=f"The run to measure at its final weights: {RUN_HELP}; omit for --model."
+            metavar="RUN",
+            help=f"The run to measure at its final weights: {_measure.RUN_HELP}; omit for --model.",
         ),
     ] = None,
     model: Annotated[
@@ -47,13 +34,13 @@ def noise(
         str | None,
         typer.Option(metavar="NAME", help="Without RUN: the dataset (see `optlab list datasets`)."),
     ] = None,
-    small_batch: SmallBatch = DEFAULT_SMALL_BATCH,
-    big_batch: BigBatch = DEFAULT_BIG_BATCH,
-    pairs: Pairs = DEFAULT_PAIRS,
+    small_batch: _measure.SmallBatch = DEFAULT_SMALL_BATCH,
+    big_batch: _measure.BigBatch = DEFAULT_BIG_BATCH,
+    pairs: _measure.Pairs = DEFAULT_PAIRS,
     seed: Annotated[int, typer.Option(help="Seed of the batch sampling (and of the init without RUN).")] = 0,
-    data_dir: DataDir = None,
-    out: OutDir = None,
-    quiet: Quiet = False,
+    data_dir: _measure.DataDir = None,
+    out: _measure.OutDir = None,
+    quiet: _measure.Quiet = False,
 ) -> None:
     """Gradient noise scale B_simple = tr Σ / |G|² (McCandlish et al. 2018, two-batch estimator).
 
@@ -65,11 +52,11 @@ def noise(
     from optlab.measure._common import for_task
     from optlab.measure.noise_scale import model_at_init, noise_batches, noise_scale, plot_noise_scale
 
-    at_least("--small-batch", small_batch, 1)
-    at_least("--big-batch", big_batch, 1)
-    at_least("--pairs", pairs, 1)
+    _measure.at_least("--small-batch", small_batch, 1)
+    _measure.at_least("--big-batch", big_batch, 1)
+    _measure.at_least("--pairs", pairs, 1)
     noise_batches(small_batch, big_batch, big_batch)  # small < big
-    check_out(out)
+    _measure.check_out(out)
     if run is not None:
         if model is not None or dataset is not None:
             raise ConfigError("give either RUN or --model and --dataset, not both")
@@ -79,12 +66,12 @@ def noise(
     else:
         if model is None or dataset is None:
             raise ConfigError("give a RUN, or --model and --dataset to measure at initialisation")
-        check_name("--model", model, models.names())
-        ds = load_dataset(dataset, data_dir)
+        _measure.check_name("--model", model, models.names())
+        ds = _measure.load_dataset(dataset, data_dir)
         net, label = model_at_init(model, ds, seed), f"{model} on {dataset} at init (seed {seed})"
         parts = [dataset, model, "init", f"seed{seed}"]
     small, big = noise_batches(small_batch, big_batch, len(ds.train))
-    with progress_bars(quiet) as update:
+    with _measure.progress_bars(quiet) as update:
         result = noise_scale(
             net, nn.CrossEntropyLoss(), ds, small, big, pairs, seed, progress=for_task(update, "noise pairs")
         )
@@ -96,7 +83,7 @@ def noise(
         f"tr Σ = {result.trace_sigma:.4g} ± {result.trace_sigma_stderr:.2g}, loss {result.loss:.4g} "
         f"(small {small}, big {big}, {pairs} pairs, seed {seed})"
     )
-    files = Writer(out, "noise", *parts)
+    files = _measure.Writer(out, "noise", *parts)
     plot_noise_scale(result, files.path("noise_scale.png"), title=f"{label}: B_simple = "
                      f"{result.b_simple:.3g} ± {result.b_simple_stderr:.2g}")  # fmt: skip
     files.json("noise_scale.json", {"source": label, **result.to_dict()})
@@ -105,7 +92,8 @@ def noise(
 
 def critical_batch(
     runs: Annotated[
-        list[str], typer.Argument(metavar="RUN...", help=f"Runs at different batch sizes: each {RUN_HELP}.")
+        list[str],
+        typer.Argument(metavar="RUN...", help=f"Runs at different batch sizes: each {_measure.RUN_HELP}."),
     ],
     target: Annotated[float, typer.Option(help="The value of --metric every run must reach (≤).")],
     metric: Annotated[
@@ -128,7 +116,7 @@ def critical_batch(
     eps: Annotated[
         float, typer.Option(help="With --three-ways: a branch is within if its loss ≤ (1 + eps)·k=1's.")
     ] = 0.02,
-    out: OutDir = None,
+    out: _measure.OutDir = None,
 ) -> None:
     """Fit (S/S_min − 1)(E/E_min − 1) = 1 to steps-to-target of runs at several batch sizes → B_crit.
 
@@ -139,7 +127,7 @@ def critical_batch(
 
     if not math.isfinite(target):
         raise ConfigError(f"invalid value for --target: {target!r} (a finite number)")
-    check_out(out)
+    _measure.check_out(out)
     multiples = _check_three_ways(metric, ks, window, eps) if three_ways else ()
     folders = [resolve_run(key) for key in runs]
     reached = steps_to_target(folders, metric, target)
@@ -150,7 +138,9 @@ def critical_batch(
         f"S_min = {fit.s_min:.4g} steps, E_min = {fit.e_min:.4g} examples, B_crit = {fit.b_crit:.4g} "
         f"(relative rms misfit {fit.relative_rms_error:.2%})"
     )
-    files = Writer(out, "critical-batch", f"{len(folders)}runs", f"{metric}{target:g}", runs_digest(folders))
+    files = _measure.Writer(
+        out, "critical-batch", f"{len(folders)}runs", f"{metric}{target:g}", runs_digest(folders)
+    )
     plot_critical_batch(fit, files.path("critical_batch.png"))
     files.json(
         "critical_batch.json",
@@ -172,8 +162,8 @@ def _check_three_ways(metric: str, ks: str, window: int, eps: float) -> tuple[in
     except ValueError:
         raise ConfigError(f"invalid value for --ks: {ks!r} (integers, comma-separated)") from None
     check_ks(multiples)
-    at_least("--window", window, 0)
-    at_least("--eps", eps, 0, "a number")
+    _measure.at_least("--window", window, 0)
+    _measure.at_least("--eps", eps, 0, "a number")
     return multiples
 
 
