@@ -17,6 +17,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import sympy
@@ -84,9 +85,12 @@ class ExploreSurface:
 # ----------------------------------------------------------------------------------------------------------
 # the lecture's surfaces: the S-experiments' settings, their closed forms mirrored in JavaScript
 # ----------------------------------------------------------------------------------------------------------
-def _closed_form(surface: Surface) -> ValueAndGrad:
+def _from_lecture(surface: Surface, formula: str, js: str, note: str) -> ExploreSurface:
+    """``surface`` for the page: its name, window, start, minimum and closed form; ``js`` mirrors it."""
     assert surface.closed_form is not None  # all three lecture surfaces have one
-    return surface.closed_form
+    return ExploreSurface(
+        surface.name, formula, surface.extent, surface.start, surface.minimum, js, surface.closed_form, note
+    )
 
 
 def _quadratic() -> ExploreSurface:
@@ -105,14 +109,10 @@ def _quadratic() -> ExploreSurface:
         "const gx = P.hxx * dx + P.hxy * dy, gy = P.hxy * dx + P.hyy * dy; "
         "return [0.5 * (dx * gx + dy * gy), gx, gy]; }; })()"
     )
-    return ExploreSurface(
-        "quadratic",
+    return _from_lecture(
+        surface,
         f"f = ½ (θ − θ*)ᵀ H (θ − θ*), eigenvalues {lam1:g} and {lam2:g}, axes rotated {angle:g}°",
-        surface.extent,
-        surface.start,
-        surface.minimum,
         js,
-        _closed_form(surface),
         "S3, S5, S6b: the lecture's ill-conditioned quadratic (condition number 100)",
     )
 
@@ -126,14 +126,10 @@ def _valley() -> ExploreSurface:
         "const logCosh = ay + Math.log1p(Math.exp(-2.0 * ay)) - P.ln2; "
         "return [0.5 * P.a * x * x + P.k * logCosh, P.a * x, P.k * Math.tanh(y)]; }; })()"
     )
-    return ExploreSurface(
-        "valley",
+    return _from_lecture(
+        surface,
         f"f = ½·{a:g}·x² + {k:g}·log cosh(y)",
-        surface.extent,
-        surface.start,
-        surface.minimum,
         js,
-        _closed_form(surface),
         "S1, S2: a long valley whose walls are planes far from the floor",
     )
 
@@ -160,14 +156,10 @@ def _saddle_and_local_min() -> ExploreSurface:
         "return function (x, y) { return [horner(x, P.c) + 0.5 * P.across * y * y, horner(x, P.dc), "
         "P.across * y]; }; })()"
     )
-    return ExploreSurface(
-        "saddle_and_local_min",
+    return _from_lecture(
+        surface,
         f"f = g(x) + ½·{across:g}·y², g′(x) = x²(x − {a:g})(x − {b:g})(x − {d:g})",
-        surface.extent,
-        surface.start,
-        surface.minimum,
         js,
-        _closed_form(surface),
         f"S4: a flat saddle at x = 0, a small local minimum at x = {a:g}, the global minimum at x = {d:g}",
     )
 
@@ -238,8 +230,7 @@ def expression_surface(
     A bad expression (syntax, unknown names, not finite at the start) raises ConfigError naming it.
     """
     expr = _parse(expression)
-    grads = [sympy.diff(expr, _X), sympy.diff(expr, _Y)]
-    parts = [expr, *grads]
+    parts = [expr, sympy.diff(expr, _X), sympy.diff(expr, _Y)]
     js_parts = [sympy.jscode(part) for part in parts]
     if any("Not supported" in code for code in js_parts):
         raise ConfigError(
@@ -267,34 +258,28 @@ def expression_surface(
     return ExploreSurface(name, formula, extent, start, minimum, js, value_and_grad, note)
 
 
-def _rosenbrock() -> ExploreSurface:
-    return expression_surface(
+_BUILDERS: dict[str, Callable[[], ExploreSurface]] = {
+    "quadratic": _quadratic,
+    "valley": _valley,
+    "saddle_and_local_min": _saddle_and_local_min,
+    "rosenbrock": partial(
+        expression_surface,
         "(1 - x)**2 + 100*(y - x**2)**2",
         "rosenbrock",
         extent=(-2.0, 2.0, -1.0, 3.0),
         start=(-1.5, 2.5),
         minimum=(1.0, 1.0),
         note="Rosenbrock 1960: a curved, flat-bottomed banana valley",
-    )
-
-
-def _saddle() -> ExploreSurface:
-    return expression_surface(
+    ),
+    "saddle": partial(
+        expression_surface,
         "x**2/2 - y**2/2 + y**4/4",
         "saddle",
         extent=(-2.0, 2.0, -1.6, 1.6),
         start=(-1.8, 0.02),
         minimum=(0.0, 1.0),
         note="a plain saddle at the origin, (x² − y²)/2 near it; y⁴/4 gives the runs two minima, y = ±1",
-    )
-
-
-_BUILDERS: dict[str, Callable[[], ExploreSurface]] = {
-    "quadratic": _quadratic,
-    "valley": _valley,
-    "saddle_and_local_min": _saddle_and_local_min,
-    "rosenbrock": _rosenbrock,
-    "saddle": _saddle,
+    ),
 }
 
 LECTURE = ("quadratic", "valley", "saddle_and_local_min")
