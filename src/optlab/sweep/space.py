@@ -43,6 +43,9 @@ SWEEPABLE = (
 )
 HP_PREFIX = "hp."
 SPEC_VERSION = 1
+# SweepSpec fields stored as they are, and the flags stored only when set (see SweepSpec.to_dict)
+_STORED = ("search", "trials", "prune", "lr_scaling", "reference_batch", "seed")
+_FLAGS = ("evaluate_train", "lr_from_optimizer")
 
 Value = int | float | str | bool
 
@@ -213,10 +216,9 @@ class SweepSpec:
                 )
         if self.lr_scaling != "none" and self.base.batch_size is None and "batch_size" not in names:
             raise ConfigError("--lr-scaling needs an integer batch size (full batch has no scaling rule)")
-        for point in self.points() if self.search == "grid" else []:
-            self.config_for(point)  # every grid point must be a valid run before anything starts
-        if self.search == "tpe":
-            self.config_for(self._corner())
+        # every grid point (a search: its corner) must be a valid run before anything starts
+        for point in self.points() if self.search == "grid" else [self._corner()]:
+            self.config_for(point)
 
     def grid_size(self) -> int:
         return math.prod(len(p.values or ()) for p in self.params)
@@ -270,19 +272,13 @@ class SweepSpec:
 
     # -- storage ----------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        optional: dict[str, Any] = {"evaluate_train": True} if self.evaluate_train else {}
-        if self.lr_from_optimizer:  # only when set, so older studies keep their fingerprint and stay joinable
-            optional["lr_from_optimizer"] = True
-        return optional | {
+        # a flag only when set, so older studies keep their fingerprint and stay joinable
+        flags = {name: True for name in _FLAGS if getattr(self, name)}
+        return flags | {
             "version": SPEC_VERSION,
             "base": self.base.to_dict(),
             "params": [p.to_dict() for p in self.params],
-            "search": self.search,
-            "trials": self.trials,
-            "prune": self.prune,
-            "lr_scaling": self.lr_scaling,
-            "reference_batch": self.reference_batch,
-            "seed": self.seed,
+            **{name: getattr(self, name) for name in _STORED},
         }
 
     @classmethod
@@ -294,14 +290,8 @@ class SweepSpec:
         return cls(
             base=TrainConfig.from_dict(data["base"]),
             params=tuple(Param.from_dict(p) for p in data["params"]),
-            search=data["search"],
-            trials=data["trials"],
-            prune=data["prune"],
-            lr_scaling=data["lr_scaling"],
-            reference_batch=data["reference_batch"],
-            seed=data["seed"],
-            evaluate_train=bool(data.get("evaluate_train", False)),
-            lr_from_optimizer=bool(data.get("lr_from_optimizer", False)),
+            **{name: data[name] for name in _STORED},
+            **{name: bool(data.get(name, False)) for name in _FLAGS},
         )
 
     def fingerprint(self) -> str:
@@ -323,19 +313,27 @@ def check_spec(spec: SweepSpec) -> None:
     """Fail now, before any storage or folder exists, on what would fail in every trial: an unknown dataset,
     model, optimizer or schedule name (:class:`ConfigError` naming the valid ones), missing data, a model
     that does not fit the data, an invalid optimizer hyperparameter."""
-    _check_names(spec)
-    _check_runs(spec)
-
-
-def _check_runs(spec: SweepSpec) -> None:
-    """Every point's optimizer settings, and each distinct dataset/model pair's data and fit, checked once
-    here: a sweep that would fail in every trial fails now, before its storage or any folder exists."""
-    from optlab import data, models
+    from optlab import data, models, optim, schedules
     from optlab.train import check_fits
     from optlab.train.config import check_registries
 
-    points = spec.points() if spec.search == "grid" else [spec._corner()]
-    configs = [spec.config_for(point) for point in points]
+    corner = spec._corner()
+    if spec.search == "grid":
+        named = runs = spec.points()
+    else:  # names: each listed value once, the other parameters at their first value or low end
+        named = [{**corner, p.name: v} for p in spec.params for v in p.values or ()] or [corner]
+        runs = [corner]
+    for point in named:
+        config = spec.config_for(point)
+        for name, registry in (("dataset", data), ("model", models), ("schedule", schedules)):
+            value = getattr(config, name)
+            if value not in registry.names():
+                raise ConfigError(
+                    f"invalid value for --{name}: {value!r} (use {', '.join(registry.names())})"
+                )
+        optim.info(config.optimizer)  # ConfigError naming the valid optimizers
+    # every point's optimizer settings, and each distinct dataset/model pair's data and fit, checked once
+    configs = [spec.config_for(point) for point in runs]
     for config in configs:
         check_registries(config)
     loaded: dict[tuple, object] = {}
@@ -345,32 +343,6 @@ def _check_runs(spec: SweepSpec) -> None:
             loaded[key] = data.load(config.dataset, data_dir=config.data_dir)
         dataset = loaded[key]
         check_fits(models.create(config.model, dataset.input_shape, dataset.num_classes), dataset, config)
-
-
-def _check_names(spec: SweepSpec) -> None:
-    """Unknown dataset/model/optimizer/schedule names fail here, not in every worker."""
-    from optlab import data, models, optim, schedules
-
-    if spec.search == "grid":
-        points = spec.points()
-    else:  # a search: each listed value once, the other parameters at their first value or low end
-        corner = {p.name: p.values[0] if p.values is not None else p.low for p in spec.params}
-        points = [{**corner, p.name: v} for p in spec.params for v in p.values or ()] or [corner]
-    for point in points:
-        config = spec.config_for(point)
-        if config.dataset not in data.names():
-            raise ConfigError(
-                f"invalid value for --dataset: {config.dataset!r} (use {', '.join(data.names())})"
-            )
-        if config.model not in models.names():
-            raise ConfigError(
-                f"invalid value for --model: {config.model!r} (use {', '.join(models.names())})"
-            )
-        if config.schedule not in schedules.names():
-            raise ConfigError(
-                f"invalid value for --schedule: {config.schedule!r} (use {', '.join(schedules.names())})"
-            )
-        optim.info(config.optimizer)  # ConfigError naming the valid optimizers
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
