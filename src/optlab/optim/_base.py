@@ -4,12 +4,10 @@ fast one.
 Each optimizer writes two steps:
 
 * ``_reference_step`` – the readable for-loop, one line per line of the paper's algorithm box. This is the
-ground truth
-  (as torch.optim's single-tensor loop is for torch).
+  ground truth (as torch.optim's single-tensor loop is for torch).
 * ``_fast_step`` – one pass over memory per update: torch's own fused kernel where it computes exactly the
-same thing,
-  otherwise a torch.compile'd elementwise kernel from :mod:`optlab.optim._fused`. It returns ``False`` when it
-  cannot run (compilation unavailable), and the reference step runs instead.
+  same thing, otherwise a torch.compile'd elementwise kernel from :mod:`optlab.optim._fused`. It returns
+  ``False`` when it cannot run (compilation unavailable), and the reference step runs instead.
 
 ``fused=None`` (the default) takes the fast step where it pays: always for torch's native fused kernels (no
 compile cost), and for compiled kernels only when a parameter group holds at least
@@ -86,28 +84,40 @@ def check_betas(betas: Any) -> tuple[float, float]:
     return checked[0], checked[1]
 
 
-def check_fused(fused: bool | None) -> None:
-    if fused not in (None, True, False):
-        raise ValueError(f"Invalid fused value: {fused!r} (use None for automatic, True or False)")
+def adam_arguments(lr: Any, betas: Any, eps: Any, weight_decay: Any) -> dict[str, Any]:
+    """The arguments Adam, RAdam and LAMB share, checked in torch's order (lr, ε, betas, weight decay), as
+    group keys in torch's order."""
+    lr = check_lr(lr)
+    eps = check_non_negative("epsilon", eps)
+    betas = check_betas(betas)
+    weight_decay = check_non_negative("weight_decay", weight_decay)
+    return dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
 
 
 def torch_options(
     owner: str,
+    fused: bool | None,
     *,
     maximize: bool = False,
     foreach: bool | None = None,
     capturable: bool = False,
     differentiable: bool = False,
+    **flags: bool,
 ) -> dict[str, Any]:
     """torch.optim's implementation keywords, checked; the group keys torch stores for them.
 
-    ``maximize`` is implemented (the step ascends: g ← −g). ``foreach`` picks an implementation in torch
-    and changes no number; optlab chooses its own multi-tensor path, so any value is accepted and kept in
-    the group (checkpoints stay loadable by torch). ``capturable=True`` (CUDA-graph capture) and
-    ``differentiable=True`` (autograd through the step) are refused: optlab's steps run under
-    ``torch.no_grad`` with host-side scalars.
+    ``fused``: None (automatic), True or False chooses optlab's step (module docstring); kept as given.
+    ``flags``: the optimizer's own True/False keywords that torch stores beside these (Adam's
+    ``decoupled_weight_decay``), checked first and kept as bools. ``maximize`` is implemented (the step
+    ascends: g ← −g). ``foreach`` picks an implementation in torch and changes no number; optlab chooses its
+    own multi-tensor path, so any value is accepted and kept in the group (checkpoints stay loadable by
+    torch). ``capturable=True`` (CUDA-graph capture) and ``differentiable=True`` (autograd through the step)
+    are refused: optlab's steps run under ``torch.no_grad`` with host-side scalars.
     """
+    if fused not in (None, True, False):
+        raise ValueError(f"Invalid fused value: {fused!r} (use None for automatic, True or False)")
     for name, value in (
+        *flags.items(),
         ("maximize", maximize),
         ("capturable", capturable),
         ("differentiable", differentiable),
@@ -126,7 +136,10 @@ def torch_options(
             f"{owner}: differentiable=True (autograd through the step) is not supported; "
             f"use torch.optim.{owner}"
         )
-    return dict(maximize=bool(maximize), foreach=foreach, capturable=False, differentiable=False)
+    flags = {name: bool(value) for name, value in flags.items()}
+    return dict(
+        fused=fused, **flags, maximize=bool(maximize), foreach=foreach, capturable=False, differentiable=False
+    )
 
 
 @functools.lru_cache(maxsize=1024)
@@ -143,10 +156,6 @@ def dense(shape: tuple[int, ...], stride: tuple[int, ...]) -> bool:
             return False
         expected *= size
     return True
-
-
-def group_numel(params: list[Tensor]) -> int:
-    return sum(p.numel() for p in params)
 
 
 def group_by_device_and_dtype(params: list[Tensor]) -> dict[tuple[torch.device, torch.dtype], list[Tensor]]:
@@ -173,8 +182,6 @@ class OptlabOptimizer(torch.optim.Optimizer):
       tensor by its own strides (inductor specialises on them), so they need no such check.
     """
 
-    #: True where the fast step is one of torch's native fused kernels (no compile cost: use it at any size).
-    _native_fused: bool = False
     #: True where the fast step needs param, grad and state in one memory layout (torch's fused kernels).
     _fast_step_needs_same_layout: bool = False
     #: The per-parameter state tensors (shaped like the parameter) whose layout that check covers.
@@ -313,10 +320,8 @@ class OptlabOptimizer(torch.optim.Optimizer):
         if not self._fast_step_needs_same_layout:
             if all(p.is_floating_point() for p in params):
                 return params, []
-            floating = [p.is_floating_point() for p in params]
-            return [p for p, f in zip(params, floating, strict=True) if f], [
-                p for p, f in zip(params, floating, strict=True) if not f
-            ]
+            floating = [p for p in params if p.is_floating_point()]
+            return floating, [p for p in params if not p.is_floating_point()]
         fast: list[Tensor] = []
         reference: list[Tensor] = []
         state, keys = self.state, self._state_tensor_keys
@@ -357,7 +362,7 @@ class OptlabOptimizer(torch.optim.Optimizer):
             return False
         if fused is True or self._native_fused_available(group, params):
             return True
-        return _fused.pays_to_compile(group_numel(params))
+        return _fused.pays_to_compile(sum(p.numel() for p in params))
 
     def _native_fused_available(self, group: dict[str, Any], params: list[Tensor]) -> bool:
         return False
@@ -365,7 +370,10 @@ class OptlabOptimizer(torch.optim.Optimizer):
     # --- to be defined by each optimizer
     # -------------------------------------------------------------------------
     def _init_state(self, group: dict[str, Any], p: Tensor, state: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """A step counter and zeros shaped like ``p`` for each of ``_state_tensor_keys`` (RAdam's m and v)."""
+        state["step"] = self._new_step_counter(p)
+        for key in self._state_tensor_keys:
+            state[key] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
     def _reference_step(self, group: dict[str, Any], params: list[Tensor]) -> None:
         raise NotImplementedError
@@ -382,9 +390,7 @@ class OptlabOptimizer(torch.optim.Optimizer):
 
     def _steps_after_increment(self, params: list[Tensor]) -> list[int]:
         """Increment every parameter's step counter and return the new counts (one host sync per group)."""
-        counters = [self.state[p]["step"] for p in params]
-        torch._foreach_add_(counters, 1)
-        return [int(t) for t in torch.stack(counters).tolist()]
+        return [int(t) for t in self._counted_steps(params).tolist()]
 
     def _counted_steps(self, params: list[Tensor]) -> Tensor:
         """Increment the step counters and return them as one tensor (no host sync), for per-step scalars.
@@ -396,9 +402,41 @@ class OptlabOptimizer(torch.optim.Optimizer):
         steps = torch.stack(counters)
         return steps.to(torch.float32 if steps.device.type == "mps" else torch.float64)
 
-    def _uncount_steps(self, params: list[Tensor]) -> None:
-        """Undo ``_counted_steps`` when the fast step could not run: the reference step counts it itself."""
+    def _run_counted(self, params: list[Tensor], kernel: Callable[..., None], *args: Any) -> bool:
+        """``_fused.run(kernel, *args)`` for a step already counted (``_counted_steps``); where it could not
+        run, uncount the step: the reference step counts it itself."""
+        if _fused.run(kernel, *args):
+            return True
         torch._foreach_sub_([self.state[p]["step"] for p in params], 1)
+        return False
+
+    def _torch_fused_step(
+        self,
+        kernel: Callable[..., None],
+        group: dict[str, Any],
+        params: list[Tensor],
+        state_keys: tuple[str | None, ...],
+        **hyperparameters: Any,
+    ) -> bool:
+        """One call of torch's native fused ``kernel`` per device and dtype (its tensors must share them):
+        parameters, gradients, the state tensors under each of ``state_keys`` ([] for None), the step
+        counters (counted first, as torch does), with the group's lr and maximize and ``hyperparameters``."""
+        for same_kind in group_by_device_and_dtype(params).values():
+            states = [self.state[p] for p in same_kind]
+            steps = [s["step"] for s in states]
+            torch._foreach_add_(steps, 1)
+            kernel(
+                same_kind,
+                [p.grad for p in same_kind],
+                *([s[key] for s in states] if key else [] for key in state_keys),
+                steps,
+                lr=float(group["lr"]),
+                maximize=group["maximize"],
+                grad_scale=None,
+                found_inf=None,
+                **hyperparameters,
+            )
+        return True
 
     def _hyperparameters(self, params: list[Tensor], *values: float, double: bool = False) -> Tensor:
         """Hyperparameters as one tensor, so a schedule changing them never recompiles a kernel.

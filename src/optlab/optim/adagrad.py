@@ -9,15 +9,7 @@ import torch
 from torch import Tensor
 
 from optlab.optim import _fused
-from optlab.optim._base import (
-    OptlabOptimizer,
-    ParamsT,
-    check_fused,
-    check_lr,
-    check_non_negative,
-    group_by_device_and_dtype,
-    torch_options,
-)
+from optlab.optim._base import OptlabOptimizer, ParamsT, check_lr, check_non_negative, torch_options
 
 
 class Adagrad(OptlabOptimizer):
@@ -59,22 +51,18 @@ class Adagrad(OptlabOptimizer):
         fused: bool | None = None,
         average: bool = False,
     ) -> None:
-        lr = check_lr(lr)
-        lr_decay = check_non_negative("lr_decay", lr_decay)
-        weight_decay = check_non_negative("weight_decay", weight_decay)
-        initial_accumulator_value = check_non_negative("initial_accumulator_value", initial_accumulator_value)
-        eps = check_non_negative("epsilon", eps)
-        check_fused(fused)
-        options = torch_options("Adagrad", maximize=maximize, foreach=foreach, differentiable=differentiable)
         defaults = dict(
-            lr=lr,
-            lr_decay=lr_decay,
-            weight_decay=weight_decay,
-            initial_accumulator_value=initial_accumulator_value,
-            eps=eps,
+            lr=check_lr(lr),
+            lr_decay=check_non_negative("lr_decay", lr_decay),
+            weight_decay=check_non_negative("weight_decay", weight_decay),
+            initial_accumulator_value=check_non_negative(
+                "initial_accumulator_value", initial_accumulator_value
+            ),
+            eps=check_non_negative("epsilon", eps),
             average=average,
-            fused=fused,
-            **options,
+            **torch_options(
+                "Adagrad", fused, maximize=maximize, foreach=foreach, differentiable=differentiable
+            ),
         )
         super().__init__(params, defaults)
 
@@ -106,32 +94,23 @@ class Adagrad(OptlabOptimizer):
         return not group["average"] and all(p.device.type == "cpu" for p in params)
 
     def _fast_step(self, group: dict[str, Any], params: list[Tensor]) -> bool:
-        if not self._native_fused_available(group, params):
-            hp = self._hyperparameters(params, group["weight_decay"], group["eps"])
-            t = self._counted_steps(params)
-            lr_t = group["lr"] / (1 + (t - 1) * group["lr_decay"])
-            scalars = torch.stack([lr_t, t], dim=1).to(hp.dtype)  # (η_t, t) per parameter
-            sums = [self.state[p]["sum"] for p in params]
-            grads = self._grads(group, params)
-            decay = group["weight_decay"] != 0
-            if _fused.run(_fused.adagrad_kernel, params, grads, sums, scalars, hp, decay, group["average"]):
-                return True
-            self._uncount_steps(params)
-            return False
-        for same_kind in group_by_device_and_dtype(params).values():
-            steps = [self.state[p]["step"] for p in same_kind]
-            torch._foreach_add_(steps, 1)
-            torch._fused_adagrad_(
-                same_kind,
-                [p.grad for p in same_kind],
-                [self.state[p]["sum"] for p in same_kind],
-                steps,
-                lr=float(group["lr"]),
+        if self._native_fused_available(group, params):
+            return self._torch_fused_step(
+                torch._fused_adagrad_,
+                group,
+                params,
+                ("sum",),
                 lr_decay=group["lr_decay"],
                 weight_decay=group["weight_decay"],
                 eps=group["eps"],
-                maximize=group["maximize"],
-                grad_scale=None,
-                found_inf=None,
             )
-        return True
+        hp = self._hyperparameters(params, group["weight_decay"], group["eps"])
+        t = self._counted_steps(params)
+        lr_t = group["lr"] / (1 + (t - 1) * group["lr_decay"])
+        scalars = torch.stack([lr_t, t], dim=1).to(hp.dtype)  # (η_t, t) per parameter
+        sums = [self.state[p]["sum"] for p in params]
+        grads = self._grads(group, params)
+        decay = group["weight_decay"] != 0
+        return self._run_counted(
+            params, _fused.adagrad_kernel, params, grads, sums, scalars, hp, decay, group["average"]
+        )

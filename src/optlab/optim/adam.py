@@ -11,16 +11,7 @@ import torch
 from torch import Tensor
 from torch.utils._foreach_utils import _get_fused_kernels_supported_devices
 
-from optlab.optim._base import (
-    OptlabOptimizer,
-    ParamsT,
-    check_betas,
-    check_fused,
-    check_lr,
-    check_non_negative,
-    group_by_device_and_dtype,
-    torch_options,
-)
+from optlab.optim._base import OptlabOptimizer, ParamsT, adam_arguments, torch_options
 
 
 class Adam(OptlabOptimizer):
@@ -71,31 +62,18 @@ class Adam(OptlabOptimizer):
         fused: bool | None = None,
         decoupled_weight_decay: bool = False,
     ) -> None:
-        lr = check_lr(lr)
-        eps = check_non_negative("epsilon", eps)
-        betas = check_betas(betas)
-        weight_decay = check_non_negative("weight_decay", weight_decay)
-        check_fused(fused)
-        if decoupled_weight_decay not in (True, False):
-            raise TypeError(
-                f"Invalid decoupled_weight_decay: must be True or False, got {decoupled_weight_decay!r}"
-            )
-        options = torch_options(
-            type(self).__name__,
-            maximize=maximize,
-            foreach=foreach,
-            capturable=capturable,
-            differentiable=differentiable,
-        )
         defaults = dict(
-            lr=lr,
-            betas=betas,
-            eps=eps,
-            weight_decay=weight_decay,
+            **adam_arguments(lr, betas, eps, weight_decay),
             amsgrad=bool(amsgrad),
-            fused=fused,
-            decoupled_weight_decay=bool(decoupled_weight_decay),
-            **options,
+            **torch_options(
+                type(self).__name__,
+                fused,
+                decoupled_weight_decay=decoupled_weight_decay,
+                maximize=maximize,
+                foreach=foreach,
+                capturable=capturable,
+                differentiable=differentiable,
+            ),
         )
         super().__init__(params, defaults)
 
@@ -138,28 +116,18 @@ class Adam(OptlabOptimizer):
             return False
         beta1, beta2 = group["betas"]
         kernel = torch._fused_adamw_ if group["decoupled_weight_decay"] else torch._fused_adam_
-        for same_kind in group_by_device_and_dtype(params).values():
-            states = [self.state[p] for p in same_kind]
-            steps = [s["step"] for s in states]
-            torch._foreach_add_(steps, 1)
-            kernel(
-                same_kind,
-                [p.grad for p in same_kind],
-                [s["exp_avg"] for s in states],
-                [s["exp_avg_sq"] for s in states],
-                [s["max_exp_avg_sq"] for s in states] if group["amsgrad"] else [],
-                steps,
-                amsgrad=group["amsgrad"],
-                lr=float(group["lr"]),
-                beta1=beta1,
-                beta2=beta2,
-                weight_decay=group["weight_decay"],
-                eps=group["eps"],
-                maximize=group["maximize"],
-                grad_scale=None,
-                found_inf=None,
-            )
-        return True
+        state_keys = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq" if group["amsgrad"] else None)
+        return self._torch_fused_step(
+            kernel,
+            group,
+            params,
+            state_keys,
+            amsgrad=group["amsgrad"],
+            beta1=beta1,
+            beta2=beta2,
+            weight_decay=group["weight_decay"],
+            eps=group["eps"],
+        )
 
 
 class AdamW(Adam):

@@ -9,15 +9,7 @@ import torch
 from torch import Tensor
 
 from optlab.optim import _fused
-from optlab.optim._base import (
-    OptlabOptimizer,
-    ParamsT,
-    check_betas,
-    check_fused,
-    check_lr,
-    check_non_negative,
-    torch_options,
-)
+from optlab.optim._base import OptlabOptimizer, ParamsT, adam_arguments, torch_options
 from optlab.optim._trust_ratio import norm_terms, trust_ratio
 
 
@@ -51,6 +43,7 @@ class LAMB(OptlabOptimizer):
     """
 
     _supports_complex = False  # a per-tensor trust ratio has no complex form
+    _state_tensor_keys = ("exp_avg", "exp_avg_sq")  # m and v, created at zero beside the step counter
 
     def __init__(
         self,
@@ -63,20 +56,11 @@ class LAMB(OptlabOptimizer):
         maximize: bool = False,
         fused: bool | None = None,
     ) -> None:
-        lr = check_lr(lr)
-        eps = check_non_negative("epsilon", eps)
-        betas = check_betas(betas)
-        weight_decay = check_non_negative("weight_decay", weight_decay)
-        check_fused(fused)
-        options = torch_options("LAMB", maximize=maximize)
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, fused=fused, **options)
+        defaults = dict(
+            **adam_arguments(lr, betas, eps, weight_decay), **torch_options("LAMB", fused, maximize=maximize)
+        )
         super().__init__(params, defaults)
         self._scratch: dict[Tensor, Tensor] = {}
-
-    def _init_state(self, group: dict[str, Any], p: Tensor, state: dict[str, Any]) -> None:
-        state["step"] = self._new_step_counter(p)
-        state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
     def _reference_step(self, group: dict[str, Any], params: list[Tensor]) -> None:
         eta, (beta1, beta2), eps, lam = group["lr"], group["betas"], group["eps"], group["weight_decay"]

@@ -9,14 +9,7 @@ import torch
 from torch import Tensor
 
 from optlab.optim import _fused
-from optlab.optim._base import (
-    OptlabOptimizer,
-    ParamsT,
-    check_fused,
-    check_lr,
-    check_non_negative,
-    torch_options,
-)
+from optlab.optim._base import OptlabOptimizer, ParamsT, check_lr, check_non_negative, torch_options
 from optlab.optim._trust_ratio import norms, trust_ratio
 
 
@@ -60,22 +53,14 @@ class LARS(OptlabOptimizer):
         maximize: bool = False,
         fused: bool | None = None,
     ) -> None:
-        lr = check_lr(lr)
-        momentum = check_non_negative("momentum", momentum)
-        weight_decay = check_non_negative("weight_decay", weight_decay)
-        trust_coefficient = check_non_negative("trust_coefficient", trust_coefficient)
-        eps = check_non_negative("epsilon", eps)
-        check_fused(fused)
-        options = torch_options("LARS", maximize=maximize)
         defaults = dict(
-            lr=lr,
-            momentum=momentum,
-            weight_decay=weight_decay,
-            trust_coefficient=trust_coefficient,
-            eps=eps,
+            lr=check_lr(lr),
+            momentum=check_non_negative("momentum", momentum),
+            weight_decay=check_non_negative("weight_decay", weight_decay),
+            trust_coefficient=check_non_negative("trust_coefficient", trust_coefficient),
+            eps=check_non_negative("epsilon", eps),
             exclude_1d=exclude_1d,
-            fused=fused,
-            **options,
+            **torch_options("LARS", fused, maximize=maximize),
         )
         super().__init__(params, defaults)
 
@@ -87,13 +72,8 @@ class LARS(OptlabOptimizer):
         return group["exclude_1d"] and p.ndim <= 1
 
     def _reference_step(self, group: dict[str, Any], params: list[Tensor]) -> None:
-        gamma, m, beta, eta, eps = (
-            group["lr"],
-            group["momentum"],
-            group["weight_decay"],
-            group["trust_coefficient"],
-            group["eps"],
-        )
+        gamma, m, beta = group["lr"], group["momentum"], group["weight_decay"]
+        eta, eps = group["trust_coefficient"], group["eps"]
         for w in params:
             v = self.state[w]["momentum_buffer"]
             grad = self._grad(group, w)  # −∇f where maximising

@@ -8,15 +8,7 @@ import torch
 from torch import Tensor
 
 from optlab.optim import _fused
-from optlab.optim._base import (
-    OptlabOptimizer,
-    ParamsT,
-    check_betas,
-    check_fused,
-    check_lr,
-    check_non_negative,
-    torch_options,
-)
+from optlab.optim._base import OptlabOptimizer, ParamsT, adam_arguments, torch_options
 
 #: torch (and the authors' code) rectify only when ρ_t > 5; the paper's Algorithm 2 writes ρ_t > 4: we
 #: follow torch.
@@ -53,6 +45,8 @@ class RAdam(OptlabOptimizer):
         fused: None = fast step where it pays, True = always, False = the reference step.
     """
 
+    _state_tensor_keys = ("exp_avg", "exp_avg_sq")  # m and v, created at zero beside the step counter
+
     def __init__(
         self,
         params: ParamsT,
@@ -68,29 +62,19 @@ class RAdam(OptlabOptimizer):
         differentiable: bool = False,
         fused: bool | None = None,
     ) -> None:
-        lr = check_lr(lr)
-        eps = check_non_negative("epsilon", eps)
-        betas = check_betas(betas)
-        weight_decay = check_non_negative("weight_decay", weight_decay)
-        check_fused(fused)
-        options = torch_options(
-            "RAdam", maximize=maximize, foreach=foreach, capturable=capturable, differentiable=differentiable
-        )
         defaults = dict(
-            lr=lr,
-            betas=betas,
-            eps=eps,
-            weight_decay=weight_decay,
+            **adam_arguments(lr, betas, eps, weight_decay),
             decoupled_weight_decay=decoupled_weight_decay,
-            fused=fused,
-            **options,
+            **torch_options(
+                "RAdam",
+                fused,
+                maximize=maximize,
+                foreach=foreach,
+                capturable=capturable,
+                differentiable=differentiable,
+            ),
         )
         super().__init__(params, defaults)
-
-    def _init_state(self, group: dict[str, Any], p: Tensor, state: dict[str, Any]) -> None:
-        state["step"] = self._new_step_counter(p)
-        state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
     def _reference_step(self, group: dict[str, Any], params: list[Tensor]) -> None:
         alpha, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
@@ -134,7 +118,8 @@ class RAdam(OptlabOptimizer):
         scalars = torch.stack([bias_correction1, bias_correction2.sqrt(), rect, rectified.to(t.dtype)], dim=1)
         scalars = scalars.to(hp.dtype)
         states = [self.state[p] for p in params]
-        ok = _fused.run(
+        return self._run_counted(
+            params,
             _fused.radam_kernel,
             params,
             self._grads(group, params),
@@ -145,6 +130,3 @@ class RAdam(OptlabOptimizer):
             wd != 0,
             group["decoupled_weight_decay"],
         )
-        if not ok:
-            self._uncount_steps(params)
-        return ok

@@ -9,14 +9,7 @@ import torch
 from torch import Tensor
 
 from optlab.optim import _fused
-from optlab.optim._base import (
-    OptlabOptimizer,
-    ParamsT,
-    check_fused,
-    check_lr,
-    check_non_negative,
-    torch_options,
-)
+from optlab.optim._base import OptlabOptimizer, ParamsT, check_lr, check_non_negative, torch_options
 
 INITS = ("zero", "first_grad")
 
@@ -72,9 +65,9 @@ class RMSProp(OptlabOptimizer):
         eps = check_non_negative("epsilon", eps)
         momentum = check_non_negative("momentum", momentum)
         weight_decay = check_non_negative("weight_decay", weight_decay)
-        check_fused(fused)
         options = torch_options(
             "RMSprop",
+            fused,
             maximize=maximize,
             foreach=foreach,
             capturable=capturable,
@@ -97,7 +90,6 @@ class RMSProp(OptlabOptimizer):
             momentum=momentum,
             centered=centered,
             init=init,
-            fused=fused,
             **options,
         )
         super().__init__(params, defaults)
@@ -111,13 +103,8 @@ class RMSProp(OptlabOptimizer):
             state["grad_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
 
     def _reference_step(self, group: dict[str, Any], params: list[Tensor]) -> None:
-        lr, alpha, eps, wd, mu = (
-            group["lr"],
-            group["alpha"],
-            group["eps"],
-            group["weight_decay"],
-            group["momentum"],
-        )
+        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+        wd, mu = group["weight_decay"], group["momentum"]
         for theta, t in zip(params, self._steps_after_increment(params), strict=True):
             state = self.state[theta]
             v = state["square_avg"]
@@ -150,7 +137,8 @@ class RMSProp(OptlabOptimizer):
         states = [self.state[p] for p in params]
         steps = [s["step"] for s in states]
         torch._foreach_add_(steps, 1)
-        ok = _fused.run(
+        return self._run_counted(
+            params,
             _fused.rmsprop_kernel,
             params,
             self._grads(group, params),
@@ -164,6 +152,3 @@ class RMSProp(OptlabOptimizer):
             group["momentum"] > 0,
             group["init"] == "first_grad",
         )
-        if not ok:
-            self._uncount_steps(params)
-        return ok

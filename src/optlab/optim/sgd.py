@@ -15,7 +15,6 @@ from optlab.optim import _fused
 from optlab.optim._base import (
     OptlabOptimizer,
     ParamsT,
-    check_fused,
     check_lr,
     check_non_negative,
     group_by_device_and_dtype,
@@ -87,8 +86,9 @@ class SGD(OptlabOptimizer):
         momentum = check_non_negative("momentum", momentum)
         weight_decay = check_non_negative("weight_decay", weight_decay)
         dampening = check_non_negative("dampening", dampening)
-        check_fused(fused)
-        options = torch_options("SGD", maximize=maximize, foreach=foreach, differentiable=differentiable)
+        options = torch_options(
+            "SGD", fused, maximize=maximize, foreach=foreach, differentiable=differentiable
+        )
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         if form not in FORMS:
@@ -102,7 +102,6 @@ class SGD(OptlabOptimizer):
             weight_decay=weight_decay,
             nesterov=nesterov,
             form=form,
-            fused=fused,
             **options,
         )
         super().__init__(params, defaults)
