@@ -1,7 +1,6 @@
 """Adam: Kingma & Ba 2015, "Adam: A Method for Stochastic Optimization" (ICLR), Algorithm 1; AMSGrad: Reddi,
-Kale &
-Kumar 2018, "On the Convergence of Adam and Beyond" (ICLR); AdamW: Loshchilov & Hutter 2019, "Decoupled Weight
-Decay Regularization" (ICLR), Algorithm 2."""
+Kale & Kumar 2018, "On the Convergence of Adam and Beyond" (ICLR); AdamW: Loshchilov & Hutter 2019,
+"Decoupled Weight Decay Regularization" (ICLR), Algorithm 2."""
 
 from __future__ import annotations
 

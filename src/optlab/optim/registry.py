@@ -1,5 +1,4 @@
-"""The optimizer registry: one frozen record per name; the CLI, the trainer, the tests and the docs read
-it."""
+"""The optimizer registry: one frozen record per name; the CLI, the trainer, tests and docs read it."""
 
 from __future__ import annotations
 

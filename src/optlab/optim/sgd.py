@@ -152,32 +152,30 @@ class SGD(OptlabOptimizer):
             return _fused.run(_fused.sgd_lecture_kernel, params, grads, bufs, hp, decay)
         if not self._native_fused_available(group, params):
             return False
+        momentum = group["momentum"]
         for same_kind in group_by_device_and_dtype(params).values():
             bufs = [self.state[p]["momentum_buffer"] for p in same_kind]
             # torch's kernel copies the gradient into the buffer on the first step (b_1 = g_1) for the whole
-            # list, so parameters with and without a buffer go in separate calls.
+            # list, so parameters with and without a buffer go in separate calls (plain SGD keeps none).
             first = [p for p, b in zip(same_kind, bufs, strict=True) if b is None]
             later = [p for p, b in zip(same_kind, bufs, strict=True) if b is not None]
-            for subset, is_first_step in ((first, True), (later, False)):
+            for subset, is_first_step in ((first, momentum != 0), (later, False)):
                 if not subset:
                     continue
-                if group["momentum"] != 0 and is_first_step:
+                if is_first_step:
                     for p in subset:
                         self.state[p]["momentum_buffer"] = torch.empty_like(p)
-                subset_bufs = (
-                    [] if group["momentum"] == 0 else [self.state[p]["momentum_buffer"] for p in subset]
-                )
                 torch._fused_sgd_(
                     subset,
                     [p.grad for p in subset],
-                    subset_bufs,
+                    [self.state[p]["momentum_buffer"] for p in subset] if momentum != 0 else [],
                     weight_decay=group["weight_decay"],
-                    momentum=group["momentum"],
+                    momentum=momentum,
                     lr=float(group["lr"]),
                     dampening=group["dampening"],
                     nesterov=group["nesterov"],
                     maximize=group["maximize"],
-                    is_first_step=is_first_step and group["momentum"] != 0,
+                    is_first_step=is_first_step,
                     grad_scale=None,
                     found_inf=None,
                 )
