@@ -114,10 +114,10 @@ def check_target(value: Any, what: str = "invalid value for --target") -> None:
 
 
 def check_seeds(value: Any, what: str = "invalid value for --seeds") -> None:
+    """An integer >= 1 (also the check of ``threads``)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{what}: {value!r} (an integer >= 1)")
 
 
 def check_threads(value: Any, what: str = "invalid value for --threads") -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{what}: {value!r} (an integer >= 1)")
+    check_seeds(value, what)

@@ -97,19 +97,8 @@ def record(folder: str | Path, run: dict[str, Any], change: str) -> Verdict:
     previous = last_record(history, run["dataset"], run["target"])
     verdict = judge(run["train_seconds"], run["accuracy"], run["target"], previous)
     if verdict.claimed:
-        entry = {
-            key: run[key]
-            for key in (
-                "dataset",
-                "recipe",
-                "target",
-                "seeds",
-                "accuracy",
-                "train_seconds",
-                "threads",
-                "device",
-            )
-        }
+        kept = ("dataset", "recipe", "target", "seeds", "accuracy", "train_seconds", "threads", "device")
+        entry = {key: run[key] for key in kept}
         entry.update(date=run["date"][:10], change=change, p_value=verdict.p_value, config=run["config"])
         entry["versions"] = run.get("versions", {})
         history.append(entry)

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -161,71 +162,60 @@ def run(
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        return _run(recipe, out_dir, seeds, first_seed, target, dataset, index, on_seed)
+        from optlab import data
+        from optlab.train import core, loop, resolve_device, train
+        from optlab.train.device import describe_device
+
+        # the machine's 1, 5, 15-minute load: a timing under load is not one
+        load_before = list(os.getloadavg())
+        device = resolve_device(recipe.config.device)
+        config = recipe.config.replace(device=str(device))
+
+        started = time.perf_counter()
+        if dataset is None:
+            dataset = data.load(config.dataset, data_dir=config.data_dir, validation=config.validation)
+        dataset = dataset.to(device)
+        load_seconds = time.perf_counter() - started
+
+        # One-off set-up (kernel primitives, first-touch allocations) on a throw-away model, so that the first
+        # seed's time is not inflated by it; build() reseeds every run, so this changes no seed's numbers.
+        started = time.perf_counter()
+        parts = loop.build(config.replace(max_steps=WARMUP_STEPS), dataset, device)
+        core.fit(
+            parts.model, parts.optimizer, parts.batcher, parts.schedule, epochs=1, max_steps=WARMUP_STEPS,
+            net=loop.forward_net(parts.model, config), transform=parts.transform, loss_fn=parts.loss_fn,
+        )  # fmt: skip
+        warmup_seconds = time.perf_counter() - started
+        del parts
+
+        result = Speedrun(
+            recipe,
+            recipe.target if target is None else target,
+            torch.get_num_threads(),
+            describe_device(device),
+            load_seconds,
+            warmup_seconds,
+        )
+        result.load_average.append(load_before)
+        for seed in range(first_seed, first_seed + (seeds or recipe.seeds)):
+            seed_config = config.replace(seed=seed, description=f"speedrun-{recipe.name}-seed{seed}")
+            run_dir = out_dir / f"seed-{seed}"
+            trained = train(seed_config, run_dir, dataset=dataset, quiet=True, index=index)
+            eval_name = "val" if dataset.val is not None else "test"
+            seconds = accumulate(row["epoch_time"] for row in trained.metrics)  # training seconds so far
+            curve = [(t, row[f"{eval_name}_acc"]) for t, row in zip(seconds, trained.metrics, strict=True)]
+            seed_run = SeedRun(
+                seed, curve[-1][1], curve[-1][0], trained.summary["steps"], str(run_dir), curve
+            )
+            result.runs.append(seed_run)
+            if on_seed is not None:
+                on_seed(seed_run)
+        result.load_average.append(list(os.getloadavg()))
+        write_json(out_dir / "speedrun.json", result.to_dict())
+        plot(result, out_dir / "speedrun.png")
+        return result
     finally:
         torch.set_num_threads(before)
-
-
-def _run(
-    recipe: Recipe,
-    out_dir: Path,
-    seeds: int | None,
-    first_seed: int,
-    target: float | None,
-    dataset: Any,
-    index: bool | str | Path,
-    on_seed: Callable[[SeedRun], None] | None,
-) -> Speedrun:
-    from optlab import data
-    from optlab.train import core, loop, resolve_device, train
-    from optlab.train.device import describe_device
-
-    load_before = list(os.getloadavg())  # the machine's 1, 5, 15-minute load: a timing under load is not one
-    config = recipe.config
-    device = resolve_device(config.device)
-    config = config.replace(device=str(device))
-
-    started = time.perf_counter()
-    if dataset is None:
-        dataset = data.load(config.dataset, data_dir=config.data_dir, validation=config.validation)
-    dataset = dataset.to(device)
-    load_seconds = time.perf_counter() - started
-
-    # One-off set-up (kernel primitives, first-touch allocations) on a throw-away model, so that the first
-    # seed's time is not inflated by it; build() reseeds every run, so this changes no seed's numbers.
-    started = time.perf_counter()
-    parts = loop.build(config.replace(max_steps=WARMUP_STEPS), dataset, device)
-    core.fit(
-        parts.model, parts.optimizer, parts.batcher, parts.schedule, epochs=1, max_steps=WARMUP_STEPS,
-        net=loop.forward_net(parts.model, config), transform=parts.transform, loss_fn=parts.loss_fn,
-    )  # fmt: skip
-    warmup_seconds = time.perf_counter() - started
-    del parts
-
-    result = Speedrun(
-        recipe,
-        recipe.target if target is None else target,
-        torch.get_num_threads(),
-        describe_device(device),
-        load_seconds,
-        warmup_seconds,
-    )
-    result.load_average.append(load_before)
-    for seed in range(first_seed, first_seed + (seeds or recipe.seeds)):
-        seed_config = config.replace(seed=seed, description=f"speedrun-{recipe.name}-seed{seed}")
-        run_dir = out_dir / f"seed-{seed}"
-        trained = train(seed_config, run_dir, dataset=dataset, quiet=True, index=index)
-        eval_name = "val" if dataset.val is not None else "test"
-        seconds = [row["epoch_time"] for row in trained.metrics]
-        curve = [(sum(seconds[: i + 1]), row[f"{eval_name}_acc"]) for i, row in enumerate(trained.metrics)]
-        seed_run = SeedRun(seed, curve[-1][1], sum(seconds), trained.summary["steps"], str(run_dir), curve)
-        result.runs.append(seed_run)
-        if on_seed is not None:
-            on_seed(seed_run)
-    result.load_average.append(list(os.getloadavg()))
-    write_json(out_dir / "speedrun.json", result.to_dict())
-    plot(result, out_dir / "speedrun.png")
-    return result
 
 
 def plot(result: Speedrun, path: str | Path) -> Path:
