@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from optlab._io import pyplot, save_figure
-from optlab.sweep.results import Setting, format_value, higher_is_better
+from optlab.sweep.results import Setting, format_point, format_value, higher_is_better
 
 MAX_HEATMAP_LRS = 12  # more distinct learning rates than this: a scatter plot instead of a heat map
 
@@ -24,8 +24,14 @@ def _label(metric: str, target: float | None, accuracy_name: str) -> str:
 
 
 def _others(group: Setting) -> str:
-    rest = {k: v for k, v in group.point.items() if k not in ("batch_size", "lr")}
-    return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in rest.items())
+    return format_point({k: v for k, v in group.point.items() if k not in ("batch_size", "lr")})
+
+
+def _finish(fig: Any, ax: Any, path: Path, title: str, lr_note: str) -> Path:
+    """Batch size on the x axis, the title (and the lr rule under it); saves and closes the figure."""
+    ax.set_xlabel("batch size")
+    ax.set_title(title + (f"\n{lr_note}" if lr_note else ""))
+    return save_figure(fig, path, dpi=120, bbox_inches="tight")
 
 
 def curves(
@@ -41,32 +47,27 @@ def curves(
     if not plotted:
         return None
     plt = pyplot()
+    y_label = _label(metric, target, accuracy_name)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     lines: dict[tuple[Any, str], list[Setting]] = {}
     for group in plotted:
         lines.setdefault((group.point.get("lr"), _others(group)), []).append(group)
     for (lr, others), members in sorted(lines.items(), key=lambda item: (str(item[0][1]), item[0][0] or 0)):
         members.sort(key=lambda g: g.point["batch_size"])
-        x = [g.point["batch_size"] for g in members]
-        y = [g.mean for g in members]
-        err = [g.std or 0.0 for g in members]
+        x, y, err = zip(*((g.point["batch_size"], g.mean, g.std or 0.0) for g in members), strict=True)
         label = " ".join(part for part in (f"lr={lr:g}" if lr is not None else "", others) if part)
         ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label or None)
     ax.set_xscale("log", base=2)
     sizes = sorted({g.point["batch_size"] for g in plotted})
     ax.set_xticks(sizes, [str(size) for size in sizes])
     ax.minorticks_off()
-    ax.set_xlabel("batch size")
-    ax.set_ylabel(_label(metric, target, accuracy_name))
-    ax.set_title(
-        f"{_label(metric, target, accuracy_name)} vs batch size" + (f"\n{lr_note}" if lr_note else "")
-    )
+    ax.set_ylabel(y_label)
     if any(len(g.values) > 1 for g in plotted):
         ax.text(0.01, 0.01, "mean ± std over seeds", transform=ax.transAxes, fontsize=8, alpha=0.7)
     if len(lines) > 1 or next(iter(lines))[0] is not None:
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    return save_figure(fig, path, dpi=120, bbox_inches="tight")  # closes the figure
+    return _finish(fig, ax, path, f"{y_label} vs batch size", lr_note)
 
 
 def heatmap(
@@ -85,17 +86,17 @@ def heatmap(
     import numpy as np
 
     better = max if higher_is_better(metric) else min
+    cmap = "viridis" if higher_is_better(metric) else "viridis_r"
     lrs = sorted({g.point["lr"] for g in cells})
     sizes = sorted({g.point["batch_size"] for g in cells})
     fig, ax = plt.subplots(figsize=(1.2 * len(sizes) + 2.5, 0.6 * min(len(lrs), MAX_HEATMAP_LRS) + 2.2))
-    title = f"{_label(metric, target, accuracy_name)}" + (f"\n{lr_note}" if lr_note else "")
     if len(lrs) > MAX_HEATMAP_LRS:  # continuous learning rates (a search): scatter, coloured by the metric
         points = [(g.point["batch_size"], g.point["lr"], g.mean) for g in cells if g.mean is not None]
         if not points:
             plt.close(fig)
             return None
         x, y, c = zip(*points, strict=True)
-        scatter = ax.scatter(x, y, c=c, cmap="viridis" if higher_is_better(metric) else "viridis_r", s=40)
+        scatter = ax.scatter(x, y, c=c, cmap=cmap, s=40)
         fig.colorbar(scatter, ax=ax)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
@@ -111,15 +112,10 @@ def heatmap(
         ax.set_yticks([])
     else:
         grid = np.full((len(lrs), len(sizes)), np.nan)
-        for i, lr in enumerate(lrs):
-            for j, size in enumerate(sizes):
-                values = [g.mean for g in cells if g.point["lr"] == lr and g.point["batch_size"] == size]
-                values = [v for v in values if v is not None]
-                if values:
-                    grid[i, j] = better(values)
-        image = ax.imshow(
-            grid, cmap="viridis" if higher_is_better(metric) else "viridis_r", aspect="auto", origin="lower"
-        )
+        for g in (g for g in cells if g.mean is not None):  # a cell: the best over the other parameters
+            i, j = lrs.index(g.point["lr"]), sizes.index(g.point["batch_size"])
+            grid[i, j] = g.mean if np.isnan(grid[i, j]) else better(grid[i, j], g.mean)
+        image = ax.imshow(grid, cmap=cmap, aspect="auto", origin="lower")
         fig.colorbar(image, ax=ax)
         ax.set_xticks(range(len(sizes)), [str(s) for s in sizes])
         ax.set_yticks(range(len(lrs)), [f"{lr:g}" for lr in lrs])
@@ -130,7 +126,5 @@ def heatmap(
                 text = "–" if np.isnan(grid[i, j]) else format_value(float(grid[i, j]), metric)
                 dark = np.isnan(grid[i, j]) or (grid[i, j] < middle) == higher_is_better(metric)
                 ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
-    ax.set_xlabel("batch size")
     ax.set_ylabel("learning rate")
-    ax.set_title(title)
-    return save_figure(fig, path, dpi=120, bbox_inches="tight")  # closes the figure
+    return _finish(fig, ax, path, _label(metric, target, accuracy_name), lr_note)

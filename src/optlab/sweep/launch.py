@@ -7,6 +7,7 @@ the workers; their unfinished trials are retried when the sweep is started again
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -49,8 +50,6 @@ def start_study(
         url, heartbeat_interval=heartbeat_interval, grace_period=grace_period, create=spec is not None
     )
     if spec is None:
-        if not study_name:
-            raise ConfigError("nothing to sweep: give --grid NAME=V1,V2,... or --study NAME to continue one")
         _, spec = study_mod.join(storage, study_name)
     else:
         study_name = study_name or spec.default_study_name()
@@ -88,15 +87,13 @@ def run_sweep(
         announce(name, url, spec)
     started = time.perf_counter()
     progress = _Progress(quiet, spec, on_progress)
-    with progress:
+    muted = quiet or progress.enabled  # workers print no lines under the bar
+    with progress.bar:
         if workers == 1:
             set_threads(threads)
-            worker = Worker(
-                storage, name, quiet=quiet or progress.enabled, poll=poll, on_trial=progress.update
-            )
-            status = worker.run()
+            status = Worker(storage, name, quiet=muted, poll=poll, on_trial=progress.update).run()
         else:
-            command = [heartbeat_interval, grace_period, quiet or progress.enabled, poll, threads]
+            command = [heartbeat_interval, grace_period, muted, poll, threads]
             status = _run_processes(storage, name, spec, url, workers, command, progress)
     return SweepRun(name, url, spec, status, time.perf_counter() - started)
 
@@ -160,6 +157,7 @@ class _Progress:
     ):
         self.spec, self.callback = spec, callback
         self.enabled = not quiet and sys.stderr.isatty() and not os.environ.get("OPTLAB_NO_PROGRESS")
+        self.bar: Any = contextlib.nullcontext()  # entered around the sweep, shown only when enabled
         if self.enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -172,15 +170,6 @@ class _Progress:
             )
             total = spec.grid_size() if spec.search == "grid" else spec.trials
             self.task = self.bar.add_task("sweep", total=total, info="")
-
-    def __enter__(self):
-        if self.enabled:
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self.bar.__exit__(*exc)
 
     def update(self, study: Any) -> None:
         if not (self.enabled or self.callback):

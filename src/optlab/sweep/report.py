@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from optlab._io import write_csv
 from optlab.sweep import figures
@@ -74,37 +73,27 @@ def build_report(
 
 
 def _write_trials(path: Path, results: list[TrialResult], spec: SweepSpec) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
     names = [p.name for p in spec.params]
-    rows: list[dict[str, Any]] = []
-    for r in results:
-        row: dict[str, Any] = {"trial": r.number, "outcome": r.outcome}
-        row.update({name: r.point.get(name) for name in names})
-        row.update(
-            {
-                "trained_lr": r.effective_lr,
-                spec.objective_name(): r.accuracy,
-                "test_acc": r.test_acc if spec.objective_name() == "val_acc" else r.accuracy,
-                "epochs_run": len(r.curve),
-                "steps": int(r.curve[-1][1]) if r.curve else None,
-                "train_seconds": r.curve[-1][3] if r.curve else None,
-                "wall_time": r.wall_time,
-                "retry_of": r.retry_of,
-                "run_dir": r.run_dir,
-                "error": r.error,
-            }
-        )
-        rows.append(row)
-    columns = [
-        "trial",
-        "outcome",
-        *names,
-        "trained_lr",
-        spec.objective_name(),
-        "test_acc",
-        "epochs_run",
-        "steps",
+    objective = spec.objective_name()
+    rows = [
+        {
+            "trial": r.number,
+            "outcome": r.outcome,
+            **{name: r.point.get(name) for name in names},
+            "trained_lr": r.effective_lr,
+            objective: r.accuracy,
+            "test_acc": r.test_acc if objective == "val_acc" else r.accuracy,
+            "epochs_run": len(r.curve),
+            "steps": int(r.curve[-1][1]) if r.curve else None,
+            "train_seconds": r.curve[-1][3] if r.curve else None,
+            "wall_time": r.wall_time,
+            "retry_of": r.retry_of,
+            "run_dir": r.run_dir,
+            "error": r.error,
+        }
+        for r in results
     ]
+    columns = ["trial", "outcome", *names, "trained_lr", objective, "test_acc", "epochs_run", "steps"]
     columns += ["train_seconds", "wall_time", "retry_of", "run_dir", "error"]
     write_csv(path, rows, columns=list(dict.fromkeys(columns)))
     return path

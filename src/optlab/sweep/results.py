@@ -170,7 +170,7 @@ def table(
             row["trained lr"] = ", ".join(_fmt(v) for v in lrs) or "-"
         row["n"] = str(group.n)
         row[metric] = format_value(group.mean, metric)
-        row["± std"] = format_value(group.std, metric) if group.std is not None else "-"
+        row["± std"] = format_value(group.std, metric)  # "-" without a spread
         row["range"] = "-"
         if group.n > 1:
             row["range"] = (
@@ -191,3 +191,8 @@ def table(
 
 def _fmt(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def format_point(point: dict[str, Any]) -> str:
+    """``lr=0.1 batch_size=32``: a point's parameters, floats in ``%g``."""
+    return " ".join(f"{k}={_fmt(v)}" for k, v in point.items())

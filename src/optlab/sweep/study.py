@@ -100,8 +100,7 @@ def open_storage(
             f"{heartbeat_interval}, or live trials would be failed)"
         )
     engine_kwargs: dict[str, Any] = {}
-    if url.startswith("sqlite:///"):
-        path = Path(url[len("sqlite:///") :])
+    if (path := sqlite_path(url)) is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:

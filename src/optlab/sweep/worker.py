@@ -31,6 +31,7 @@ from typing import Any
 
 from optlab.errors import OptlabError
 from optlab.sweep import study as study_mod
+from optlab.sweep.results import format_point
 from optlab.sweep.space import point_key
 from optlab.train import TrainState, evaluate, resolve_device, train
 
@@ -85,7 +86,6 @@ class Worker:
         self.quiet, self.poll, self.on_trial = quiet, poll, on_trial
         self.label = label
         self.datasets: dict[tuple, Any] = {}
-        self.trained = 0
         self.current: int | None = None  # number of the trial being run
 
     # -- the loop ---------------------------------------------------------------------------------------
@@ -159,9 +159,10 @@ class Worker:
             if trial.user_attrs.get(stale) is not None:
                 trial.set_user_attr(stale, None)
         holder = _claim(self.study, trial, point_key(point), self.poll)
+        what = f"trial {trial.number}: {format_point(point)}"  # how each message names the trial
         if holder is not None:
             trial.set_user_attr("duplicate_of", holder)
-            self._say(f"trial {trial.number}: {_fmt(point)} already has trial {holder}; nothing trained")
+            self._say(f"{what} already has trial {holder}; nothing trained")
             raise optuna.TrialPruned(f"duplicate of trial {holder}")
 
         config = self.spec.config_for(point, description=f"sweep {self.study_name} trial {trial.number}")
@@ -186,7 +187,7 @@ class Worker:
             # A NaN loss or a bad hyperparameter would fail again: that is the point's result, not a crash.
             trial.set_user_attr("error", str(error))
             trial.set_user_attr("curve", reporter.curve)
-            self._say(f"trial {trial.number}: {_fmt(point)} failed: {error}")
+            self._say(f"{what} failed: {error}")
             return math.nan  # Optuna records a trial returning NaN as FAIL
         wall = time.perf_counter() - started
         trial.set_user_attr("curve", reporter.curve)
@@ -202,12 +203,11 @@ class Worker:
                 result.model, dataset.train, config.eval_batch_size
             )
         trial.set_user_attr("final", final)
-        self.trained += 1
         accuracy = reporter.curve[-1][2]
         if reporter.pruned_at is not None:
-            self._say(f"trial {trial.number}: {_fmt(point)} pruned after epoch {reporter.pruned_at}")
+            self._say(f"{what} pruned after epoch {reporter.pruned_at}")
             raise optuna.TrialPruned(f"pruned after epoch {reporter.pruned_at}")
-        self._say(f"trial {trial.number}: {_fmt(point)} → {metric} {accuracy:.4f} ({wall:.1f} s)")
+        self._say(f"{what} → {metric} {accuracy:.4f} ({wall:.1f} s)")
         return accuracy
 
     def _dataset(self, config: Any) -> Any:
@@ -274,10 +274,6 @@ def _claim(study: Any, trial: Any, key: str, poll: float) -> int | None:
         time.sleep(random.uniform(0.05, poll))
 
 
-def _fmt(point: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items())
-
-
 def set_threads(threads: int | None) -> None:
     if threads is None:
         return
@@ -328,20 +324,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll", type=float, default=POLL_SECONDS)
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    args = parser.parse_args(argv)
-    label = f"[worker {args.worker_index}] " if args.worker_index is not None else ""
+    options = vars(parser.parse_args(argv))  # besides --study and --storage: run_worker's keywords
+    study, storage = options.pop("study"), options.pop("storage")
+    label = f"[worker {options['worker_index']}] " if options["worker_index"] is not None else ""
     try:
-        run_worker(
-            args.storage,
-            args.study,
-            heartbeat_interval=args.heartbeat_interval,
-            grace_period=args.grace_period,
-            worker_index=args.worker_index,
-            quiet=args.quiet,
-            poll=args.poll,
-            label=label,
-            threads=args.threads,
-        )
+        run_worker(storage, study, label=label, **options)
     except OptlabError as error:
         print(f"error: {label}{error}", file=sys.stderr)
         return error.exit_code
