@@ -52,8 +52,6 @@ def json_ready(value: Any) -> Any:
         return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [json_ready(v) for v in value]
-    if isinstance(value, str | int | bool) or value is None:
-        return value
     if hasattr(value, "tolist"):  # torch tensors, numpy arrays and numpy scalars
         return json_ready(value.tolist())
     return value
