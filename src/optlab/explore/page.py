@@ -8,7 +8,6 @@ optimizers' defaults from the registry, the schedules' names – goes into ``exp
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from importlib import resources
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from optlab import optim, schedules
+from optlab._io import atomic_write_text
 from optlab.explore.contract import defaults
 from optlab.explore.surfaces import ExploreSurface, lecture_surfaces
 
@@ -61,10 +61,7 @@ def _copy_static(target: Path) -> None:
     source = resources.files("optlab.explore") / "assets"
     for name in _STATIC:
         with resources.as_file(source / name) as path:
-            if path.is_dir():
-                shutil.copytree(path, target / name)
-            else:
-                shutil.copy2(path, target / name)
+            (shutil.copytree if path.is_dir() else shutil.copy2)(path, target / name)
 
 
 def write_page(out_dir: Path, extra: list[ExploreSurface] | None = None, first: str | None = None) -> Path:
@@ -100,8 +97,5 @@ def write_page(out_dir: Path, extra: list[ExploreSurface] | None = None, first: 
         if staging.exists():
             shutil.rmtree(staging)
     html = (resources.files("optlab.explore") / "assets" / "explore.html").read_text(encoding="utf-8")
-    page = out_dir / PAGE
-    tmp = page.with_name(f".{PAGE}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, page)
-    return page
+    atomic_write_text(out_dir / PAGE, html)
+    return out_dir / PAGE

@@ -120,12 +120,8 @@ def try_it_links() -> dict[str, TryIt]:
             url_query(
                 "quadratic",
                 [
-                    Run("adagrad", {"lr": s6.ETA_S6B, "average": True}, decay),
-                    Run(
-                        "adagrad",
-                        {"lr": s6.ETA_S6B, "average": True},
-                        {**decay, "warmup_steps": s6.WARMUP_S6B},
-                    ),
+                    Run("adagrad", {"lr": s6.ETA_S6B, "average": True}, schedule)
+                    for schedule in (decay, {**decay, "warmup_steps": s6.WARMUP_S6B})
                 ],
                 s3.START,
                 s6.PROFILES["quick"].setting,

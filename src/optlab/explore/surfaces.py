@@ -140,16 +140,11 @@ def _saddle_and_local_min() -> ExploreSurface:
     surface = saddle_and_local_min(s4.ROOTS, start=s4.START)
     a, b, d = (float(r) for r in s4.ROOTS)
     across = 2.0  # saddle_and_local_min's default κ, which S4 keeps
-    # the polynomial coefficients exactly as optlab.experiments.surfaces computes them
+    # the polynomial coefficients exactly as optlab.experiments.surfaces computes them; the page's Horner
+    # loop takes them highest degree first
     derivative = np.polynomial.polynomial.polyfromroots([0.0, 0.0, a, b, d])
-    coefficients = [float(c) for c in np.polynomial.polynomial.polyint(derivative)]
-    p = json.dumps(
-        {
-            "c": list(reversed(coefficients)),
-            "dc": list(reversed([float(c) for c in derivative])),
-            "across": across,
-        }
-    )
+    c = [float(v) for v in np.polynomial.polynomial.polyint(derivative)[::-1]]
+    p = json.dumps({"c": c, "dc": [float(v) for v in derivative[::-1]], "across": across})
     js = (
         f"(function () {{ const P = {p}; function horner(x, c) {{ let t = 0; "
         "for (let i = 0; i < c.length; i++) t = t * x + c[i]; return t; } "
@@ -178,11 +173,7 @@ _FUNCTIONS = {
 }  # fmt: skip
 #: what SymPy's parser may build besides the names above (it wraps numbers and unknown names in these)
 _PARSER_GLOBALS = {
-    "Integer": sympy.Integer,
-    "Float": sympy.Float,
-    "Rational": sympy.Rational,
-    "Symbol": sympy.Symbol,
-    "Function": sympy.Function,
+    name: getattr(sympy, name) for name in ("Integer", "Float", "Rational", "Symbol", "Function")
 }
 _ALLOWED = ", ".join(sorted(set(_FUNCTIONS) | {"abs", "pi", "E"}))
 
