@@ -167,7 +167,8 @@ def group_by_device_and_dtype(params: list[Tensor]) -> dict[tuple[torch.device, 
 
 
 class OptlabOptimizer(torch.optim.Optimizer):
-    """Base class: subclasses define ``_init_state``, ``_reference_step`` and ``_fast_step``.
+    """Base class: subclasses define ``_reference_step`` and ``_fast_step``, and ``_init_state`` where their
+    state is more than a step counter and zeros under ``_state_tensor_keys``.
 
     Fast-step preconditions, checked per parameter on every step (a few attribute reads per tensor, far
     below the step's memory traffic); a parameter that fails them takes the reference step:
@@ -184,7 +185,8 @@ class OptlabOptimizer(torch.optim.Optimizer):
 
     #: True where the fast step needs param, grad and state in one memory layout (torch's fused kernels).
     _fast_step_needs_same_layout: bool = False
-    #: The per-parameter state tensors (shaped like the parameter) whose layout that check covers.
+    #: The per-parameter state tensors (shaped like the parameter) whose layout that check covers; the default
+    #: ``_init_state`` creates them at zero.
     _state_tensor_keys: tuple[str, ...] = ()
     #: Complex parameters are optimised as real pairs (``view_as_real``), as torch.optim does.
     _supports_complex: bool = True
