@@ -30,6 +30,7 @@ _EXPERIMENTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("B6", "large_batch", ("B6", "B6-goyal")),
     ("A1", "edge_of_stability", ("A1", "A2")),
     ("A3", "critical_batch", ("A3", "A3-cbs")),
+    ("A4", "batch_warmup", ("A4",)),
     ("A5", "lr_transfer", ("A5-sgd", "A5-adam")),
     ("R1", "speedrun", ("R1", "R2")),
 )
