@@ -148,7 +148,7 @@ def reproduced(root: Path, cwd: Path, out: str, advice: dict) -> None:
 
 ADVISE = ["--model", "mlp", "--dataset", "mnist1d", "--optimizer", "momentum", "--reference-lr", "0.05",
           "--reference-batch", "128", "--batch-sizes", "16,32", "--repeats", "3", "--max-seconds", "0.1",
-          "--pairs", "3", "--big-batch", "128", "--seed", "3", "-q"]  # fmt: skip
+          "--pairs", "3", "--big-batch", "128", "--seed", "3", "--check-steps", "10", "-q"]  # fmt: skip
 
 
 @pytest.mark.slow
@@ -162,6 +162,11 @@ def test_advise_agrees_with_measure_noise_and_says_how_to_reproduce(root, tmp_pa
     header = r"^\s*B\s+ms/update\s+s/epoch\s+steps/S_min\s+examples/E_min\s+time to target"
     assert re.search(header, out, re.M)
     reproduced(root, tmp_path, out, advice)
+    # the lr moved by the noise-aware rule with its source, then checked by a short sweep on the model
+    assert advice["transfers"][0]["rule"] == "noise" and "McCandlish et al. 2018" in out
+    sweep = advice["lr_sweep"]
+    assert sweep["checked"] == advice["recommended_lr"] and len(sweep["lrs"]) >= 5
+    assert "lr sweep (loss after a short run at each lr" in out and "(10 updates at B = " in out
 
 
 @pytest.mark.slow
@@ -186,6 +191,8 @@ BAD = [
     (["advise", "--model", "nope", "--dataset", "mnist1d"], "--model"),
     (["advise", "--model", "mlp", "--dataset", "mnist1d", "--statistic", "mean"], "--statistic"),
     (["advise", "--model", "mlp", "--dataset", "mnist1d", "--warm-epochs", "0"], "--warm-epochs"),
+    (["advise", "--model", "mlp", "--dataset", "mnist1d", "--check-steps", "-1"], "--check-steps"),
+    (["advise", "--model", "mlp", "--dataset", "mnist1d", "--three-ways", "nope.json"], "--three-ways"),
     (["measure", "timing", "--model", "mlp", "--dataset", "nope"], "--dataset"),
     (["measure", "timing", "--model", "mlp", "--dataset", "mnist1d", "--repeats", "2"], "--repeats"),
     (["measure", "timing", "--model", "mlp", "--dataset", "mnist1d", "--max-seconds", "-1"], "--max-seconds"),

@@ -115,3 +115,51 @@ def test_noisy_timings_are_flagged_in_the_reasoning():
     assert any("noisy" in line for line in advice.reasoning)
     quiet = recommend(synthetic_timing(CURVE), 4.0, "sgd", 0.1, 32)
     assert not any("noisy" in line for line in quiet.reasoning)
+
+
+def test_the_lr_moves_by_the_noise_aware_rule_and_every_rule_names_its_source():
+    from optlab.measure.advise import apply_transfer
+    from optlab.schedules.scaling import noise_scaling, surge_scaling
+
+    flat = {2**i: 1.0 for i in range(11)}
+    adam = recommend(synthetic_timing(flat), 64.0, "adamw", reference_lr=1e-3, reference_batch=16)
+    apply_transfer(adam, {"betas": (0.9, 0.999), "weight_decay": 0.01})
+    assert adam.recommended_batch == 64
+    assert adam.recommended_lr == pytest.approx(surge_scaling(1e-3, 64, 16, 64.0))
+    assert [t["rule"] for t in adam.transfers] == ["surge", "half-life", "timescale"]
+    text = "\n".join(adam.reasoning)
+    for source in ("Li et al. 2024", "Marek et al. 2025", "Bergsma et al. 2025"):
+        assert source in text
+    assert f"{0.999**4:.4g}" in text  # β₂ at 4× the batch: the same half-life in examples
+    assert "The plain square-root rule would give 0.002 " in text
+    sgd = recommend(synthetic_timing(flat), 64.0, "momentum", reference_lr=0.1, reference_batch=16)
+    apply_transfer(sgd, {"momentum": 0.9})
+    assert sgd.recommended_lr == pytest.approx(noise_scaling(0.1, 64, 16, 64.0))  # below the linear 0.4
+    assert [t["rule"] for t in sgd.transfers] == ["noise"] and "McCandlish" in sgd.reasoning[3]
+
+
+def test_three_ways_adds_the_estimates_and_a_cbs_driven_warm_up(tmp_path):
+    import json
+    import shlex
+
+    from optlab import schedules
+    from optlab.measure.advise import read_three_ways, use_three_ways
+
+    flat = {2**i: 1.0 for i in range(11)}
+    advice = recommend(synthetic_timing(flat), 64.0, "adam", reference_lr=1e-3, reference_batch=16)
+    path = tmp_path / "three_ways.json"
+    cbs = [{"step": 10, "cbs": 16}, {"step": 100, "cbs": 64}, {"step": 400, "cbs": 128}]
+    found = {"target": 0.5, "base": {"batch_size": 16}, "b_simple": 70.0, "b_crit": 80.0, "zhang_fit": 60.0}
+    path.write_text(json.dumps({**found, "cbs": cbs}))
+    use_three_ways(advice, read_three_ways(path), path)
+    text = "\n".join(advice.reasoning)
+    assert "B_crit = E_min/S_min 80" in text and "0.8× B_crit" in text
+    command = shlex.split(advice.reasoning[-1].split(": ", 1)[1])
+    given = [command[i + 1] for i, word in enumerate(command) if word == "--batch-schedule-arg"]
+    args = dict(arg.split("=", 1) for arg in given)
+    assert command[command.index("--batch-schedule") + 1] == "cbs_driven" and len(args) == 3
+    schedule = schedules.create_batch_schedule("cbs_driven", **args)
+    assert [schedule(e) for e in (0, 160, 1600, 6400, 10**6)] == [16, 16, 64, 128, 128]
+    path.write_text("{}")
+    with pytest.raises(ConfigError, match=r"invalid value for --three-ways: .* is not a three_ways\.json"):
+        read_three_ways(path)

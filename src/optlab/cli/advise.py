@@ -56,6 +56,18 @@ def advise(
     statistic: _measure.Statistic = "median",
     data_dir: _measure.DataDir = None,
     seed: Annotated[int, typer.Option(help="Seed of the init, the warm-up run and the batch sampling.")] = 0,
+    check_steps: Annotated[
+        int,
+        typer.Option(help="Updates per lr of the √2-grid lr sweep that checks the recommended lr (0: none)."),
+    ] = 200,
+    three_ways: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="three_ways.json of `optlab measure critical-batch --three-ways`: add its estimates and a "
+            "batch-size warm-up that follows CBS(t).",
+        ),
+    ] = None,
     out: _measure.OutDir = None,
     quiet: _measure.Quiet = False,
 ) -> None:
@@ -63,7 +75,10 @@ def advise(
 
     B_noise is measured at initialisation and after training, with the estimator, batch sizes, pairs and
     seed of `optlab measure noise`; the warm-up run is kept in the output folder (warm-up-run/) and the
-    commands that reproduce both values are printed.
+    commands that reproduce both values are printed. The lr is moved to the recommended batch by the
+    noise-aware rule of the optimizer (SGD: McCandlish et al. 2018; Adam: Li et al. 2024's surge), β₂ by its
+    half-life, AdamW's weight decay by its timescale, each printed with its source, and a short lr sweep on
+    the model checks it.
     """
     from optlab import data, models, optim
     from optlab.cli._device import resolve
@@ -84,6 +99,11 @@ def advise(
         _measure.positive("--reference-lr", reference_lr)
     _measure.at_least("--reference-batch", reference_batch, 1)
     _measure.at_least("--warm-epochs", warm_epochs, 1)
+    _measure.at_least("--check-steps", check_steps, 0)
+    if three_ways is not None:
+        from optlab.measure.advise import read_three_ways
+
+        read_three_ways(three_ways)
     _measure.at_least("--small-batch", small_batch, 1)
     _measure.at_least("--big-batch", big_batch, 1)
     _measure.at_least("--pairs", pairs, 1)
@@ -122,6 +142,8 @@ def advise(
             seed=seed,
             keep_warmup=warm,
             progress=update,
+            check_steps=check_steps,
+            three_ways=three_ways,
         )
         files = _measure.Writer(out, "advise", *parts)
         if warm is not None:

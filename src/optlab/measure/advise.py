@@ -218,6 +218,9 @@ class Advice:
     knee_batch_size: int | None
     options: list[Option]
     reasoning: list[str]
+    transfers: list[dict[str, Any]] = field(default_factory=list)  # each rule used, with its source
+    lr_sweep: dict[str, Any] | None = None  # the short sweep that checked recommended_lr
+    critical_batch: dict[str, Any] | None = None  # the three estimates, when given (--three-ways FILE)
     noise: dict[str, Any] = field(default_factory=dict)
     noise_at_init: dict[str, Any] = field(default_factory=dict)
     timing: dict[str, Any] = field(default_factory=dict)
@@ -353,6 +356,8 @@ def advise(
     seed: int = 0,
     keep_warmup: str | Path | None = None,
     progress: TaskProgress | None = None,
+    check_steps: int = 200,
+    three_ways: str | Path | None = None,
 ) -> Advice:
     """Measure timing and noise scale for ``model`` on ``dataset`` and :func:`recommend`.
 
@@ -362,12 +367,15 @@ def advise(
     ``optlab measure noise`` can measure again), else in a temporary folder. Both use the estimator, batch
     sizes (:func:`noise_batches`), pairs and seed of ``optlab measure noise``, so it reproduces them.
     ``reference_lr`` defaults to the optimizer registry's default lr. ``progress(task, done, total)`` reports
-    the phases.
+    the phases. The lr is moved to the recommended batch by :func:`apply_transfer` and checked by a √2-grid
+    :func:`optlab.measure.transfer.lr_sweep` of ``check_steps`` updates per lr (0: no sweep); ``three_ways``
+    adds the estimates of a ``three_ways.json`` (:func:`use_three_ways`).
     """
     from optlab import data, models, optim
     from optlab.train import TrainConfig, fit_config, train
 
     scaling_rule(optimizer)  # fail early on an unknown name
+    found = read_three_ways(three_ways) if three_ways is not None else None
     if reference_lr is None:
         reference_lr = float(optim.info(optimizer).defaults["lr"])
     models.info(model)
@@ -450,7 +458,96 @@ def advise(
     advice.noise = measured.to_dict()
     advice.noise_at_init = at_init.to_dict()
     advice.reasoning.insert(1, noise_trend(at_init, measured, where))
+    if found is not None:
+        use_three_ways(advice, found, three_ways)
+    apply_transfer(advice, optim.info(optimizer).defaults)
+    if check_steps:
+        from optlab.measure.transfer import lr_sweep, short_run_loss
+
+        loss_at = short_run_loss(
+            lambda: models.create(model, ds.input_shape, ds.num_classes),
+            optimizer, ds.train, min(advice.recommended_batch, len(ds.train)), check_steps, seed=seed,
+        )  # fmt: skip
+        if progress is not None:
+            progress("lr sweep", 0, 1)
+        sweep = lr_sweep(loss_at, advice.recommended_lr)
+        if progress is not None:
+            progress("lr sweep", 1, 1)
+        advice.lr_sweep = sweep.to_dict()
+        advice.reasoning.append(
+            f"{sweep.sentence()} ({check_steps} updates at B = {advice.recommended_batch})"
+        )
     return advice
+
+
+def apply_transfer(advice: Advice, defaults: dict[str, Any]) -> None:
+    """Move the reference lr (and Adam's β₂, AdamW's weight decay, from the optimizer's ``defaults``) to the
+    recommended batch by the noise-aware rules of :func:`optlab.measure.transfer.transfer` with the measured
+    B_noise; the recommended lr becomes the transferred one, and each rule is stated with its source."""
+    from optlab.measure.transfer import transfer
+
+    betas = defaults.get("betas")
+    decay = defaults.get("weight_decay") if advice.optimizer == "adamw" else None
+    rules = transfer(
+        advice.optimizer, advice.reference_lr, advice.reference_batch, advice.recommended_batch,
+        b_noise=advice.b_noise, beta2=betas[1] if betas else None, weight_decay=decay,
+    )  # fmt: skip
+    plain = scaled_lr(advice.optimizer, advice.reference_lr, advice.reference_batch, advice.recommended_batch)
+    lr_rule = rules[0]
+    advice.recommended_lr = lr_rule.after
+    advice.transfers = [r.to_dict() for r in rules]
+    index = next(i for i, line in enumerate(advice.reasoning) if line.startswith("Learning rate:"))
+    name = "square-root" if advice.rule == "sqrt" else "linear"
+    advice.reasoning[index] = (
+        f"Learning rate: {lr_rule.sentence().removeprefix('learning rate: ')} The plain {name} rule would give {plain:.3g} "
+        f"({_scaled_words(lr_rule.after / plain)} by the noise scale)."
+    )
+    advice.reasoning[index + 1 : index + 1] = [r.sentence() for r in rules[1:]]
+
+
+def read_three_ways(path: str | Path) -> dict[str, Any]:
+    """``three_ways.json`` of ``optlab measure critical-batch --three-ways``, checked; raises
+    :class:`ConfigError` (one line) for a file that is not one."""
+    import json
+
+    try:
+        found = json.loads(Path(path).read_text())
+        int(found["base"]["batch_size"])
+        [(int(c["step"]), int(c["cbs"])) for c in found["cbs"]]
+        float(found["b_crit"]), float(found["b_simple"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ConfigError(
+            f"invalid value for --three-ways: {path} is not a three_ways.json of `optlab measure "
+            f"critical-batch --three-ways` ({error.__class__.__name__}: {error})"
+        ) from None
+    return found
+
+
+def use_three_ways(advice: Advice, found: dict[str, Any], path: str | Path) -> None:
+    """State the three estimates of ``found`` (:func:`read_three_ways` of ``path``) beside this advice's
+    B_noise, and recommend a batch-size warm-up that follows the measured CBS(t) (Merrill et al. 2025) as an
+    ``optlab train`` command line."""
+    base = int(found["base"]["batch_size"])
+    points = [(int(c["step"]) * base, int(c["cbs"])) for c in found["cbs"]]
+    b_crit, b_simple = float(found["b_crit"]), float(found["b_simple"])
+    advice.critical_batch = {"file": str(path), **found}
+    cbs = ", ".join(f"{c} after {e} examples" for e, c in points)
+    advice.reasoning.append(
+        f"The critical batch measured three ways ({path}): B_simple {b_simple:.3g} at the target loss, "
+        f"B_crit = E_min/S_min {b_crit:.3g} (McCandlish et al. 2018), Zhang et al.'s "
+        f"{float(found.get('zhang_fit', math.nan)):.3g}; this advice's B_noise is {advice.b_noise:.3g} "
+        f"({advice.b_noise / b_crit:.2g}× B_crit). CBS(t) (Merrill et al. 2025): {cbs}."
+    )
+    if points:
+        arg = ",".join(f"{e}:{c}" for e, c in points)
+        top = max(c for _, c in points)
+        advice.reasoning.append(
+            "Batch-size warm-up that follows CBS(t) (Merrill et al. 2025: fewer updates at the same data): "
+            f"optlab train ... --batch-size {base} --batch-schedule cbs_driven --batch-schedule-arg "
+            f"points={arg} --batch-schedule-arg min_batch={base} --batch-schedule-arg max_batch={top} "
+            f"--batch-lr-rule {advice.rule}"
+            + (" --batch-beta2-rule half-life" if advice.rule == "sqrt" else "")
+        )
 
 
 def plot_advice(advice: Advice, path: str | Path) -> None:
