@@ -498,8 +498,9 @@ def apply_transfer(advice: Advice, defaults: dict[str, Any]) -> None:
     advice.transfers = [r.to_dict() for r in rules]
     index = next(i for i, line in enumerate(advice.reasoning) if line.startswith("Learning rate:"))
     name = "square-root" if advice.rule == "sqrt" else "linear"
+    moved = lr_rule.sentence().removeprefix("learning rate: ")
     advice.reasoning[index] = (
-        f"Learning rate: {lr_rule.sentence().removeprefix('learning rate: ')} The plain {name} rule would give {plain:.3g} "
+        f"Learning rate: {moved} The plain {name} rule would give {plain:.3g} "
         f"({_scaled_words(lr_rule.after / plain)} by the noise scale)."
     )
     advice.reasoning[index + 1 : index + 1] = [r.sentence() for r in rules[1:]]
