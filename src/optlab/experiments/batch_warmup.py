@@ -29,7 +29,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -121,68 +121,36 @@ class Setting:
 # run for seed 0 only: CBS 32, 16, 64, 128, ≥256 at 2 048 … 131 072 examples, the warm-up 0.207 in 2 893
 # updates against the baseline's 0.234 in 40 000, the fixed batch 256 0.260. Seconds: quick 25–30 per seed
 # on a quiet machine (baseline ≈ 40 %, branches ≈ 40 %), full ≈ 50 (seed 0).
+QUICK = Setting(
+    "mnist1d-50k",
+    "mlp1d",
+    base_batch=8,
+    lr=4e-3,
+    betas=(0.9, 0.95),
+    epochs=4,
+    cooldown=0.2,
+    branch_at=(2048, 8192, 32768, 64000),
+    window=0.5,
+    min_window=8192,
+    branch_cooldown=0.5,
+    ks=(1, 2, 4, 8, 16),
+    eps=0.01,
+    max_batch=1024,
+    eval_every=8192,
+)
 PROFILES: dict[str, ProfileRow[Setting]] = {
     "smoke": ProfileRow(
-        Setting(
-            "mnist1d",
-            "mlp1d",
-            base_batch=8,
-            lr=4e-3,
-            betas=(0.9, 0.95),
-            epochs=1,
-            cooldown=0.2,
-            branch_at=(256, 1024),
-            window=0.5,
-            min_window=512,
-            branch_cooldown=0.5,
-            ks=(1, 2, 4),
-            eps=0.01,
-            max_batch=64,
-            eval_every=1024,
-        ),
+        replace(QUICK, dataset="mnist1d", epochs=1, branch_at=(256, 1024), min_window=512, ks=(1, 2, 4),
+                max_batch=64, eval_every=1024),
         seconds=4,
     ),
-    "quick": ProfileRow(
-        Setting(
-            "mnist1d-50k",
-            "mlp1d",
-            base_batch=8,
-            lr=4e-3,
-            betas=(0.9, 0.95),
-            epochs=4,
-            cooldown=0.2,
-            branch_at=(2048, 8192, 32768, 64000),
-            window=0.5,
-            min_window=8192,
-            branch_cooldown=0.5,
-            ks=(1, 2, 4, 8, 16),
-            eps=0.01,
-            max_batch=1024,
-            eval_every=8192,
-        ),
-        seconds=30,
-    ),
+    "quick": ProfileRow(QUICK, seconds=30),
     "full": ProfileRow(
-        Setting(
-            "mnist1d-50k",
-            "mlp1d",
-            base_batch=8,
-            lr=2.8e-3,
-            betas=(0.9, 0.95),
-            epochs=8,
-            cooldown=0.2,
-            branch_at=(2048, 8192, 32768, 65536, 131072),
-            window=0.5,
-            min_window=8192,
-            branch_cooldown=0.5,
-            ks=(1, 2, 4, 8, 16, 32),
-            eps=0.01,
-            max_batch=1024,
-            eval_every=8192,
-        ),
+        replace(QUICK, lr=2.8e-3, epochs=8, branch_at=(2048, 8192, 32768, 65536, 131072),
+                ks=(1, 2, 4, 8, 16, 32)),
         seconds=50,
     ),
-}
+}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------ training

@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -104,56 +104,32 @@ class Setting:
 # the cost) and each batch needs 5–7 runs. Seconds: one run() (one seed) on one thread, CPU time: quick 49–66
 # (seeds 0–5, 10–12; the spread is the load of the shared 2-core machine). Full has not been run (its
 # seconds are an estimate: 4× the examples and batch 16 added, ≈ 8× quick).
+QUICK = Setting(
+    "mnist1d-50k",
+    "mlp1d",
+    examples=0,
+    budget=98_304,  # 24 × 4 096: 2.5 passes over the 40 000 examples
+    batch_sizes=(32, 64, 128, 256, 512, 1024, 2048, 4096),
+    first_lr=(0.04, 0.0057),
+    max_tries=10,
+    noise_small=16,
+    noise_big=1024,
+    noise_pairs=8,
+    noise_readings=8,
+)
 PROFILES: dict[str, ProfileRow[Setting]] = {
     "smoke": ProfileRow(
-        Setting(
-            "mnist1d",
-            "mlp1d",
-            examples=0,
-            budget=2048,
-            batch_sizes=(16, 64, 256, 1024),
-            first_lr=(0.02, 0.004),
-            max_tries=4,
-            noise_small=16,
-            noise_big=512,
-            noise_pairs=4,
-            noise_readings=4,
-        ),
+        replace(QUICK, dataset="mnist1d", budget=2048, batch_sizes=(16, 64, 256, 1024),
+                first_lr=(0.02, 0.004), max_tries=4, noise_big=512, noise_pairs=4, noise_readings=4),
         seconds=4,
     ),
-    "quick": ProfileRow(
-        Setting(
-            "mnist1d-50k",
-            "mlp1d",
-            examples=0,
-            budget=98_304,  # 24 × 4 096: 2.5 passes over the 40 000 examples
-            batch_sizes=(32, 64, 128, 256, 512, 1024, 2048, 4096),
-            first_lr=(0.04, 0.0057),
-            max_tries=10,
-            noise_small=16,
-            noise_big=1024,
-            noise_pairs=8,
-            noise_readings=8,
-        ),
-        seconds=58,
-    ),
+    "quick": ProfileRow(QUICK, seconds=58),
     "full": ProfileRow(
-        Setting(
-            "mnist1d-50k",
-            "mlp1d",
-            examples=0,
-            budget=393_216,  # 96 × 4 096: ten passes
-            batch_sizes=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
-            first_lr=(0.02, 0.004),
-            max_tries=10,
-            noise_small=16,
-            noise_big=2048,
-            noise_pairs=16,
-            noise_readings=8,
-        ),
+        replace(QUICK, budget=393_216, batch_sizes=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096),
+                first_lr=(0.02, 0.004), noise_big=2048, noise_pairs=16),  # budget: 96 × 4 096, ten passes
         seconds=450,
     ),
-}
+}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------ training
