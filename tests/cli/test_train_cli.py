@@ -27,28 +27,6 @@ ABC = [
 ]
 
 
-@pytest.fixture
-def optlab(tmp_path):
-    env = {**os.environ, "OPTLAB_RUNS": str(tmp_path / "runs"), "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
-    env.pop("OPTLAB_DEBUG", None)
-
-    def run(*args, check_rc=None):
-        proc = subprocess.run(
-            [sys.executable, "-m", "optlab", *map(str, args)],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        if check_rc is not None:
-            assert proc.returncode == check_rc, proc.stdout + proc.stderr
-        return proc
-
-    run.env = env
-    return run
-
-
 def one_error_line(proc):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr  # no traceback

@@ -2,9 +2,6 @@
 --precision): each lands in the run's config.toml, overrides a --config file's value only when given, and a
 bad value is one line, exit 2 and nothing created."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,24 +18,6 @@ FLAGS = ["--flip", "--translate", "2", "--label-smoothing", "0.1", "--tta", "--c
 GIVEN = dict(flip=True, translate=2, label_smoothing=0.1, tta=True, channels_last=True, precision="bf16")
 IN_FILE = dict(flip=True, translate=3, label_smoothing=0.2, tta=True, channels_last=True, precision="bf16")
 FILE = tomli_w.dumps(IN_FILE)
-
-
-@pytest.fixture
-def optlab(tmp_path):
-    env = {**os.environ, "OPTLAB_RUNS": str(tmp_path / "runs"), "OMP_NUM_THREADS": "1", "COLUMNS": "200"}
-    env.pop("OPTLAB_DEBUG", None)
-
-    def run(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "optlab", *map(str, args)],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-
-    return run
 
 
 def speed_fields(config):
