@@ -146,20 +146,27 @@ def test_three_ways_adds_the_estimates_and_a_cbs_driven_warm_up(tmp_path):
     from optlab.measure.advise import read_three_ways, use_three_ways
 
     flat = {2**i: 1.0 for i in range(11)}
-    advice = recommend(synthetic_timing(flat), 64.0, "adam", reference_lr=1e-3, reference_batch=16)
+    advice = recommend(synthetic_timing(flat), 64.0, "adam", reference_lr=1e-3, reference_batch=16,
+                       model="mlp1d", dataset="mnist1d")  # fmt: skip
     path = tmp_path / "three_ways.json"
-    cbs = [{"step": 10, "cbs": 16}, {"step": 100, "cbs": 64}, {"step": 400, "cbs": 128}]
+    # CBS already 32 at the first branch: the warm-up starts at 32, so its lr is the reference's ×√2
+    cbs = [{"step": 10, "cbs": 32}, {"step": 100, "cbs": 64}, {"step": 400, "cbs": 128}]
     found = {"target": 0.5, "base": {"batch_size": 16}, "b_simple": 70.0, "b_crit": 80.0, "zhang_fit": 60.0}
     path.write_text(json.dumps({**found, "cbs": cbs}))
     use_three_ways(advice, read_three_ways(path), path)
     text = "\n".join(advice.reasoning)
     assert "B_crit = E_min/S_min 80" in text and "0.8× B_crit" in text
-    command = shlex.split(advice.reasoning[-1].split(": ", 1)[1])
+    command = shlex.split(advice.reasoning[-1].split("): ", 1)[1])
+    # a whole command to paste: no placeholder, and no --batch-size (the schedule replaces it)
+    assert command[:2] == ["optlab", "train"] and "..." not in command and "--batch-size" not in command
+    option = {word: command[i + 1] for i, word in enumerate(command) if word.startswith("--")}
+    assert (option["--model"], option["--dataset"], option["--optimizer"]) == ("mlp1d", "mnist1d", "adam")
+    assert float(option["--lr"]) == pytest.approx(1e-3 * 2**0.5, rel=1e-3)
     given = [command[i + 1] for i, word in enumerate(command) if word == "--batch-schedule-arg"]
     args = dict(arg.split("=", 1) for arg in given)
     assert command[command.index("--batch-schedule") + 1] == "cbs_driven" and len(args) == 3
     schedule = schedules.create_batch_schedule("cbs_driven", **args)
-    assert [schedule(e) for e in (0, 160, 1600, 6400, 10**6)] == [16, 16, 64, 128, 128]
+    assert [schedule(e) for e in (0, 160, 1600, 6400, 10**6)] == [32, 32, 64, 128, 128]
     path.write_text("{}")
     with pytest.raises(ConfigError, match=r"invalid value for --three-ways: .* is not a three_ways\.json"):
         read_three_ways(path)

@@ -56,6 +56,7 @@ from optlab.measure.noise_scale import (
     noise_scale,
 )
 from optlab.measure.timing import FLAT_FACTOR, NOISY_SPREAD, Timing, time_per_update, timing_spread
+from optlab.schedules import CbsDriven
 
 LINEAR_RULE = ("sgd", "momentum", "nesterov", "lars")
 SQRT_RULE = ("adagrad", "rmsprop", "adam", "adamw", "radam", "lamb")
@@ -542,9 +543,15 @@ def use_three_ways(advice: Advice, found: dict[str, Any], path: str | Path) -> N
     if points:
         arg = ",".join(f"{e}:{c}" for e, c in points)
         top = max(c for _, c in points)
+        # the schedule replaces --batch-size and its lr rule counts from its own first size, so the lr given
+        # is the reference lr moved to that size by the same rule
+        first = CbsDriven(tuple(points), base, top)(0)
+        lr = scaled_lr(advice.optimizer, advice.reference_lr, advice.reference_batch, first)
         advice.reasoning.append(
-            "Batch-size warm-up that follows CBS(t) (Merrill et al. 2025: fewer updates at the same data): "
-            f"optlab train ... --batch-size {base} --batch-schedule cbs_driven --batch-schedule-arg "
+            "Batch-size warm-up that follows CBS(t) (Merrill et al. 2025: fewer updates at the same data), "
+            f"from batch {first} at lr {lr:.4g} (the {advice.rule} rule from {advice.reference_lr:g} at "
+            f"{advice.reference_batch}): optlab train --model {advice.model} --dataset {advice.dataset} "
+            f"--optimizer {advice.optimizer} --lr {lr:.4g} --batch-schedule cbs_driven --batch-schedule-arg "
             f"points={arg} --batch-schedule-arg min_batch={base} --batch-schedule-arg max_batch={top} "
             f"--batch-lr-rule {advice.rule}"
             + (" --batch-beta2-rule half-life" if advice.rule == "sqrt" else "")

@@ -39,6 +39,7 @@ from torch import nn
 from optlab.errors import ConfigError
 from optlab.measure._common import new_figure, save_figure
 from optlab.measure.noise_scale import CriticalBatchFit
+from optlab.schedules import WSD
 
 ZHANG_EXCESS = 0.2  # Zhang et al. 2024: steps 20 % above perfect linear scaling
 
@@ -177,6 +178,7 @@ def branch_cbs(
     window: int,
     rule: str,
     eps: float = 0.02,
+    cooldown: float = 0.0,
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     eval_data: tuple[torch.Tensor, torch.Tensor] | None = None,
     seed: int = 0,
@@ -189,6 +191,12 @@ def branch_cbs(
     ``seed``; the same seed for every k; ``lr`` may be the base run's schedule, read at t), then measures
     ``loss_fn`` (default cross-entropy) on ``eval_data`` (default the whole ``split``) in eval mode. ``ks``
     must start at 1; batches larger than ``split`` are left out. ``model`` is a template (not changed).
+
+    ``cooldown`` > 0: the last fraction ``cooldown`` of each branch's updates decay linearly to 0 (WSD). At
+    a constant lr a branch is compared at its noise floor, which a larger batch undercuts by having less
+    noise, not by making more progress; a cool-down removes that floor from every branch alike, so late in
+    training CBS(t) does not jump to the largest batch tried (what :mod:`optlab.experiments.batch_warmup`
+    and ``critical_batch`` found). Raises :class:`ConfigError` for a bad ``ks``, ``window`` or ``cooldown``.
     """
     from optlab.data import Batcher
     from optlab.train.core import fit
@@ -196,6 +204,8 @@ def branch_cbs(
     check_ks(ks)
     if window < base_batch:
         raise ConfigError(f"window ({window} examples) must hold at least one base batch ({base_batch})")
+    if not 0 <= cooldown <= 1:
+        raise ConfigError(f"invalid cool-down fraction {cooldown:g} (must be in [0, 1])")
     loss_fn = loss_fn or nn.functional.cross_entropy
     x_eval, y_eval = eval_data if eval_data is not None else (split.x, split.y)
     results = []
@@ -212,8 +222,10 @@ def branch_cbs(
             optimizer.load_state_dict(states[step]["optimizer"])
             updates = max(1, window // batch)
             batcher = Batcher(split, batch, shuffle=True, drop_last=True, seed=seed + step)
-            fit(net, optimizer, batcher, lambda _, v=lr_k: v, epochs=10**9, max_steps=updates,
-                on_nonfinite="stop", loss_fn=loss_fn)  # fmt: skip
+            decay = round(cooldown * updates)
+            schedule = WSD(lr_k, updates, decay) if decay else (lambda _, v=lr_k: v)
+            fit(net, optimizer, batcher, schedule, epochs=10**9, max_steps=updates, on_nonfinite="stop",
+                loss_fn=loss_fn)  # fmt: skip
             net.eval()
             with torch.no_grad():
                 loss = float(loss_fn(net(x_eval), y_eval))
