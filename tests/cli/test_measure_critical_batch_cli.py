@@ -65,6 +65,15 @@ def test_three_ways_reports_the_three_estimates_with_a_figure(app, runs, tmp_pat
     assert len(three["cbs"]) >= 3 and all(c["batch_sizes"] == [16, 32, 64] for c in three["cbs"])
     assert all(c["cbs"] in (16, 32, 64) for c in three["cbs"])
     assert (out / "three_ways.png").is_file() and (out / "critical_batch.png").is_file()
+    assert all(c["cooldown"] == 0 for c in three["cbs"])
+    cooled = app(*args, "--three-ways", "--ks", "1,2,4", "--cooldown", "0.5")
+    assert cooled.exit_code == 0 and "ε = 0.02, cool-down 0.5" in cooled.output, cooled.output
+    branched = json.loads((out / "three_ways.json").read_text())["cbs"]
+    assert all(c["cooldown"] == 0.5 for c in branched)
+    # the same branches (same data order), but each ends in a cool-down: every loss moves
+    for hot, cool in zip(three["cbs"], branched, strict=True):
+        assert hot["batch_sizes"] == cool["batch_sizes"] and hot["steps"] == cool["steps"]
+        assert all(a != b for a, b in zip(hot["losses"], cool["losses"], strict=True))
 
 
 @pytest.mark.parametrize(
@@ -73,6 +82,8 @@ def test_three_ways_reports_the_three_estimates_with_a_figure(app, runs, tmp_pat
         (("--ks", "2,4"), "--ks"),
         (("--ks", "1,x"), "--ks"),
         (("--window", "-1"), "--window"),
+        (("--cooldown", "1.5"), "--cooldown"),
+        (("--cooldown", "nan"), "--cooldown"),
         (("--metric", "val_loss"), "--metric train_loss"),
     ],
 )

@@ -124,6 +124,24 @@ def test_branches_on_a_quadratic_match_the_closed_form_and_the_forced_cbs(one_to
         branch_cbs(model, make, {0: state}, split, 4, 0.1, ks=(2, 4), window=64, rule="linear")
 
 
+def test_branches_cool_down_linearly_over_their_last_updates(one_torch_thread):
+    # 16 updates of lr 0.1 on ½w², the last half (8) cooling down: update t (0-based) uses 0.1 up to t = 8,
+    # then 0.1·(1 − (t − 8)/8), so w = 0.9⁹ · Π_{j=1..7} (1 − 0.1·(1 − j/8)).
+    model, split = _quadratic()
+    state = {"model": model.state_dict(), "optimizer": optim.create("sgd", model.parameters(), lr=0.1)}
+    state["optimizer"] = state["optimizer"].state_dict()
+    make = lambda params, lr: optim.create("sgd", params, lr=lr)  # noqa: E731
+    (result,) = branch_cbs(model, make, {0: state}, split, 4, 0.1, ks=(1, 2), window=64, rule="linear",
+                           cooldown=0.5, loss_fn=_half_square)  # fmt: skip
+    w = 0.9**9 * math.prod(1 - 0.1 * (1 - j / 8) for j in range(1, 8))
+    assert result.losses[0] == pytest.approx(0.5 * w**2, rel=1e-5)
+    w2 = 0.8**5 * math.prod(1 - 0.2 * (1 - j / 4) for j in range(1, 4))  # k = 2: 8 updates, 4 cooling down
+    assert result.losses[1] == pytest.approx(0.5 * w2**2, rel=1e-5)
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ConfigError, match="invalid cool-down fraction"):
+            branch_cbs(model, make, {0: state}, split, 4, 0.1, window=64, rule="linear", cooldown=bad)
+
+
 def test_keep_states_holds_the_state_after_that_update(one_torch_thread):
     torch.manual_seed(0)
     split = Split(torch.randn(32, 3), torch.randint(0, 2, (32,)))

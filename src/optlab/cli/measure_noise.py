@@ -116,6 +116,14 @@ def critical_batch(
     eps: Annotated[
         float, typer.Option(help="With --three-ways: a branch is within if its loss ≤ (1 + eps)·k=1's.")
     ] = 0.02,
+    cooldown: Annotated[
+        float,
+        typer.Option(
+            help="With --three-ways: the last fraction of each branch's updates in a linear cool-down to 0, "
+            "so that no branch is judged at its constant-lr noise floor (0: none; 0.5 as "
+            "Merrill et al.'s branches end a WSD run)."
+        ),
+    ] = 0.0,
     out: _measure.OutDir = None,
 ) -> None:
     """Fit (S/S_min − 1)(E/E_min − 1) = 1 to steps-to-target of runs at several batch sizes → B_crit.
@@ -128,7 +136,7 @@ def critical_batch(
     if not math.isfinite(target):
         raise ConfigError(f"invalid value for --target: {target!r} (a finite number)")
     _measure.check_out(out)
-    multiples = _check_three_ways(metric, ks, window, eps) if three_ways else ()
+    multiples = _check_three_ways(metric, ks, window, eps, cooldown) if three_ways else ()
     folders = [resolve_run(key) for key in runs]
     reached = steps_to_target(folders, metric, target)
     for run_dir in reached.left_out:
@@ -147,11 +155,11 @@ def critical_batch(
         {"target": target, "metric": metric, "runs": reached.rows, **fit.to_dict()},
     )
     if three_ways:
-        _three_ways(reached, fit, target, metric, multiples, window, eps, files)
+        _three_ways(reached, fit, target, metric, multiples, window, eps, cooldown, files)
     files.report()
 
 
-def _check_three_ways(metric: str, ks: str, window: int, eps: float) -> tuple[int, ...]:
+def _check_three_ways(metric: str, ks: str, window: int, eps: float, cooldown: float) -> tuple[int, ...]:
     """The --three-ways flags, checked before any training; returns the multiples k."""
     from optlab.measure.critical_batch import check_ks
 
@@ -164,10 +172,12 @@ def _check_three_ways(metric: str, ks: str, window: int, eps: float) -> tuple[in
     check_ks(multiples)
     _measure.at_least("--window", window, 0)
     _measure.at_least("--eps", eps, 0, "a number")
+    if not (math.isfinite(cooldown) and 0 <= cooldown <= 1):
+        raise ConfigError(f"invalid value for --cooldown: {cooldown!r} (a fraction in [0, 1])")
     return multiples
 
 
-def _three_ways(reached, fit, target, metric, multiples, window, eps, files) -> None:
+def _three_ways(reached, fit, target, metric, multiples, window, eps, cooldown, files) -> None:
     """--three-ways: retrain and branch the smallest-batch run; print and write the three estimates."""
     from pathlib import Path
 
@@ -176,12 +186,15 @@ def _three_ways(reached, fit, target, metric, multiples, window, eps, files) -> 
 
     base = min(reached.reached, key=lambda row: row["batch_size"])
     config = TrainConfig.load(Path(base["run"]) / "config.toml")
-    result = three_ways_from_run(config, fit, target, base["steps"], ks=multiples, window=window, eps=eps)
+    result = three_ways_from_run(
+        config, fit, target, base["steps"], ks=multiples, window=window, eps=eps, cooldown=cooldown
+    )
     print(f"three ways (base: {base['run']}, batch {base['batch_size']}):")
     print(f"  (a) B_simple at {metric} <= {target:g}: {result.b_simple:.4g}  (McCandlish et al. 2018)")
     print(f"  (b) B_crit = E_min/S_min: {result.b_crit:.4g};  Zhang et al. 2024 (20 % over linear "
           f"scaling): {result.zhang_fit:.4g} (fit), {result.zhang_points:.4g} (runs)")  # fmt: skip
     cbs = ", ".join(f"t={c['step']}: {'≥' if c['capped'] else ''}{c['cbs']}" for c in result.cbs)
-    print(f"  (c) CBS(t), branched (Merrill et al. 2025, ε = {eps:g}): {cbs}")
+    cool = f", cool-down {cooldown:g}" if cooldown else ""
+    print(f"  (c) CBS(t), branched (Merrill et al. 2025, ε = {eps:g}{cool}): {cbs}")
     plot_three_ways(result, files.path("three_ways.png"))
     files.json("three_ways.json", {"target": target, "base": base, **result.to_dict()})

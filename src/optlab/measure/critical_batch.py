@@ -143,6 +143,7 @@ class Branches:
     eps: float
     cbs: int
     capped: bool  # CBS is the largest batch tried: the true CBS may be larger
+    cooldown: float = 0.0  # the fraction of each branch's updates in its linear cool-down
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -234,7 +235,7 @@ def branch_cbs(
             counts.append(updates)
             losses.append(loss if math.isfinite(loss) else math.inf)
         cbs = cbs_from_losses(sizes, losses, eps)
-        results.append(Branches(step, sizes, lrs, counts, losses, eps, cbs, cbs == sizes[-1]))
+        results.append(Branches(step, sizes, lrs, counts, losses, eps, cbs, cbs == sizes[-1], cooldown))
     return results
 
 
@@ -284,6 +285,7 @@ def three_ways_from_run(
     ks: Sequence[int] = (1, 2, 4, 8, 16, 32),
     window: int | None = None,
     eps: float = 0.02,
+    cooldown: float = 0.0,
     dataset: Any = None,
 ) -> ThreeWays:
     """The three estimates for a user's model: ``config`` is the base run (a :class:`TrainConfig`, usually the
@@ -294,7 +296,8 @@ def three_ways_from_run(
     :func:`optlab.train.fit_config`) with a :class:`NoiseScaleTracker` (the default batch sizes of ``optlab
     measure noise``, 4 pairs, 20 readings) and :class:`KeepStates` at :data:`BRANCH_FRACTIONS` of
     ``target_steps``; then :func:`branch_cbs` with the lr rule of its optimizer (:func:`lr_rule`) from the
-    lr its schedule gives at each t. ``window`` (examples) defaults to 4 updates of the largest branch. The
+    lr its schedule gives at each t, each branch's last ``cooldown`` of its updates cooling down linearly to
+    0. ``window`` (examples) defaults to 4 updates of the largest branch. The
     branches train without augmentation, in float32, with the run's training loss.
     """
     from optlab import optim
@@ -329,6 +332,7 @@ def three_ways_from_run(
         window=window,
         rule=lr_rule(config.optimizer),
         eps=eps,
+        cooldown=cooldown,
         loss_fn=parts.loss_fn,
         seed=config.seed,
     )
