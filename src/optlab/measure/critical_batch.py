@@ -176,7 +176,7 @@ def branch_cbs(
     lr: float | Callable[[int], float],
     *,
     ks: Sequence[int] = (1, 2, 4, 8),
-    window: int,
+    window: int | Callable[[int], int],
     rule: str,
     eps: float = 0.02,
     cooldown: float = 0.0,
@@ -188,23 +188,26 @@ def branch_cbs(
 
     Each branch loads the state, makes its optimizer with ``make_optimizer(params, lr_k)`` and loads the
     saved optimizer state into it (momentum, Adam's moments), trains ``window // (k·B)`` updates (at least
-    one) of batch k·B at lr_k = :func:`scaled_lr` (``lr``, k, ``rule``) on ``split`` (reshuffled from
-    ``seed``; the same seed for every k; ``lr`` may be the base run's schedule, read at t), then measures
-    ``loss_fn`` (default cross-entropy) on ``eval_data`` (default the whole ``split``) in eval mode. ``ks``
+    one; ``window`` in examples, or a function of t that gives them, e.g. a window growing with t) of batch
+    k·B at lr_k = :func:`scaled_lr` (``lr``, k, ``rule``) on ``split`` (reshuffled from ``seed``; the same
+    seed for every k; ``lr`` may be the base run's schedule, read at t), then measures ``loss_fn`` (default
+    cross-entropy) on ``eval_data`` (default the whole ``split``) in eval mode. ``ks``
     must start at 1; batches larger than ``split`` are left out. ``model`` is a template (not changed).
 
     ``cooldown`` > 0: the last fraction ``cooldown`` of each branch's updates decay linearly to 0 (WSD). At
     a constant lr a branch is compared at its noise floor, which a larger batch undercuts by having less
-    noise, not by making more progress; a cool-down removes that floor from every branch alike, so late in
-    training CBS(t) does not jump to the largest batch tried (what :mod:`optlab.experiments.batch_warmup`
-    and ``critical_batch`` found). Raises :class:`ConfigError` for a bad ``ks``, ``window`` or ``cooldown``.
+    noise, not by making more progress; a cool-down removes that floor from every branch alike (A4,
+    :mod:`optlab.experiments.batch_warmup`, needed it: with constant-lr branches CBS(t) was the largest batch
+    tried from 8 000 examples on). Raises :class:`ConfigError` for a bad ``ks``, ``window`` or ``cooldown``.
     """
     from optlab.data import Batcher
     from optlab.train.core import fit
 
     check_ks(ks)
-    if window < base_batch:
-        raise ConfigError(f"window ({window} examples) must hold at least one base batch ({base_batch})")
+    windows = {step: int(window(step) if callable(window) else window) for step in states}
+    for size in windows.values():
+        if size < base_batch:
+            raise ConfigError(f"window ({size} examples) must hold at least one base batch ({base_batch})")
     if not 0 <= cooldown <= 1:
         raise ConfigError(f"invalid cool-down fraction {cooldown:g} (must be in [0, 1])")
     loss_fn = loss_fn or nn.functional.cross_entropy
@@ -221,7 +224,7 @@ def branch_cbs(
             lr_k = scaled_lr(lr(step) if callable(lr) else lr, k, rule)
             optimizer = make_optimizer(net.parameters(), lr_k)
             optimizer.load_state_dict(states[step]["optimizer"])
-            updates = max(1, window // batch)
+            updates = max(1, windows[step] // batch)
             batcher = Batcher(split, batch, shuffle=True, drop_last=True, seed=seed + step)
             decay = round(cooldown * updates)
             schedule = WSD(lr_k, updates, decay) if decay else (lambda _, v=lr_k: v)
