@@ -510,10 +510,13 @@ def _plot(result: dict[str, Any], path: Path) -> None:
     )
     for x in branches:
         if x["capped"]:  # the largest batch tried: CBS is at least this
-            right.annotate("≥", (x["examples"], x["cbs"]), textcoords="offset points", xytext=(-4, 6))
+            right.annotate("≥", (x["examples"], x["cbs"]), textcoords="offset points", xytext=(-14, -4))
     right.set_yscale("log", base=2)
     right.set(xscale="log", xlabel="branch point t (examples of the base run)", ylabel="critical batch size")
-    right.legend(fontsize=7)
+    setting = result["setting"]
+    right.set_title(f"(c) {setting['branch_dataset']}, {setting['branch_optimizer']} at batch "
+                    f"{setting['branch_batch']}", fontsize=9)  # fmt: skip
+    right.legend(fontsize=7, loc="upper left")
     fig.suptitle(f"A3: the critical batch size three ways, {result['setting']['key']}, seed {result['seed']}",
                  fontsize=10)  # fmt: skip
     save_figure(fig, path, dpi=DPI)
