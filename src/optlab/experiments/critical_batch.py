@@ -113,7 +113,8 @@ class Setting:
 # 128, 2.3–3.2 at 256 and 512. Seconds: one run() (one seed) on one thread, CPU time: quick 63 (seeds 0–2,
 # idle): (a) and (b) ≈ 25, (c) ≈ 38. Full, seeds 0–2, with (c) as before: batch 1 024 missed the target at
 # every lr of its grid in seed 0 (3.2 had worked at 512, 2.26 worked at 1 024 in seeds 1 and 2), hence the
-# step down in tradeoff().
+# step down in tradeoff(). Full as now, seeds 0–2: 318 s for the three; B_simple/B_crit 0.95 (geometric
+# mean), CBS(t) 8–32, 16–32, 32, 64–128, 512, 2 048 (none capped, k up to 512).
 # (c) was first branched from an Adam run at batch 16 on the same 4 000 examples, constant-lr branches,
 # 8 192-example window, ε = 2 %: CBS 16 up to t = 300 updates and then 2 048 (the largest batch tried) from
 # t = 1 000 on in every seed: the base run sat at its constant-lr noise floor, which every larger batch
@@ -155,7 +156,7 @@ PROFILES: dict[str, ProfileRow[Setting]] = {
                 target=0.4, max_steps=12000, noise_small=8, noise_big=1024, noise_pairs=8,
                 branch_at=(2048, 8192, 32768, 65536, 131072, 262144),
                 ks=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512)),
-        seconds=200,
+        seconds=110,
     ),
 }  # fmt: skip
 
