@@ -19,14 +19,14 @@ the whole training set.
 
 Why the branches cool down: at the constant lr that is best at B₀ the loss after a short window is set by
 the lr's noise floor, and a larger batch (less gradient noise per update) lowers it at once, so every branch
-beat the k = 1 branch and CBS(t) came out as the largest batch tried from the second point on (optlab's
-:func:`~optlab.measure.critical_batch.branch_cbs`, constant lr, measured here: see the PROFILES comment). A
-branch that ends with a cool-down, as the runs do, compares the progress the batches made instead.
+beat the k = 1 branch and CBS(t) came out as the largest batch tried from the second point on (constant-lr
+branches, measured here: see the PROFILES comment). A branch that ends with a cool-down, as the runs do,
+compares the progress the batches made instead (:func:`~optlab.measure.critical_batch.branch_cbs` with
+``cooldown``).
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -47,7 +47,7 @@ from optlab.experiments.framework import (
     mean_std,
 )
 from optlab.experiments.framework import outcome as decide
-from optlab.measure.critical_batch import KeepStates, cbs_from_losses, check_ks, scaled_lr
+from optlab.measure.critical_batch import KeepStates, branch_cbs, check_ks, scaled_lr
 from optlab.train import describe_device, evaluate, fit, resolve_device
 from optlab.train.batch_schedule import FollowBatchSize
 
@@ -210,40 +210,23 @@ def _train(
 
 
 def branches(setting: Setting, dataset: data.Dataset, seed: int, states: dict[int, dict]) -> list[dict]:
-    """CBS(t) at each kept state (Merrill et al. 2025): from the model and Adam state after update t of the
-    baseline, batch k·B₀ at lr ×√k for max(min_window, window·t·B₀) examples, the last ``branch_cooldown`` of
-    its updates in a linear cool-down to 0 (module docstring), then the whole training set's loss; CBS(t) by
-    :func:`cbs_from_losses` with ``eps``. The same data order (seed + t) for every k."""
-    split, base = dataset.train, setting.base_batch
-    template = _model(setting, dataset, seed)
-    rows = []
-    for step in sorted(states):
-        examples = step * base
-        window = max(setting.min_window, round(setting.window * examples))
-        sizes, lrs, counts, losses = [], [], [], []
-        for k in setting.ks:
-            batch = k * base
-            if batch > len(split):
-                break
-            net = copy.deepcopy(template)
-            net.load_state_dict(states[step]["model"])
-            lr = scaled_lr(setting.lr, k, "sqrt")
-            optimizer = _adam(setting, net.parameters(), lr)
-            optimizer.load_state_dict(states[step]["optimizer"])
-            updates = max(1, window // batch)
-            cool = schedules.wsd(lr, updates, max(1, round(setting.branch_cooldown * updates)))
-            batcher = data.Batcher(split, batch, shuffle=True, drop_last=True, seed=seed + step)
-            fit(net, optimizer, batcher, cool, epochs=10**9, max_steps=updates, on_nonfinite="stop")
-            loss = evaluate(net, split)[0]
-            sizes.append(batch)
-            lrs.append(lr)
-            counts.append(updates)
-            losses.append(loss if math.isfinite(loss) else math.inf)
-        cbs = cbs_from_losses(sizes, losses, setting.eps)
-        rows.append({"examples": examples, "step": step, "window": window, "batch_sizes": sizes,
-                     "lrs": lrs, "updates": counts, "losses": losses, "cbs": cbs,
-                     "capped": cbs == sizes[-1]})  # fmt: skip
-    return rows
+    """CBS(t) at each kept state (Merrill et al. 2025) by :func:`branch_cbs`: from the model and Adam state
+    after update t of the baseline, batch k·B₀ at lr ×√k for max(min_window, window·t·B₀) examples, the last
+    ``branch_cooldown`` of its updates in a linear cool-down to 0 (module docstring), then the whole training
+    set's loss, with ``eps``; the same data order (seed + t) for every k. One dict per t: :class:`Branches`
+    with ``examples`` and ``window``."""
+    base = setting.base_batch
+
+    def window(step: int) -> int:
+        return max(setting.min_window, round(setting.window * step * base))
+
+    def make(params: Any, lr: float) -> torch.optim.Optimizer:
+        return _adam(setting, params, lr)
+
+    measured = branch_cbs(_model(setting, dataset, seed), make, states, dataset.train, base, setting.lr,
+                          ks=setting.ks, window=window, rule="sqrt", eps=setting.eps,
+                          cooldown=setting.branch_cooldown, seed=seed)  # fmt: skip
+    return [{**b.to_dict(), "examples": b.step * base, "window": window(b.step)} for b in measured]
 
 
 def _check(setting: Setting, n: int) -> None:

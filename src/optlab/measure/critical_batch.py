@@ -200,8 +200,8 @@ def branch_cbs(
     :mod:`optlab.experiments.batch_warmup`, needed it: with constant-lr branches CBS(t) was the largest batch
     tried from 8 000 examples on). Raises :class:`ConfigError` for a bad ``ks``, ``window`` or ``cooldown``.
     """
-    from optlab.data import Batcher
-    from optlab.train.core import fit
+    from optlab.data import Batcher, Split
+    from optlab.train.core import evaluate, fit
 
     check_ks(ks)
     windows = {step: int(window(step) if callable(window) else window) for step in states}
@@ -210,8 +210,7 @@ def branch_cbs(
             raise ConfigError(f"window ({size} examples) must hold at least one base batch ({base_batch})")
     if not 0 <= cooldown <= 1:
         raise ConfigError(f"invalid cool-down fraction {cooldown:g} (must be in [0, 1])")
-    loss_fn = loss_fn or nn.functional.cross_entropy
-    x_eval, y_eval = eval_data if eval_data is not None else (split.x, split.y)
+    eval_split = split if eval_data is None else Split(*eval_data)
     results = []
     for step in sorted(states):
         sizes, lrs, counts, losses = [], [], [], []
@@ -230,9 +229,12 @@ def branch_cbs(
             schedule = WSD(lr_k, updates, decay) if decay else (lambda _, v=lr_k: v)
             fit(net, optimizer, batcher, schedule, epochs=10**9, max_steps=updates, on_nonfinite="stop",
                 loss_fn=loss_fn)  # fmt: skip
-            net.eval()
-            with torch.no_grad():
-                loss = float(loss_fn(net(x_eval), y_eval))
+            if loss_fn is None:  # cross-entropy, batched as the engine evaluates (A4's numbers rest on it)
+                loss = evaluate(net, eval_split)[0]
+            else:
+                net.eval()
+                with torch.no_grad():
+                    loss = float(loss_fn(net(eval_split.x), eval_split.y))
             sizes.append(batch)
             lrs.append(lr_k)
             counts.append(updates)
