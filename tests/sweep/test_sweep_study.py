@@ -120,3 +120,35 @@ def test_trial_folders_unique_per_study_and_storage_beside_the_database(grid_spe
     rows = RunIndex(tmp_path / "elsewhere" / "index.sqlite").list()
     assert [row["study"] for row in rows] == ["bars"] * 3
     assert not (tmp_path / "runs").exists()  # nothing under the default runs root
+
+
+def test_a_waiting_trial_is_popped_by_one_worker_only(tmp_path, monkeypatch):
+    # Two workers (two storages on one SQLite file) pop the one WAITING trial at the same time. Optuna reads
+    # WAITING and then writes RUNNING; the read is slowed so that both read before either writes. With
+    # pysqlite's own transactions both then "popped" it and both ran it (CI: "trial-0008 already holds a
+    # run"); with BEGIN IMMEDIATE the second waits for the first and reads RUNNING.
+    import threading
+    import time
+
+    from optuna.storages._rdb import models
+
+    url = f"sqlite:///{tmp_path / 'race.sqlite'}"
+    storages = [open_storage(url), open_storage(url)]
+    optuna.create_study(study_name="race", storage=storages[0]).enqueue_trial({"x": 1})
+    studies = [optuna.load_study(study_name="race", storage=s) for s in storages]
+    find = models.TrialModel.find_or_raise_by_id.__func__
+
+    def slow_find(cls, trial_id, session, for_update=False):
+        trial = find(cls, trial_id, session, for_update)
+        time.sleep(0.3)  # both workers read the trial's state before either writes RUNNING
+        return trial
+
+    monkeypatch.setattr(models.TrialModel, "find_or_raise_by_id", classmethod(slow_find))
+    popped = []
+    threads = [threading.Thread(target=lambda s=s: popped.append(s._pop_waiting_trial_id())) for s in studies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(popped) == 2 and popped.count(None) == 1  # one worker got the trial, the other nothing
+    assert [t.state for t in studies[0].get_trials()] == [TrialState.RUNNING]

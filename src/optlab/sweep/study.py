@@ -112,18 +112,43 @@ def open_storage(
     if retry is None:  # Optuna < 4.x names it RetryFailedTrialCallback / failed_trial_callback
         retry, callback_arg = optuna.storages.RetryFailedTrialCallback, "failed_trial_callback"
     try:
-        return optuna.storages.RDBStorage(
+        storage = optuna.storages.RDBStorage(
             url,
             engine_kwargs=engine_kwargs,
             heartbeat_interval=heartbeat_interval,
             grace_period=grace_period,
             **{callback_arg: retry(max_retry=MAX_RETRY)},
         )
+        if sqlite_path(url) is not None:
+            begin_immediate(storage.engine)
+        return storage
     except (ImportError, ValueError, sqlalchemy.exc.ArgumentError) as error:
         # unknown dialect, missing driver, malformed URL: the user's input, not a failed run
         raise ConfigError(f"invalid value for --storage: {url!r} ({error})") from None
     except Exception as error:  # sqlalchemy.exc.OperationalError & co: unreachable server, bad credentials
         raise OptlabError(f"cannot open sweep storage {url!r}: {str(error).splitlines()[0]}") from None
+
+
+def begin_immediate(engine: Any) -> None:
+    """Make every transaction on the SQLite ``engine`` begin IMMEDIATE (SQLAlchemy's recipe for pysqlite).
+
+    Optuna takes a trial from the queue (a retry of a dead worker's trial) by reading that it is WAITING and
+    then writing RUNNING, under SELECT … FOR UPDATE, which SQLite ignores; and pysqlite begins a transaction
+    only at the first write. So two workers could both read WAITING and both run the trial, the second
+    finding "trial-NNNN already holds a run" and its failure overwriting the first's result (Optuna issue
+    1014's race, seen in this project's CI). BEGIN IMMEDIATE takes the write lock before the read, so the
+    read and the write are one step. Pooled connections are dropped so that every connection gets it."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" below emits the BEGIN
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    engine.dispose()
 
 
 def make_sampler(spec: SweepSpec, worker_index: int | None = 0) -> Any:
