@@ -135,9 +135,10 @@ def begin_immediate(engine: Any) -> None:
     Optuna takes a trial from the queue (a retry of a dead worker's trial) by reading that it is WAITING and
     then writing RUNNING, under SELECT … FOR UPDATE, which SQLite ignores; and pysqlite begins a transaction
     only at the first write. So two workers could both read WAITING and both run the trial, the second
-    finding "trial-NNNN already holds a run" and its failure overwriting the first's result (Optuna issue
-    1014's race, seen in this project's CI). BEGIN IMMEDIATE takes the write lock before the read, so the
-    read and the write are one step. Pooled connections are dropped so that every connection gets it."""
+    finding "trial-NNNN already holds a run" and its failure overwriting the first's result (seen in this
+    project's CI; the race Optuna PR 1014 closed with FOR UPDATE on other databases). BEGIN IMMEDIATE takes
+    the write lock before the read, so the read and the write are one step. Pooled connections are dropped
+    so that every connection gets it."""
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
