@@ -167,6 +167,13 @@ def test_three_ways_adds_the_estimates_and_a_cbs_driven_warm_up(tmp_path):
     assert command[command.index("--batch-schedule") + 1] == "cbs_driven" and len(args) == 3
     schedule = schedules.create_batch_schedule("cbs_driven", **args)
     assert [schedule(e) for e in (0, 160, 1600, 6400, 10**6)] == [32, 32, 64, 128, 128]
+    # a CBS(t) that only falls: no warm-up to follow, and no command that would hold one batch
+    flat = recommend(synthetic_timing({2**i: 1.0 for i in range(11)}), 64.0, "adam", reference_lr=1e-3,
+                     reference_batch=16)  # fmt: skip
+    falling = [{"step": 10, "cbs": 256}, {"step": 100, "cbs": 128}, {"step": 400, "cbs": 64}]
+    path.write_text(json.dumps({**found, "cbs": falling}))
+    use_three_ways(flat, read_three_ways(path), path)
+    assert "not advised here" in flat.reasoning[-1] and "optlab train" not in flat.reasoning[-1]
     path.write_text("{}")
     with pytest.raises(ConfigError, match=r"invalid value for --three-ways: .* is not a three_ways\.json"):
         read_three_ways(path)

@@ -546,6 +546,13 @@ def use_three_ways(advice: Advice, found: dict[str, Any], path: str | Path) -> N
         # the schedule replaces --batch-size and its lr rule counts from its own first size, so the lr given
         # is the reference lr moved to that size by the same rule
         first = CbsDriven(tuple(points), base, top)(0)
+        if first == top:  # CBS(t) never rises past its first value: the schedule would hold one batch
+            advice.reasoning.append(
+                f"Batch-size warm-up (Merrill et al. 2025): not advised here. The measured CBS(t) does not "
+                f"rise ({cbs}), so a schedule that follows it would hold batch {first} from the start: "
+                "train at a fixed batch instead."
+            )
+            return
         lr = scaled_lr(advice.optimizer, advice.reference_lr, advice.reference_batch, first)
         advice.reasoning.append(
             "Batch-size warm-up that follows CBS(t) (Merrill et al. 2025: fewer updates at the same data), "

@@ -373,8 +373,8 @@ _REGISTRY: dict[str, BatchScheduleInfo] = {
         BatchScheduleInfo(
             "cbs_driven",
             cbs_driven,
-            "the largest power of two not above a measured critical batch size curve (points "
-            "examples:cbs), clipped to [min_batch, max_batch]",
+            "the largest power of two not above the running maximum of a measured critical batch size "
+            "curve (points examples:cbs; it never shrinks), clipped to [min_batch, max_batch]",
             "Merrill et al. 2025, Critical batch size revisited: a simple empirical approach to large-batch "
             "language model training",
         ),
